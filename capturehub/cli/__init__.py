@@ -1,0 +1,1 @@
+"""The ``capturehub`` command: a thin shell over the SDK and the server."""

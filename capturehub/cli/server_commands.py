@@ -1,0 +1,204 @@
+"""Commands that run or manage a server on this machine: serve, user, apikey, fsck.
+
+They import the server lazily, so the SDK-only install (no ``[server]`` extra) still gets a
+working ``capturehub`` command with a clear message here.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from capturehub.server.context import AppContext
+    from capturehub.server.settings import Settings
+
+DATA_DIR_HELP = "Data directory (SQLite file and blobs). Env: CAPTUREHUB_DATA_DIR."
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    try:
+        from capturehub.server.settings import Settings
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise click.ClickException(
+            "The server is not installed; run: pip install 'capturehub[server]'"
+        ) from exc
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    return Settings(**overrides)
+
+
+def _context(settings: Settings) -> AppContext:
+    from capturehub.server.app import build_context
+    from capturehub.server.db import upgrade
+
+    context = build_context(settings)
+    upgrade(context.db.engine)
+    return context
+
+
+def _api_error(exc: Exception) -> click.ClickException:
+    return click.ClickException(getattr(exc, "message", str(exc)))
+
+
+def ensure_first_user(context: AppContext) -> tuple[str, str] | None:
+    """Create user ``admin`` (team ``default``) with a random password in an empty database."""
+    from capturehub.server.auth import service
+
+    with context.db.session() as session:
+        if service.count_users(session):
+            return None
+        password = secrets.token_urlsafe(12)
+        service.create_user(session, "admin", password, "default")
+    credentials = context.settings.data_dir / "initial-admin-password.txt"
+    credentials.write_text(f"user: admin\npassword: {password}\n")
+    os.chmod(credentials, 0o600)
+    return "admin", password
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help=DATA_DIR_HELP)
+@click.option("--workers", type=int, help="Processing threads (env CAPTUREHUB_WORKERS).")
+def serve(host: str, port: int, data_dir: Path | None, workers: int | None) -> None:
+    """Run the server with the settings from CAPTUREHUB_* variables.
+
+    \b
+    By default: SQLite and files in ./capturehub-data, processing in this process.
+    On first start it creates the user `admin` and prints its password.
+    Examples:
+      capturehub serve
+      capturehub serve --port 9000 --data-dir /srv/capturehub
+      CAPTUREHUB_DATABASE_URL=postgresql+psycopg://me@db/capturehub capturehub serve
+    """
+    import uvicorn
+
+    from capturehub.server.app import create_app
+
+    settings = _settings(data_dir)
+    if workers is not None:
+        settings.workers = workers
+    context = _context(settings)
+    first = ensure_first_user(context)
+    base = f"http://{host}:{port}/"
+    click.echo(
+        f"capturehub {settings.effective_database_url.split(':')[0]} data in "
+        f"{settings.data_dir.resolve()}"
+    )
+    if first:
+        click.echo(
+            f"Created the first user.\n  user: {first[0]}\n  password: {first[1]}\n"
+            f"  (also saved in {settings.data_dir / 'initial-admin-password.txt'})"
+        )
+    click.echo(f"Log in with the SDK:  Client(server={base!r}, username=..., password=...)")
+    click.echo(f"API docs: {base}docs")
+    uvicorn.run(create_app(context=context), host=host, port=port, log_level="warning")
+
+
+@click.group()
+def user() -> None:
+    """Manage users (works while the server runs)."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The user's password (at least 8 characters); asked when omitted.",
+)
+@click.option(
+    "--team", default="default", show_default=True, help="The user's team; created when missing."
+)
+@click.option("--data-dir", type=click.Path(path_type=Path), help=DATA_DIR_HELP)
+def user_create(name: str, password: str, team: str, data_dir: Path | None) -> None:
+    """Create a user in a team.
+
+    \b
+    Example:
+      capturehub user create alice --password 'a long secret' --team lab
+    """
+    from capturehub.server.auth import service
+    from capturehub.server.errors import APIError
+
+    context = _context(_settings(data_dir))
+    try:
+        with context.db.session() as session:
+            service.create_user(session, name, password, team)
+    except APIError as exc:
+        raise _api_error(exc) from exc
+    click.echo(f"Created user {name!r} in team {team!r}.")
+
+
+@click.group()
+def apikey() -> None:
+    """Manage API keys (works while the server runs)."""
+
+
+@apikey.command("create")
+@click.option("--user", "username", required=True, help="The user the key acts as.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help=DATA_DIR_HELP)
+def apikey_create(username: str, data_dir: Path | None) -> None:
+    """Create an API key and print it once, alone on the last line.
+
+    \b
+    Example:
+      KEY=$(capturehub apikey create --user alice | tail -n 1)
+    """
+    from capturehub.server.auth import service
+    from capturehub.server.errors import APIError
+
+    context = _context(_settings(data_dir))
+    try:
+        with context.db.session() as session:
+            key = service.create_api_key(session, username)
+    except APIError as exc:
+        raise _api_error(exc) from exc
+    click.echo(f"API key for {username!r} (shown once; store it safely):")
+    click.echo(key)
+
+
+@click.command("fsck")
+@click.option("--repair", is_flag=True, help="Fix what is found (see below).")
+@click.option(
+    "--min-age",
+    default=600.0,
+    show_default=True,
+    help="Ignore blobs younger than this many seconds (uploads in flight).",
+)
+@click.option("--data-dir", type=click.Path(path_type=Path), help=DATA_DIR_HELP)
+def fsck_command(repair: bool, min_age: float, data_dir: Path | None) -> None:
+    """Check that every capture has its files and every file its capture.
+
+    \b
+    --repair deletes orphan files, marks captures whose file is lost as FAILURE,
+    and processes again captures whose columnar copy is missing.
+    Exit code 1 when problems were found and not repaired.
+    Example:
+      capturehub fsck --repair
+    """
+    from capturehub.server.fsck import fsck
+
+    report = fsck(_context(_settings(data_dir)), repair=repair, min_age_seconds=min_age)
+    click.echo(f"orphan blobs: {len(report.orphan_blobs)}")
+    for key in report.orphan_blobs:
+        click.echo(f"  {key}")
+    click.echo(f"captures missing their file: {len(report.missing_originals)}")
+    for uuid in report.missing_originals:
+        click.echo(f"  {uuid}")
+    click.echo(f"captures missing their columnar copy: {len(report.missing_columnar)}")
+    click.echo(f"stale temporary files: {report.stale_temp_files}")
+    if report.clean:
+        click.echo("clean")
+    elif repair:
+        click.echo("repaired")
+    else:
+        raise SystemExit(1)

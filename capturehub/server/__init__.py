@@ -1,0 +1,1 @@
+"""The capturehub HTTP server: an ASGI app split by feature (auth, projects, captures, ...)."""

@@ -1,0 +1,106 @@
+"""Builds the ASGI application: routes of every feature, error handlers, the job runner."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from capturehub._version import __version__
+from capturehub.server.auth.routes import router as auth_router
+from capturehub.server.captures.processing import pending_captures, process_capture
+from capturehub.server.captures.routes import router as captures_router
+from capturehub.server.context import AppContext
+from capturehub.server.db import Database, upgrade
+from capturehub.server.errors import install_error_handlers
+from capturehub.server.meta.routes import router as meta_router
+from capturehub.server.paths import NormalizePath
+from capturehub.server.projects.routes import router as projects_router
+from capturehub.server.settings import Settings
+from capturehub.storage import LocalBlobStore
+from capturehub.tasks import InProcessQueue, JobQueue
+
+log = logging.getLogger("capturehub.server")
+
+ROUTERS = [meta_router, auth_router, projects_router, captures_router]
+
+
+def build_context(settings: Settings, jobs: JobQueue | None = None) -> AppContext:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.effective_database_url)
+    blobs = LocalBlobStore(settings.blob_dir)
+    # The in-process queue's job needs the context that holds the queue: bind it late.
+    bound: list[AppContext] = []
+    queue = jobs or InProcessQueue(
+        lambda capture_id: process_capture(bound[0], capture_id), settings.workers
+    )
+    context = AppContext(settings=settings, db=db, blobs=blobs, jobs=queue)
+    bound.append(context)
+    return context
+
+
+class Requeuer:
+    """Finds captures left SENT or abandoned STARTED (a crash, a lost message) and queues them."""
+
+    def __init__(self, context: AppContext) -> None:
+        self._context = context
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="capturehub-requeue")
+
+    def run_once(self) -> int:
+        ids = pending_captures(self._context)
+        for capture_id in ids:
+            self._context.jobs.enqueue(capture_id)
+        return len(ids)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._context.settings.requeue_interval_seconds):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("requeue pass failed")
+
+
+def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
+    settings = settings or (context.settings if context else Settings())
+    context = context or build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        upgrade(context.db.engine)
+        context.jobs.start()
+        requeuer = Requeuer(context)
+        queued = requeuer.run_once()
+        if queued:
+            log.info("queued %d captures left unprocessed", queued)
+        requeuer.start()
+        try:
+            yield
+        finally:
+            requeuer.stop()
+            context.jobs.stop()
+            context.db.dispose()
+
+    app = FastAPI(
+        title="capturehub",
+        version=__version__,
+        description="Stores, processes and serves sensor-data captures. Wire-compatible with "
+        "the SensiML Python SDK.",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(NormalizePath, prefix=settings.normalized_root_path)
+    return app

@@ -1,0 +1,1 @@
+"""Teams, users, tokens and API keys (wire-api §2)."""

@@ -1,0 +1,1 @@
+"""Captures: upload, list, read, update, delete and download recordings (wire-api §5)."""

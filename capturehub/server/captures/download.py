@@ -1,0 +1,67 @@
+"""Streaming a stored file back, whole or by ``Range`` (RFC 9110 §14)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from starlette.responses import Response, StreamingResponse
+
+from capturehub.storage import BlobStore
+
+CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".wav": "audio/wav"}
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback and the exact UTF-8 name (RFC 6266, RFC 5987)."""
+    fallback = "".join(
+        char if 32 <= ord(char) < 127 and char not in '"\\/' else "_" for char in name
+    )
+    header = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        header += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return header
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
+    """``(start, end_exclusive)`` for a satisfiable single range, None to send the whole
+    file (no header, or a form we do not serve such as several ranges), "unsatisfiable"."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":  # the last N bytes
+        length = int(last)
+        if length == 0:
+            return "unsatisfiable"
+        return max(size - length, 0), size
+    start = int(first)
+    end = size if last == "" else min(int(last) + 1, size)
+    if start >= size or end <= start:
+        return "unsatisfiable"
+    return start, end
+
+
+def blob_response(
+    blobs: BlobStore, key: str, *, media_type: str, filename: str, range_header: str | None
+) -> Response:
+    size = blobs.size(key)
+    headers = {"Accept-Ranges": "bytes", "Content-Disposition": content_disposition(filename)}
+    wanted = parse_range(range_header, size)
+    if wanted == "unsatisfiable":
+        headers["Content-Range"] = f"bytes */{size}"
+        return Response(status_code=416, headers=headers)
+    if isinstance(wanted, tuple):
+        start, end = wanted
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        headers["Content-Length"] = str(end - start)
+        return StreamingResponse(
+            blobs.read(key, start, end), status_code=206, media_type=media_type, headers=headers
+        )
+    headers["Content-Length"] = str(size)
+    return StreamingResponse(blobs.read(key), media_type=media_type, headers=headers)

@@ -1,0 +1,102 @@
+"""The capture list's query parameters: filters, ordering and paging.
+
+``?name=`` exact name, ``?name__contains=`` substring, ``?task_state=`` one state or a
+comma-separated list, ``?format=.csv``, ``?ordering=`` one of :data:`ORDERINGS` (``-`` for
+descending; default ``created_at``), ``?limit=&offset=`` for a page. Metadata filters are
+added by the metadata feature through :data:`EXTRA_FILTERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from dataclasses import dataclass
+
+from sqlalchemy import Select
+from starlette.datastructures import QueryParams
+
+from capturehub.server.captures.schemas import FORMATS, TASK_STATES
+from capturehub.server.errors import BadRequest
+from capturehub.server.models import Capture
+
+ORDERINGS = {
+    "created_at": Capture.created_at,
+    "last_modified": Capture.last_modified,
+    "name": Capture.name,
+    "file_size": Capture.file_size,
+    "number_samples": Capture.number_samples,
+}
+MAX_LIMIT = 10_000
+
+# Hooks that narrow the capture query from more query parameters (e.g. metadata filters).
+ExtraFilter = Callable[[Select[Any], QueryParams, int], Select[Any]]
+EXTRA_FILTERS: list[ExtraFilter] = []
+
+
+@dataclass
+class Page:
+    limit: int
+    offset: int
+
+
+def _int_param(params: QueryParams, name: str, default: int, maximum: int | None = None) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < 0 or (maximum is not None and value > maximum):
+        limit = f" and at most {maximum}" if maximum is not None else ""
+        raise BadRequest(f"{name} must be at least 0{limit}, not {value}.")
+    return value
+
+
+def page_of(params: QueryParams) -> Page | None:
+    if "limit" not in params and "offset" not in params:
+        return None
+    return Page(
+        limit=_int_param(params, "limit", 100, MAX_LIMIT), offset=_int_param(params, "offset", 0)
+    )
+
+
+def apply_filters(
+    query: Select[Any], params: QueryParams, project_id: int
+) -> Select[Any]:
+    query = query.where(Capture.project_id == project_id)
+    if (name := params.get("name")) is not None:
+        query = query.where(Capture.name == name)
+    if contains := params.get("name__contains"):
+        escaped = contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Capture.name.like(f"%{escaped}%", escape="\\"))
+    if states := params.get("task_state"):
+        wanted = [state.strip().upper() for state in states.split(",") if state.strip()]
+        unknown = sorted(set(wanted) - set(TASK_STATES))
+        if unknown:
+            raise BadRequest(
+                f"Unknown task_state {', '.join(unknown)}; use one of {', '.join(TASK_STATES)}."
+            )
+        query = query.where(Capture.task_state.in_(wanted))
+    if fmt := params.get("format"):
+        fmt = fmt.lower() if fmt.startswith(".") else f".{fmt.lower()}"
+        if fmt not in FORMATS:
+            raise BadRequest(f"Unknown format {fmt!r}; use .csv or .wav.")
+        query = query.where(Capture.format == fmt)
+    for extra in EXTRA_FILTERS:
+        query = extra(query, params, project_id)
+    return query
+
+
+def apply_ordering(query: Select[Any], params: QueryParams) -> Select[Any]:
+    ordering = params.get("ordering") or "created_at"
+    descending = ordering.startswith("-")
+    column = ORDERINGS.get(ordering.lstrip("-"))
+    if column is None:
+        raise BadRequest(
+            f"Cannot order by {ordering!r}; use one of {', '.join(ORDERINGS)} (prefix - for "
+            "descending)."
+        )
+    if descending:
+        return query.order_by(column.desc(), Capture.id.desc())
+    return query.order_by(column, Capture.id)

@@ -1,0 +1,230 @@
+"""Turning a stored original into a measured capture: the job behind ``task_state``.
+
+The capture row is the source of truth. A job *claims* a capture with one conditional UPDATE
+(``SENT``, or ``STARTED`` by a worker whose lease ran out, becomes ``STARTED`` with a fresh
+lease), measures the original with :mod:`capturehub.ingest`, stores the columnar copy and, in
+one transaction, writes the summary and ``SUCCESS`` or ``FAILURE``. Running a job twice gives
+the same result, so a queue may deliver it more than once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from capturehub.ingest import IngestError, Measurement, measure
+from capturehub.server.context import AppContext
+from capturehub.server.models import Capture, Project, utcnow
+
+log = logging.getLogger("capturehub.processing")
+
+
+def columnar_key_for(blob_key: str) -> str:
+    return blob_key.replace("/original-", "/columnar-") + ".arrow"
+
+
+def schema_mismatch(project: Project, measurement: Measurement) -> str | None:
+    """The message for an upload whose columns differ from a locked project schema."""
+    locked = set(project.capture_sample_schema or {})
+    if not project.lock_schema or not locked:
+        return None
+    columns = set(measurement.schema)
+    if columns == locked:
+        return None
+    return (
+        f"The file's columns {sorted(columns)} differ from the project's locked schema "
+        f"{sorted(locked)}; rename the columns or unlock the project's schema (lock_schema)."
+    )
+
+
+def apply_measurement(
+    session: Session,
+    capture: Capture,
+    project: Project,
+    measurement: Measurement,
+    *,
+    columnar_key: str,
+) -> None:
+    """Write a successful measurement into the capture row and the project's schema."""
+    capture.number_samples = measurement.number_samples
+    capture.max_sequence = measurement.max_sequence
+    capture.schema = measurement.schema
+    capture.statistics = {
+        channel: stats.to_dict() for channel, stats in measurement.statistics.items()
+    }
+    if capture.set_sample_rate is None and measurement.header_sample_rate:
+        capture.set_sample_rate = measurement.header_sample_rate
+    if measurement.calculated_sample_rate:
+        capture.calculated_sample_rate = measurement.calculated_sample_rate
+    capture.columnar_key = columnar_key
+    capture.task_state = "SUCCESS"
+    capture.task_result = None
+    capture.last_modified = utcnow()
+    merged = dict(project.capture_sample_schema or {})
+    if any(column not in merged for column in measurement.schema):
+        for column, description in measurement.schema.items():
+            merged.setdefault(column, description)
+        project.capture_sample_schema = merged
+
+
+def measure_blob(context: AppContext, blob_key: str, fmt: str) -> tuple[Measurement, Path]:
+    """Measure a stored original; returns the measurement and a local columnar copy to store."""
+    columnar_out = Path(tempfile.mkdtemp(dir=_scratch_dir(context))) / "columnar.arrow"
+    try:
+        with context.blobs.local_copy(blob_key) as original:
+            return measure(original, fmt, columnar_out=columnar_out), columnar_out
+    except BaseException:
+        _discard(columnar_out)
+        raise
+
+
+def _scratch_dir(context: AppContext) -> Path:
+    scratch = context.settings.data_dir / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    return scratch
+
+
+def _discard(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()
+
+
+def claim(context: AppContext, capture_id: int) -> bool:
+    """Atomically take the capture for processing; False if it is done or taken."""
+    now = datetime.now(UTC)
+    stale = now - timedelta(seconds=context.settings.stale_job_seconds)
+    with context.db.session() as session:
+        result = session.execute(
+            update(Capture)
+            .where(
+                Capture.id == capture_id,
+                or_(
+                    Capture.task_state == "SENT",
+                    (Capture.task_state == "STARTED") & (Capture.task_started_at < stale),
+                ),
+            )
+            .values(task_state="STARTED", task_started_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class _Lease:
+    """Renews the claim while a long file is processed, so nobody takes it over meanwhile."""
+
+    def __init__(self, context: AppContext, capture_id: int) -> None:
+        self._context = context
+        self._capture_id = capture_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="capture-lease")
+
+    def __enter__(self) -> _Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        interval = max(self._context.settings.stale_job_seconds / 4, 0.5)
+        while not self._stop.wait(interval):
+            try:
+                with self._context.db.session() as session:
+                    session.execute(
+                        update(Capture)
+                        .where(Capture.id == self._capture_id, Capture.task_state == "STARTED")
+                        .values(task_started_at=datetime.now(UTC))
+                    )
+            except Exception:  # a missed renewal only risks a duplicate run, which is safe
+                log.warning("could not renew the lease of capture %s", self._capture_id)
+
+
+def process_capture(context: AppContext, capture_id: int) -> None:
+    """The job: measure capture ``capture_id`` and record the outcome. Idempotent."""
+    if not claim(context, capture_id):
+        return
+    with context.db.read() as session:
+        row = session.execute(
+            select(Capture.blob_key, Capture.format).where(Capture.id == capture_id)
+        ).first()
+    if row is None:  # deleted meanwhile
+        return
+    blob_key, fmt = row
+    columnar_key = columnar_key_for(blob_key)
+    failure: str | None = None
+    measurement: Measurement | None = None
+    columnar_file: Path | None = None
+    with _Lease(context, capture_id):
+        try:
+            measurement, columnar_file = measure_blob(context, blob_key, fmt)
+            context.blobs.put_file(columnar_key, columnar_file)
+        except IngestError as exc:
+            failure = str(exc)
+        except Exception:
+            log.exception("processing capture %s failed", capture_id)
+            failure = (
+                "capturehub could not process this file because of an internal error; the "
+                "server log has the details. Upload it again or report the problem."
+            )
+        finally:
+            if columnar_file is not None:
+                _discard(columnar_file)
+    keep_columnar = _record_outcome(
+        context, capture_id, blob_key, measurement, failure, columnar_key
+    )
+    if not keep_columnar and measurement is not None:
+        context.blobs.delete(columnar_key)
+
+
+def _record_outcome(
+    context: AppContext,
+    capture_id: int,
+    blob_key: str,
+    measurement: Measurement | None,
+    failure: str | None,
+    columnar_key: str,
+) -> bool:
+    """Write SUCCESS or FAILURE in one transaction; True when the columnar copy is kept."""
+    with context.db.session() as session:
+        capture = session.scalar(select(Capture).where(Capture.id == capture_id))
+        if capture is None or capture.blob_key != blob_key:
+            return False  # deleted, or its file replaced while we worked: a newer job runs
+        project = session.scalar(
+            select(Project).where(Project.id == capture.project_id).with_for_update()
+        )
+        assert project is not None
+        if measurement is not None and failure is None:
+            failure = schema_mismatch(project, measurement)
+        if failure is not None or measurement is None:
+            capture.task_state = "FAILURE"
+            capture.task_result = failure
+            capture.last_modified = utcnow()
+            return False
+        apply_measurement(session, capture, project, measurement, columnar_key=columnar_key)
+        return True
+
+
+def pending_captures(context: AppContext) -> list[int]:
+    """Captures a crash or a lost queue message left unprocessed."""
+    stale = datetime.now(UTC) - timedelta(seconds=context.settings.stale_job_seconds)
+    with context.db.read() as session:
+        return list(
+            session.scalars(
+                select(Capture.id)
+                .where(
+                    or_(
+                        Capture.task_state == "SENT",
+                        (Capture.task_state == "STARTED") & (Capture.task_started_at < stale),
+                    )
+                )
+                .order_by(Capture.id)
+            )
+        )

@@ -1,0 +1,360 @@
+"""``project/{p}/capture/...``: HTTP in and out; the rules live in service.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import func, select
+from starlette.responses import StreamingResponse
+
+from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.captures import filters, service
+from capturehub.server.captures.download import CONTENT_TYPES, blob_response
+from capturehub.server.captures.multipart import UploadForm, read_upload
+from capturehub.server.captures.schemas import (
+    capture_json,
+    format_of,
+    parse_bool,
+    parse_optional_text,
+    parse_rate,
+)
+from capturehub.server.errors import BadRequest, NotFound
+from capturehub.server.models import Capture, CaptureConfiguration, new_uuid
+from capturehub.server.projects.service import get_project
+from capturehub.server.storage_keys import original_key
+
+router = APIRouter(tags=["captures"])
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "name"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "name": {"type": "string"},
+                        "asynchronous": {"type": "string", "enum": ["True", "False"]},
+                        "set_sample_rate": {"type": "number"},
+                        "calculated_sample_rate": {"type": "number"},
+                        "capture_configuration_uuid": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _select_with_configuration() -> Any:
+    return select(Capture, CaptureConfiguration.uuid).outerjoin(
+        CaptureConfiguration, CaptureConfiguration.id == Capture.capture_configuration_id
+    )
+
+
+@router.get("/project/{project_uuid}/capture/", summary="List captures (filters, paging)")
+def list_captures(
+    project_uuid: str, request: Request, caller: CurrentCaller, context: Context
+) -> Any:
+    params = request.query_params
+    with context.db.read() as session:
+        project = get_project(session, caller, project_uuid)
+        query = filters.apply_filters(_select_with_configuration(), params, project.id)
+        query = filters.apply_ordering(query, params)
+        page = filters.page_of(params)
+        if page is not None:
+            count_query = filters.apply_filters(select(Capture.id), params, project.id)
+            count = session.scalar(select(func.count()).select_from(count_query.subquery()))
+            rows = session.execute(query.limit(page.limit).offset(page.offset)).all()
+            return {
+                "count": count,
+                "next": _page_link(request, page.offset + page.limit, page.limit, count or 0),
+                "previous": _page_link(request, page.offset - page.limit, page.limit, count or 0),
+                "results": [capture_json(capture, config) for capture, config in rows],
+            }
+    return StreamingResponse(_stream_array(context, query), media_type="application/json")
+
+
+def _page_link(request: Request, offset: int, limit: int, count: int) -> str | None:
+    if offset < 0 and offset + limit <= 0:
+        return None
+    if offset >= count:
+        return None
+    return str(request.url.include_query_params(offset=max(offset, 0), limit=limit))
+
+
+def _stream_array(context: Any, query: Any) -> Iterator[bytes]:
+    """A JSON array written as rows arrive: memory stays flat however many captures match."""
+    yield b"["
+    first = True
+    with context.db.read() as session:
+        for capture, config in session.execute(query.execution_options(yield_per=500)):
+            item = json.dumps(capture_json(capture, config), separators=(",", ":"))
+            yield (item if first else "," + item).encode()
+            first = False
+    yield b"]"
+
+
+@router.post(
+    "/project/{project_uuid}/capture/",
+    status_code=201,
+    summary="Upload a capture (multipart: file, name, asynchronous, ...)",
+    openapi_extra=UPLOAD_BODY,
+    responses={409: {"description": "A capture with this name exists"}},
+)
+async def upload_capture(
+    project_uuid: str, request: Request, caller: CurrentCaller, context: Context
+) -> Any:
+    await run_in_threadpool(_check_project, context, caller, project_uuid)
+    capture_uuid = new_uuid()
+    blob_key = original_key(project_uuid, capture_uuid, new_uuid().replace("-", ""))
+    form = await _receive(request, context, blob_key)
+    assert form.file is not None
+    try:
+        name = form.fields.get("name")
+        if name is None:
+            raise BadRequest("The form field `name` is required.", data={"name": ["required"]})
+        if form.file.size == 0:
+            raise BadRequest("The file is empty.", data={"file": ["the file is empty"]})
+        fmt = format_of(form.file.filename, name)
+        upload = service.NewCapture(
+            capture_uuid=capture_uuid,
+            name=name,
+            format=fmt,
+            blob_key=blob_key,
+            file_size=form.file.size,
+            sha256=form.file.sha256,
+            set_sample_rate=parse_rate(form.fields.get("set_sample_rate"), field="set_sample_rate"),
+            calculated_sample_rate=parse_rate(
+                form.fields.get("calculated_sample_rate"), field="calculated_sample_rate"
+            ),
+            configuration_uuid=parse_optional_text(form.fields.get("capture_configuration_uuid")),
+            asynchronous=parse_bool(
+                form.fields.get("asynchronous"), field="asynchronous", default=True
+            ),
+        )
+        await run_in_threadpool(
+            service.check_upload, context, caller, project_uuid, name, upload.configuration_uuid
+        )
+    except BaseException:
+        form.file.writer.abort()
+        raise
+    await run_in_threadpool(form.file.writer.commit)
+    capture, configuration = await run_in_threadpool(
+        service.store_upload, context, caller, project_uuid, upload
+    )
+    if capture.task_state == "SENT":
+        context.jobs.enqueue(capture.id)
+    return capture_json(capture, configuration)
+
+
+def _check_project(context: Any, caller: Any, project_uuid: str) -> None:
+    with context.db.read() as session:
+        get_project(session, caller, project_uuid)
+
+
+async def _receive(request: Request, context: Any, blob_key: str) -> UploadForm:
+    limit = context.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 1024 * 1024:
+        from capturehub.server.errors import PayloadTooLarge
+
+        raise PayloadTooLarge(
+            f"The upload ({declared} bytes) is larger than this server's limit of {limit} bytes "
+            "(setting CAPTUREHUB_MAX_UPLOAD_BYTES)."
+        )
+    form = await read_upload(request, lambda: context.blobs.writer(blob_key), limit)
+    if form.file is None:
+        raise BadRequest(
+            "The upload has no `file` part; send the recording as the multipart part `file`.",
+            data={"file": ["required"]},
+        )
+    return form
+
+
+@router.get("/project/{project_uuid}/capture/{capture_uuid}/", summary="One capture")
+def get_capture(
+    project_uuid: str, capture_uuid: str, caller: CurrentCaller, context: Context
+) -> dict[str, Any]:
+    with context.db.read() as session:
+        capture = service.get_capture(session, caller, project_uuid, capture_uuid)
+        return capture_json(capture, service.configuration_uuid_of(session, capture))
+
+
+@router.patch(
+    "/project/{project_uuid}/capture/{capture_uuid}/",
+    summary="Change a capture (JSON or multipart; a `file` part replaces the data)",
+)
+@router.put(
+    "/project/{project_uuid}/capture/{capture_uuid}/",
+    summary="Change a capture (JSON or multipart; a `file` part replaces the data)",
+)
+async def update_capture(
+    project_uuid: str,
+    capture_uuid: str,
+    request: Request,
+    caller: CurrentCaller,
+    context: Context,
+    body: Annotated[dict[str, Any] | None, Body()] = None,
+) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "")
+    new_file = None
+    if content_type.startswith("multipart/form-data"):
+        await run_in_threadpool(_check_project, context, caller, project_uuid)
+        blob_key = original_key(project_uuid, capture_uuid, new_uuid().replace("-", ""))
+        form = await read_upload(
+            request, lambda: context.blobs.writer(blob_key), context.settings.max_upload_bytes
+        )
+        fields: dict[str, Any] = dict(form.fields)
+        new_file = form.file
+    else:
+        fields = body or {}
+        blob_key = ""
+    try:
+        changes = _changes_from(fields)
+        if new_file is not None:
+            if new_file.size == 0:
+                raise BadRequest("The file is empty.", data={"file": ["the file is empty"]})
+            changes.new_format = format_of(new_file.filename, changes.name)
+            changes.new_blob_key = blob_key
+            changes.new_size = new_file.size
+            changes.new_sha256 = new_file.sha256
+            await run_in_threadpool(new_file.writer.commit)
+    except BaseException:
+        if new_file is not None:
+            new_file.writer.abort()
+        raise
+    try:
+        capture, configuration, unused = await run_in_threadpool(
+            service.update_capture, context, caller, project_uuid, capture_uuid, changes
+        )
+    except BaseException:
+        if new_file is not None:
+            context.blobs.delete(blob_key)
+        raise
+    for key in unused:
+        context.blobs.delete(key)
+    if capture.task_state == "SENT":
+        context.jobs.enqueue(capture.id)
+    return capture_json(capture, configuration)
+
+
+def _changes_from(fields: dict[str, Any]) -> service.CaptureChanges:
+    """Writable fields only; the read-only ones a client echoes back are ignored."""
+    changes = service.CaptureChanges()
+    present: set[str] = set()
+    if "name" in fields and parse_optional_text(fields["name"]):
+        changes.name = str(fields["name"])
+    for rate_field in ("set_sample_rate", "calculated_sample_rate"):
+        if rate_field in fields:
+            setattr(changes, rate_field, parse_rate(fields[rate_field], field=rate_field))
+            present.add(rate_field)
+    if "capture_configuration_uuid" in fields:
+        changes.configuration_uuid = parse_optional_text(fields["capture_configuration_uuid"])
+        present.add("capture_configuration_uuid")
+    changes.fields = frozenset(present)
+    return changes
+
+
+@router.delete(
+    "/project/{project_uuid}/capture/{capture_uuid}/", status_code=204, summary="Delete a capture"
+)
+def delete_capture(
+    project_uuid: str, capture_uuid: str, caller: CurrentCaller, context: Context
+) -> Response:
+    service.delete_capture(context, caller, project_uuid, capture_uuid)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/project/{project_uuid}/capture/{capture_uuid}/file/",
+    summary="The stored file, byte for byte (Range supported)",
+    response_class=StreamingResponse,
+)
+def download_capture(
+    project_uuid: str,
+    capture_uuid: str,
+    request: Request,
+    caller: CurrentCaller,
+    context: Context,
+) -> Response:
+    with context.db.read() as session:
+        capture = service.get_capture(session, caller, project_uuid, capture_uuid)
+    return blob_response(
+        context.blobs,
+        capture.blob_key,
+        media_type=CONTENT_TYPES[capture.format],
+        filename=capture.name,
+        range_header=request.headers.get("range"),
+    )
+
+
+@router.post(
+    "/project/{project_uuid}/capture-files/",
+    summary="Download links for several captures",
+)
+def capture_files(
+    project_uuid: str,
+    caller: CurrentCaller,
+    context: Context,
+    body: Annotated[dict[str, Any], Body()],
+) -> list[dict[str, Any]]:
+    uuids = body.get("capture_uuids")
+    if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
+        raise BadRequest(
+            "capture_uuids must be a list of capture uuids.", data={"capture_uuids": ["required"]}
+        )
+    with context.db.read() as session:
+        project = get_project(session, caller, project_uuid)
+        rows = session.execute(
+            select(Capture.uuid, Capture.name).where(
+                Capture.project_id == project.id, Capture.uuid.in_(uuids)
+            )
+        ).all()
+    found = {uuid: name for uuid, name in rows}
+    missing = [uuid for uuid in uuids if uuid not in found]
+    if missing:
+        raise NotFound(f"Captures not found in this project: {', '.join(missing[:20])}.")
+    return [
+        {
+            "uuid": uuid,
+            "name": found[uuid],
+            "url": f"project/{project_uuid}/capture/{uuid}/file/",
+            "local": True,
+        }
+        for uuid in uuids
+    ]
+
+
+@router.get(
+    "/project/{project_uuid}/capture/{capture_uuid}/data/",
+    summary="The samples as an Arrow IPC stream, from the columnar copy",
+    response_class=StreamingResponse,
+)
+def capture_data(
+    project_uuid: str,
+    capture_uuid: str,
+    caller: CurrentCaller,
+    context: Context,
+    start: Annotated[int | None, Query(ge=0)] = None,
+    end: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    from capturehub.server.captures.data import arrow_stream
+
+    with context.db.read() as session:
+        capture = service.get_capture(session, caller, project_uuid, capture_uuid)
+    if capture.task_state != "SUCCESS" or not capture.columnar_key:
+        raise BadRequest(
+            f"Capture {capture.name!r} has no data to read yet (task_state "
+            f"{capture.task_state}); wait until it is SUCCESS."
+        )
+    return StreamingResponse(
+        arrow_stream(context.blobs, capture.columnar_key, start, end),
+        media_type="application/vnd.apache.arrow.stream",
+    )

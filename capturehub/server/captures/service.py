@@ -1,0 +1,228 @@
+"""Capture rules: scoped lookups, storing uploads durably, updates and deletion.
+
+The upload protocol (see docs/architecture.md): the file is streamed to a fresh blob key and
+committed (fsync, rename) before the capture row is inserted; the unique (project, name)
+constraint decides duplicates and a refused upload's blob is deleted. A crash can therefore
+leave an orphan blob (``capturehub fsck`` removes it) but never a row without its file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from capturehub.ingest import IngestError
+from capturehub.server.auth.service import Caller
+from capturehub.server.captures.processing import (
+    apply_measurement,
+    columnar_key_for,
+    measure_blob,
+    schema_mismatch,
+)
+from capturehub.server.context import AppContext
+from capturehub.server.errors import BadRequest, Conflict, NotFound
+from capturehub.server.models import Capture, CaptureConfiguration, Project, utcnow
+from capturehub.server.names import validate_name
+from capturehub.server.projects.service import get_project
+
+
+@dataclass
+class NewCapture:
+    """A validated upload whose file is committed to the blob store under ``blob_key``."""
+
+    capture_uuid: str
+    name: str
+    format: str
+    blob_key: str
+    file_size: int
+    sha256: str
+    set_sample_rate: float | None
+    calculated_sample_rate: float | None
+    configuration_uuid: str | None
+    asynchronous: bool
+
+
+def duplicate_name(name: str) -> Conflict:
+    return Conflict(
+        f"Project already contains a file with the name {name}",
+        data={"name": [f"a capture named {name!r} already exists in this project"]},
+    )
+
+
+def get_capture(session: Session, caller: Caller, project_uuid: str, capture_uuid: str) -> Capture:
+    project = get_project(session, caller, project_uuid)
+    capture = session.scalar(
+        select(Capture).where(Capture.uuid == capture_uuid, Capture.project_id == project.id)
+    )
+    if capture is None:
+        raise NotFound(f"Capture {capture_uuid} not found in project {project_uuid}.")
+    return capture
+
+
+def configuration_uuid_of(session: Session, capture: Capture) -> str | None:
+    if capture.capture_configuration_id is None:
+        return None
+    return session.scalar(
+        select(CaptureConfiguration.uuid).where(
+            CaptureConfiguration.id == capture.capture_configuration_id
+        )
+    )
+
+
+def resolve_configuration(session: Session, project: Project, uuid: str | None) -> int | None:
+    if not uuid:
+        return None
+    configuration_id = session.scalar(
+        select(CaptureConfiguration.id).where(
+            CaptureConfiguration.uuid == uuid, CaptureConfiguration.project_id == project.id
+        )
+    )
+    if configuration_id is None:
+        raise BadRequest(
+            f"Capture configuration {uuid} does not exist in this project.",
+            data={"capture_configuration_uuid": ["unknown capture configuration"]},
+        )
+    return configuration_id
+
+
+def check_upload(
+    context: AppContext, caller: Caller, project_uuid: str, name: str, configuration: str | None
+) -> None:
+    """Cheap checks before the file is committed, so a doomed upload stores nothing."""
+    validate_name(name, what="capture")
+    with context.db.read() as session:
+        project = get_project(session, caller, project_uuid)
+        resolve_configuration(session, project, configuration)
+        if session.scalar(
+            select(Capture.id).where(Capture.project_id == project.id, Capture.name == name)
+        ):
+            raise duplicate_name(name)
+
+
+def store_upload(
+    context: AppContext, caller: Caller, project_uuid: str, upload: NewCapture
+) -> tuple[Capture, str | None]:
+    """Insert the row for a committed upload (processing it first when not asynchronous).
+
+    On any refusal the upload's blobs are deleted before the error propagates.
+    """
+    measurement = None
+    columnar_key = columnar_key_for(upload.blob_key)
+    try:
+        if not upload.asynchronous:
+            try:
+                measurement, columnar_file = measure_blob(context, upload.blob_key, upload.format)
+            except IngestError as exc:
+                raise BadRequest(str(exc), data={"file": [str(exc)]}) from exc
+            context.blobs.put_file(columnar_key, columnar_file)
+        with context.db.session() as session:
+            project = get_project(session, caller, project_uuid)
+            configuration_id = resolve_configuration(session, project, upload.configuration_uuid)
+            capture = Capture(
+                uuid=upload.capture_uuid,
+                project_id=project.id,
+                name=upload.name,
+                format=upload.format,
+                file_size=upload.file_size,
+                sha256=upload.sha256,
+                blob_key=upload.blob_key,
+                set_sample_rate=upload.set_sample_rate,
+                calculated_sample_rate=upload.calculated_sample_rate,
+                capture_configuration_id=configuration_id,
+                task_state="SENT",
+            )
+            if measurement is not None:
+                mismatch = schema_mismatch(project, measurement)
+                if mismatch:
+                    raise BadRequest(mismatch, data={"file": [mismatch]})
+                apply_measurement(session, capture, project, measurement, columnar_key=columnar_key)
+            session.add(capture)
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                raise duplicate_name(upload.name) from exc
+            return capture, upload.configuration_uuid
+    except BaseException:
+        context.blobs.delete(upload.blob_key)
+        context.blobs.delete(columnar_key)
+        raise
+
+
+@dataclass
+class CaptureChanges:
+    name: str | None = None
+    set_sample_rate: float | None = None
+    calculated_sample_rate: float | None = None
+    configuration_uuid: str | None = None
+    fields: frozenset[str] = frozenset()
+    # A replacement file, already committed to the blob store.
+    new_blob_key: str | None = None
+    new_format: str | None = None
+    new_size: int = 0
+    new_sha256: str = ""
+
+
+def update_capture(
+    context: AppContext,
+    caller: Caller,
+    project_uuid: str,
+    capture_uuid: str,
+    changes: CaptureChanges,
+) -> tuple[Capture, str | None, list[str]]:
+    """Apply changes; returns the capture, its configuration uuid and blob keys now unused."""
+    with context.db.session() as session:
+        capture = get_capture(session, caller, project_uuid, capture_uuid)
+        project = session.get(Project, capture.project_id)
+        assert project is not None
+        if changes.name is not None and changes.name != capture.name:
+            name = validate_name(changes.name, what="capture")
+            if session.scalar(
+                select(Capture.id).where(Capture.project_id == project.id, Capture.name == name)
+            ):
+                raise duplicate_name(name)
+            capture.name = name
+        if "set_sample_rate" in changes.fields:
+            capture.set_sample_rate = changes.set_sample_rate
+        if "calculated_sample_rate" in changes.fields:
+            capture.calculated_sample_rate = changes.calculated_sample_rate
+        if "capture_configuration_uuid" in changes.fields:
+            capture.capture_configuration_id = resolve_configuration(
+                session, project, changes.configuration_uuid
+            )
+        unused: list[str] = []
+        if changes.new_blob_key is not None:
+            unused = [capture.blob_key, columnar_key_for(capture.blob_key)]
+            capture.blob_key = changes.new_blob_key
+            capture.format = changes.new_format or capture.format
+            capture.file_size = changes.new_size
+            capture.sha256 = changes.new_sha256
+            capture.columnar_key = None
+            capture.task_state = "SENT"
+            capture.task_result = None
+            capture.task_started_at = None
+            capture.number_samples = None
+            capture.max_sequence = None
+            capture.schema = {}
+            capture.statistics = {}
+        capture.version += 1
+        capture.last_modified = utcnow()
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise duplicate_name(capture.name) from exc
+        return capture, configuration_uuid_of(session, capture), unused
+
+
+def delete_capture(
+    context: AppContext, caller: Caller, project_uuid: str, capture_uuid: str
+) -> None:
+    with context.db.session() as session:
+        capture = get_capture(session, caller, project_uuid, capture_uuid)
+        keys = [capture.blob_key, columnar_key_for(capture.blob_key)]
+        session.execute(delete(Capture).where(Capture.id == capture.id))
+    # Row first, files second (see the module docstring).
+    for key in keys:
+        context.blobs.delete(key)

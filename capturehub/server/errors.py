@@ -1,0 +1,116 @@
+"""One error class and one JSON shape for every error the server answers.
+
+Shape (wire-api §1): ``{"status": <code>, "detail": "<message>", "data": {field: [messages]}}``,
+``data`` only for validation errors. Services raise :class:`APIError` (or a subclass); the
+handlers installed by :func:`install_error_handlers` turn it, FastAPI's validation errors and
+Starlette's HTTP errors into that shape, so a client never sees another format.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("capturehub.server")
+
+
+class APIError(Exception):
+    status_code = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        data: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        self.data = data
+        self.headers = headers
+
+
+class BadRequest(APIError):
+    status_code = 400
+
+
+class Unauthorized(APIError):
+    status_code = 401
+
+    def __init__(
+        self,
+        message: str = "Authentication credentials were not provided or are "
+        "invalid; log in again (POST oauth/token/) or check your API key.",
+    ) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class NotFound(APIError):
+    status_code = 404
+
+
+class Conflict(APIError):
+    status_code = 409
+
+
+class PayloadTooLarge(APIError):
+    status_code = 413
+
+
+class TooManyRequests(APIError):
+    status_code = 429
+
+
+def error_response(
+    status_code: int,
+    message: str,
+    data: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"status": status_code, "detail": message}
+    if data:
+        body["data"] = data
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def _validation_data(exc: RequestValidationError) -> dict[str, list[str]]:
+    data: dict[str, list[str]] = {}
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+        field = ".".join(location) or "request"
+        data.setdefault(field, []).append(str(error.get("msg", "invalid value")))
+    return data
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def _api_error(_request: Request, exc: APIError) -> JSONResponse:
+        return error_response(exc.status_code, exc.message, exc.data, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        data = _validation_data(exc)
+        summary = "; ".join(f"{field}: {', '.join(msgs)}" for field, msgs in data.items())
+        return error_response(400, f"Invalid request: {summary}", data)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 404 and message == "Not Found":
+            message = "No such route; see /docs for the API."
+        if exc.status_code == 405:
+            message = "This method is not allowed on this route; see /docs for the API."
+        return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "Internal server error; the server log has the details.")

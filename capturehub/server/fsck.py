@@ -1,0 +1,102 @@
+"""Consistency check between the database and the blob store (``capturehub fsck``).
+
+Finds blobs that no capture references (left by a crash between storing a file and inserting
+its row, or between deleting a row and its files), captures whose original file is missing,
+and processed captures whose columnar copy is missing. ``repair`` deletes the orphan blobs,
+marks captures without their original as FAILURE (their row and labels are kept), and queues
+captures without a columnar copy for processing again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+
+from capturehub.server.context import AppContext
+from capturehub.server.models import Capture
+from capturehub.storage.local import LocalBlobStore
+
+
+@dataclass
+class FsckReport:
+    orphan_blobs: list[str] = field(default_factory=list)
+    missing_originals: list[str] = field(default_factory=list)
+    missing_columnar: list[str] = field(default_factory=list)
+    stale_temp_files: int = 0
+    repaired: bool = False
+
+    @property
+    def clean(self) -> bool:
+        return not (
+            self.orphan_blobs
+            or self.missing_originals
+            or self.missing_columnar
+            or self.stale_temp_files
+        )
+
+
+def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 0) -> FsckReport:
+    """Compare rows and blobs; blobs younger than ``min_age_seconds`` are left alone (an
+    upload in flight stores its file a moment before its row)."""
+    report = FsckReport()
+    with context.db.read() as session:
+        rows = session.execute(
+            select(Capture.uuid, Capture.blob_key, Capture.columnar_key, Capture.task_state)
+        ).all()
+    referenced = set()
+    for uuid, blob_key, columnar_key, state in rows:
+        referenced.add(blob_key)
+        if not context.blobs.exists(blob_key):
+            report.missing_originals.append(uuid)
+        if columnar_key:
+            referenced.add(columnar_key)
+            if state == "SUCCESS" and not context.blobs.exists(columnar_key):
+                report.missing_columnar.append(uuid)
+    now = time.time()
+    for key in context.blobs.list("captures/"):
+        if key in referenced:
+            continue
+        if min_age_seconds and now - context.blobs.modified_at(key) < min_age_seconds:
+            continue
+        report.orphan_blobs.append(key)
+    if isinstance(context.blobs, LocalBlobStore):
+        stale = [
+            path
+            for path in context.blobs.temp_dir.iterdir()
+            if now - path.stat().st_mtime >= min_age_seconds
+        ]
+        report.stale_temp_files = len(stale)
+        if repair:
+            for path in stale:
+                path.unlink(missing_ok=True)
+    if repair:
+        _repair(context, report)
+    return report
+
+
+def _repair(context: AppContext, report: FsckReport) -> None:
+    for key in report.orphan_blobs:
+        context.blobs.delete(key)
+    with context.db.session() as session:
+        if report.missing_originals:
+            session.execute(
+                update(Capture)
+                .where(Capture.uuid.in_(report.missing_originals))
+                .values(
+                    task_state="FAILURE",
+                    task_result="The stored file of this capture is missing (found by "
+                    "capturehub fsck); upload it again with update().",
+                )
+            )
+        if report.missing_columnar:
+            session.execute(
+                update(Capture)
+                .where(
+                    Capture.uuid.in_(report.missing_columnar),
+                    Capture.uuid.not_in(report.missing_originals),
+                )
+                .values(task_state="SENT", task_result=None, columnar_key=None)
+            )
+    report.repaired = True

@@ -1,0 +1,1 @@
+"""Projects: a team's named collections of captures (wire-api §4)."""

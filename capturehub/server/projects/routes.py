@@ -1,0 +1,58 @@
+"""``project/`` and ``project/{p}/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from sqlalchemy import delete
+
+from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.models import Project
+from capturehub.server.projects import service
+from capturehub.server.projects.schemas import ProjectCreate, ProjectUpdate, project_json
+from capturehub.server.storage_keys import project_prefix
+
+router = APIRouter(tags=["projects"])
+
+
+@router.get("/project/", summary="The team's projects")
+def list_projects(caller: CurrentCaller, context: Context) -> list[dict[str, Any]]:
+    with context.db.session() as session:
+        return [project_json(p) for p in service.list_projects(session, caller)]
+
+
+@router.post("/project/", status_code=201, summary="Create a project")
+def create_project(body: ProjectCreate, caller: CurrentCaller, context: Context) -> dict[str, Any]:
+    with context.db.session() as session:
+        return project_json(service.create_project(session, caller, body))
+
+
+@router.get("/project/{project_uuid}/", summary="One project")
+def get_project(project_uuid: str, caller: CurrentCaller, context: Context) -> dict[str, Any]:
+    with context.db.session() as session:
+        return project_json(service.get_project(session, caller, project_uuid))
+
+
+@router.patch("/project/{project_uuid}/", summary="Change some of a project's fields")
+@router.put("/project/{project_uuid}/", summary="Change a project's fields")
+def update_project(
+    project_uuid: str, body: ProjectUpdate, caller: CurrentCaller, context: Context
+) -> dict[str, Any]:
+    with context.db.session() as session:
+        project = service.get_project(session, caller, project_uuid)
+        return project_json(service.update_project(session, project, body))
+
+
+@router.delete(
+    "/project/{project_uuid}/", status_code=204, summary="Delete a project and its captures"
+)
+def delete_project(project_uuid: str, caller: CurrentCaller, context: Context) -> Response:
+    with context.db.session() as session:
+        project = service.get_project(session, caller, project_uuid)
+        session.execute(delete(Project).where(Project.id == project.id))
+    # Rows first, files second: a crash in between leaves orphan blobs (fsck removes them),
+    # never a row whose file is gone.
+    for key in list(context.blobs.list(project_prefix(project_uuid))):
+        context.blobs.delete(key)
+    return Response(status_code=204)

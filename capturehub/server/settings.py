@@ -1,0 +1,78 @@
+"""The one settings object of the server: every knob, its default and its help, in one place.
+
+Each field is read from a ``CAPTUREHUB_<NAME>`` environment variable. ``capturehub serve --help``
+and ``docs/settings.md`` list them; a test checks that the docs stay complete.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAPTUREHUB_", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("./capturehub-data"),
+        description="Folder that holds the SQLite database and the local blob store.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the database; default: SQLite file capturehub.db "
+        "in the data directory. Example: postgresql+psycopg://user@host:5432/capturehub",
+    )
+    root_path: str = Field(
+        "",
+        description="Path prefix the server is reached under (e.g. /api); requests may "
+        "carry it or not.",
+    )
+    workers: int = Field(
+        2,
+        description="Background processing threads inside `capturehub serve`; 0 leaves "
+        "processing to other processes.",
+    )
+    access_token_ttl_seconds: int = Field(
+        36_000, description="Lifetime of an access token (default 10 hours)."
+    )
+    refresh_token_ttl_seconds: int = Field(
+        30 * 24 * 3600, description="Lifetime of a refresh token (default 30 days)."
+    )
+    max_upload_bytes: int = Field(
+        20 * 1024**3,
+        description="Largest accepted capture file in bytes; larger uploads get a 413 "
+        "while they stream.",
+    )
+    requeue_interval_seconds: float = Field(
+        30.0,
+        description="How often the server looks for captures left SENT or STARTED "
+        "(e.g. by a crash) and queues them again.",
+    )
+    stale_job_seconds: float = Field(
+        60.0,
+        description="A worker renews its claim on a capture every quarter of this; a capture "
+        "STARTED whose claim is older is considered abandoned (a dead worker) and is "
+        "processed again.",
+    )
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'capturehub.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def normalized_root_path(self) -> str:
+        root = self.root_path.strip("/")
+        return f"/{root}" if root else ""
+
+
+def get_settings() -> Settings:
+    return Settings()

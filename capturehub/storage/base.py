@@ -1,0 +1,66 @@
+"""The blob store interface, small enough that local disk and S3 both implement it."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+
+class BlobNotFound(Exception):
+    """The key names no stored blob."""
+
+
+class BlobWriter(abc.ABC):
+    """Receives a blob's bytes in order; nothing is visible under the key until :meth:`commit`."""
+
+    @abc.abstractmethod
+    def write(self, chunk: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def commit(self) -> None:
+        """Make the bytes durable and visible under the key, atomically."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Drop what was written; the key is left as it was."""
+
+
+class BlobStore(abc.ABC):
+    @abc.abstractmethod
+    def writer(self, key: str) -> BlobWriter: ...
+
+    @abc.abstractmethod
+    def put_file(self, key: str, source: Path) -> None:
+        """Store a local file under ``key`` (the file may be moved, not copied)."""
+
+    @abc.abstractmethod
+    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Yield the bytes ``[start, end)`` of the blob in chunks."""
+
+    @abc.abstractmethod
+    def size(self, key: str) -> int: ...
+
+    @abc.abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abc.abstractmethod
+    def modified_at(self, key: str) -> float:
+        """When the blob was stored, as a POSIX timestamp."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the blob; deleting a missing key is not an error."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Every key that starts with ``prefix``."""
+
+    @abc.abstractmethod
+    def local_copy(self, key: str) -> AbstractContextManager[Path]:
+        """A local file holding the blob, for readers that need a path (parsers, memory maps).
+
+        Local disk hands out its own file; remote stores download to a temporary file that is
+        removed when the context exits.
+        """
