@@ -9,8 +9,8 @@ added by the metadata feature through :data:`EXTRA_FILTERS`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select
 from starlette.datastructures import QueryParams
@@ -61,9 +61,7 @@ def page_of(params: QueryParams) -> Page | None:
     )
 
 
-def apply_filters(
-    query: Select[Any], params: QueryParams, project_id: int
-) -> Select[Any]:
+def apply_filters(query: Select[Any], params: QueryParams, project_id: int) -> Select[Any]:
     query = query.where(Capture.project_id == project_id)
     if (name := params.get("name")) is not None:
         query = query.where(Capture.name == name)

@@ -187,13 +187,46 @@ def get_capture(
         return capture_json(capture, service.configuration_uuid_of(session, capture))
 
 
+UPDATE_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "set_sample_rate": {"type": ["number", "null"]},
+                        "calculated_sample_rate": {"type": ["number", "null"]},
+                        "capture_configuration_uuid": {"type": ["string", "null"]},
+                    },
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "name": {"type": "string"},
+                        "set_sample_rate": {"type": "string"},
+                        "calculated_sample_rate": {"type": "string"},
+                        "capture_configuration_uuid": {"type": "string"},
+                    },
+                }
+            },
+        }
+    }
+}
+
+
 @router.patch(
     "/project/{project_uuid}/capture/{capture_uuid}/",
     summary="Change a capture (JSON or multipart; a `file` part replaces the data)",
+    openapi_extra=UPDATE_BODY,
 )
 @router.put(
     "/project/{project_uuid}/capture/{capture_uuid}/",
     summary="Change a capture (JSON or multipart; a `file` part replaces the data)",
+    openapi_extra=UPDATE_BODY,
 )
 async def update_capture(
     project_uuid: str,
@@ -201,7 +234,6 @@ async def update_capture(
     request: Request,
     caller: CurrentCaller,
     context: Context,
-    body: Annotated[dict[str, Any] | None, Body()] = None,
 ) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "")
     new_file = None
@@ -214,7 +246,7 @@ async def update_capture(
         fields: dict[str, Any] = dict(form.fields)
         new_file = form.file
     else:
-        fields = body or {}
+        fields = await _json_object(request)
         blob_key = ""
     try:
         changes = _changes_from(fields)
@@ -243,6 +275,21 @@ async def update_capture(
     if capture.task_state == "SENT":
         context.jobs.enqueue(capture.id)
     return capture_json(capture, configuration)
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise BadRequest(
+            "The body is not valid JSON; send a JSON object or a multipart form."
+        ) from None
+    if not isinstance(body, dict):
+        raise BadRequest("Send the changes as a JSON object.")
+    return body
 
 
 def _changes_from(fields: dict[str, Any]) -> service.CaptureChanges:

@@ -1,0 +1,241 @@
+"""capturehub benchmarks: one command, every figure beside a baseline measured in the same run.
+
+    python -m benchmarks.run            # full sizes (minutes); figures for docs/performance.md
+    python -m benchmarks.run --smoke    # small sizes (seconds); CI runs this
+
+Prints a table and writes the figures as JSON (``--out``). Each figure is the median of
+``--repeat`` runs. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.data import make_csv, make_csv_of_size
+from tests.servers import ServerProcess, free_port, new_server
+
+MB = 1024 * 1024
+
+
+def median_of(runs: int, measure: Callable[[], float]) -> tuple[float, list[float]]:
+    values = [measure() for _ in range(runs)]
+    return statistics.median(values), values
+
+
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not found for {pid}")
+
+
+class Session:
+    """A running capturehub server with one logged-in account."""
+
+    def __init__(self, workdir: Path, backend: str) -> None:
+        self.process: ServerProcess = new_server(backend, workdir / f"server-{backend}")
+        account = self.process.create_account("bench", "bench")
+        self.process.start()
+        token = httpx.post(
+            self.process.url + "oauth/token/",
+            data={"grant_type": "password", "username": account.username,
+                  "password": account.password},
+        ).json()["access_token"]
+        self.api = httpx.Client(base_url=self.process.url, timeout=600,
+                                headers={"Authorization": f"Bearer {token}"})
+        self.project = self.api.post("project/", json={"name": "bench"}).json()["uuid"]
+
+    @property
+    def pid(self) -> int:
+        assert self.process.process is not None
+        return self.process.process.pid
+
+    def upload(self, path: Path, name: str, asynchronous: bool = True) -> dict[str, Any]:
+        with open(path, "rb") as handle:
+            response = self.api.post(
+                f"project/{self.project}/capture/",
+                data={"name": name, "asynchronous": str(asynchronous)},
+                files={"file": (path.name, handle)},
+            )
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def wait(self, capture_uuid: str) -> dict[str, Any]:
+        while True:
+            capture: dict[str, Any] = self.api.get(
+                f"project/{self.project}/capture/{capture_uuid}/").json()
+            if capture["task_state"] in ("SUCCESS", "FAILURE"):
+                if capture["task_state"] == "FAILURE":
+                    raise RuntimeError(capture["task_result"])
+                return capture
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self.api.close()
+        self.process.close()
+
+
+def bench_ingest(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) -> dict[str, Any]:
+    csv = make_csv(workdir / "ingest.csv", sizes["ingest_rows"])
+    size_mb = csv.stat().st_size / MB
+    results: dict[str, Any] = {"file_mb": round(size_mb, 1), "rows": sizes["ingest_rows"]}
+
+    # Baseline 1: the same bytes streamed over loopback HTTP to a do-nothing ASGI app.
+    port = free_port()
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "benchmarks.sink:app", "--port", str(port),
+         "--log-level", "warning"],
+    )
+    try:
+        for _ in range(100):
+            try:
+                httpx.post(f"http://127.0.0.1:{port}/", content=b"x")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+
+        def raw_stream() -> float:
+            started = time.perf_counter()
+            with open(csv, "rb") as handle:
+                httpx.post(f"http://127.0.0.1:{port}/", content=handle, timeout=600)
+            return size_mb / (time.perf_counter() - started)
+
+        results["raw_http_mb_s"], _ = median_of(repeat, raw_stream)
+    finally:
+        sink.terminate()
+        sink.wait()
+
+    # Baseline 2: the reference server's path as a plain function (parse with pandas, write
+    # the CSV back with a sequence index, copy it).
+    def reference() -> float:
+        import pandas as pd
+
+        started = time.perf_counter()
+        frame = pd.read_csv(csv)
+        rewritten = workdir / "reference.csv"
+        frame.to_csv(rewritten, index_label="sequence")
+        shutil.copy(rewritten, workdir / "reference-copy.csv")
+        elapsed = time.perf_counter() - started
+        rewritten.unlink()
+        (workdir / "reference-copy.csv").unlink()
+        return size_mb / elapsed
+
+    results["reference_mb_s"], _ = median_of(repeat, reference)
+
+    session = Session(workdir, backend)
+    try:
+        counter = iter(range(10_000))
+
+        def ingest() -> float:
+            started = time.perf_counter()
+            created = session.upload(csv, f"ingest-{next(counter)}.csv")
+            session.wait(created["uuid"])
+            return size_mb / (time.perf_counter() - started)
+
+        results["ingest_mb_s"], results["ingest_runs"] = median_of(repeat, ingest)
+    finally:
+        session.close()
+    results["ingest_vs_reference"] = results["ingest_mb_s"] / results["reference_mb_s"]
+    results["ingest_vs_raw_http"] = results["ingest_mb_s"] / results["raw_http_mb_s"]
+    return results
+
+
+def bench_memory(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[str, Any]:
+    """Server RSS growth while a big CSV is uploaded, then processed (a fresh server)."""
+    big = make_csv_of_size(workdir / "big.csv", sizes["memory_bytes"])
+    session = Session(workdir, backend)
+    try:
+        session.api.get("project/")
+        baseline = rss_kb(session.pid)
+        created = session.upload(big, "big.csv")
+        after_upload_peak = rss_kb(session.pid, "VmHWM")
+        session.wait(created["uuid"])
+        after_processing_peak = rss_kb(session.pid, "VmHWM")
+    finally:
+        session.close()
+    return {
+        "file_mb": round(big.stat().st_size / MB, 1),
+        "server_baseline_mb": round(baseline / 1024, 1),
+        "server_upload_growth_mb": round((after_upload_peak - baseline) / 1024, 1),
+        "server_upload_and_processing_growth_mb": round(
+            (after_processing_peak - baseline) / 1024, 1),
+    }
+
+
+SIZES = {
+    "full": {"ingest_rows": 1_500_000, "memory_bytes": 1024 * MB},
+    "smoke": {"ingest_rows": 20_000, "memory_bytes": 20 * MB},
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="small sizes, a few seconds")
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--repeat", type=int, default=None, help="runs per figure (median)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where generated files go (kept between runs to save time)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/latest.json"))
+    parser.add_argument("--only", nargs="*", default=None, help="sections to run")
+    args = parser.parse_args(argv)
+    mode = "smoke" if args.smoke else "full"
+    repeat = args.repeat or (1 if args.smoke else 5)
+    workdir = args.workdir or Path(tempfile.gettempdir()) / f"capturehub-bench-{mode}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    sections: dict[str, Callable[[], dict[str, Any]]] = {
+        "ingest": lambda: bench_ingest(workdir, args.backend, SIZES[mode], repeat),
+        "memory": lambda: bench_memory(workdir, args.backend, SIZES[mode]),
+    }
+    report: dict[str, Any] = {
+        "mode": mode,
+        "backend": args.backend,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "repeat": repeat,
+    }
+    for name, run in sections.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"running {name} ...", flush=True)
+        report[name] = run()
+    print_table(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"figures written to {args.out}")
+    return 0
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print(f"\ncapturehub benchmarks ({report['mode']}, {report['backend']}, "
+          f"median of {report['repeat']}) on {report['machine']}")
+    for section, figures in report.items():
+        if not isinstance(figures, dict):
+            continue
+        print(f"\n[{section}]")
+        for key, value in figures.items():
+            if isinstance(value, float):
+                value = f"{value:.2f}"
+            elif isinstance(value, list):
+                value = ", ".join(f"{v:.1f}" for v in value)
+            print(f"  {key:<42} {value}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

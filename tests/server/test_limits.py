@@ -1,0 +1,102 @@
+"""Limits: upload size (413 while streaming) and login attempts (429)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.servers import Account, ServerProcess, new_server
+
+LIMIT = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def small_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ServerProcess, Account]]:
+    process = new_server("sqlite", tmp_path_factory.mktemp("limits"))
+    try:
+        account = process.create_account("limited", "lab")
+        process.start(CAPTUREHUB_MAX_UPLOAD_BYTES=str(LIMIT))
+        yield process, account
+    finally:
+        process.close()
+
+
+def _client(process: ServerProcess, account: Account) -> httpx.Client:
+    token = httpx.post(
+        process.url + "oauth/token/",
+        data={"grant_type": "password", "username": account.username, "password": account.password},
+    ).json()["access_token"]
+    return httpx.Client(
+        base_url=process.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+
+
+def test_upload_over_the_limit_is_413_and_leaves_nothing(
+    small_server: tuple[ServerProcess, Account], tmp_path: Path
+) -> None:
+    process, account = small_server
+    with _client(process, account) as api:
+        project = api.post("project/", json={"name": "limits"}).json()
+        base = f"project/{project['uuid']}/capture/"
+
+        def chunks() -> Iterator[bytes]:
+            # A streamed body without Content-Length: the limit must hold while streaming.
+            boundary = b"XyZ"
+            yield (
+                b"--"
+                + boundary
+                + b'\r\nContent-Disposition: form-data; name="name"\r\n\r\nbig.csv\r\n'
+            )
+            yield (
+                b"--"
+                + boundary
+                + b'\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n'
+            )
+            yield b"a,b\n"
+            for _ in range(4 * LIMIT // 65536):
+                yield b"1,2\n" * 16384
+            yield b"\r\n--XyZ--\r\n"
+
+        response = api.post(
+            base, content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=XyZ"}
+        )
+        assert response.status_code == 413
+        assert str(LIMIT) in response.json()["detail"]
+        assert "CAPTUREHUB_MAX_UPLOAD_BYTES" in response.json()["detail"]
+        small = tmp_path / "small.csv"
+        small.write_text("a,b\n1,2\n")
+        with open(small, "rb") as handle:
+            ok = api.post(base, data={"name": "small.csv"}, files={"file": ("small.csv", handle)})
+        assert ok.status_code == 201
+        assert [c["name"] for c in api.get(base).json()] == ["small.csv"]
+    blobs = process.data_dir / "blobs"
+    stored = [p for p in (blobs / "captures").rglob("*") if p.is_file()]
+    assert len(stored) <= 2  # the small capture (original + columnar copy), nothing of the big one
+    assert not any((blobs / ".tmp").iterdir())
+
+
+def test_repeated_failed_logins_are_rate_limited(
+    small_server: tuple[ServerProcess, Account],
+) -> None:
+    process, account = small_server
+    statuses = []
+    for _ in range(12):
+        response = httpx.post(
+            process.url + "oauth/token/",
+            data={"grant_type": "password", "username": account.username, "password": "wrong"},
+        )
+        statuses.append(response.status_code)
+    assert statuses[:10] == [400] * 10
+    assert statuses[10:] == [429, 429]
+    limited = httpx.post(
+        process.url + "oauth/token/",
+        data={"grant_type": "password", "username": account.username, "password": account.password},
+    )
+    assert limited.status_code == 429
+    assert "wait a minute" in limited.json()["detail"]
+    assert limited.headers["retry-after"] == "60"
