@@ -9,6 +9,7 @@ the job can be retried).
 
 from __future__ import annotations
 
+import csv
 import os
 import struct
 from pathlib import Path
@@ -16,10 +17,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from capturehub.ingest.columnar import COLUMNAR_MEDIA_TYPE, read_columnar
-from capturehub.ingest.csv import measure_csv
+from capturehub.ingest.csvfile import measure_csv
 from capturehub.ingest.errors import IngestError
 from capturehub.ingest.measurement import ChannelStatistics, Measurement
-from capturehub.ingest.wav import measure_wav
+from capturehub.ingest.wavfile import measure_wav
 
 __all__ = [
     "COLUMNAR_MEDIA_TYPE",
@@ -48,9 +49,16 @@ def measure(source: Path, format: str, columnar_out: Path | None = None) -> Meas
             return measure_wav(source, out)
     except IngestError:
         raise
-    except (pa.ArrowIOError, FileNotFoundError, PermissionError, IsADirectoryError):
-        raise  # the environment's fault, not the file's: let the job runner retry or report it
-    except (pa.ArrowException, ValueError, struct.error, OverflowError, MemoryError) as error:
+    except OSError:
+        raise  # the disk's fault, not the file's: let the job runner retry or report it
+    except (
+        pa.ArrowException,
+        ValueError,
+        struct.error,
+        csv.Error,
+        OverflowError,
+        MemoryError,
+    ) as error:
         # Every known bad input has its own message; this is the safety net for the unforeseen.
         raise IngestError(f"the file could not be read: {error}") from error
     raise IngestError(f'unsupported format "{format}": expected ".csv" or ".wav"')

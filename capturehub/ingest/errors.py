@@ -51,7 +51,7 @@ class IngestError(Exception):
 def show_value(raw: str | bytes, limit: int = 40) -> str:
     """Quote a cell for a message: short, one line, undecodable bytes made visible."""
     text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw
-    text = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return f'"{text}"'

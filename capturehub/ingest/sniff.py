@@ -83,7 +83,10 @@ def sniff_csv(head: bytes, *, at_eof: bool, line_limit: int) -> CsvLayout:
     header_end = head.find(b"\n", bom)
     if header_end < 0:
         if not at_eof:
-            raise IngestError.at(f"the line is longer than the limit of {line_limit} bytes", line=1)
+            raise IngestError.at(
+                f"the header line is longer than the limit of {line_limit / (1 << 20):g} MiB",
+                line=1,
+            )
         header_end = len(head)
     header_bytes = head[bom:header_end].removesuffix(b"\r")
     header = _decode_header(header_bytes)
@@ -101,7 +104,10 @@ def sniff_csv(head: bytes, *, at_eof: bool, line_limit: int) -> CsvLayout:
             line=1,
         )
     delimiter = _detect_delimiter(header)
-    names = next(csv.reader([header], delimiter=delimiter))
+    try:
+        names = next(csv.reader([header], delimiter=delimiter))
+    except csv.Error as error:
+        raise IngestError.at(f"the header cannot be split into columns ({error})", line=1) from None
     _check_names(names, delimiter)
     folded = [name.strip().lower() for name in names]
     first_row = _first_data_row(head, header_end + 1, delimiter)
@@ -187,7 +193,11 @@ def _check_names(names: list[str], delimiter: str) -> None:
     shown = "tab" if delimiter == "\t" else f'"{delimiter}"'
     for position, name in enumerate(names, start=1):
         if not name.strip():
-            hint = f" (is there a stray {shown} at the end?)" if position == len(names) else ""
+            hint = ""
+            if position == len(names):
+                hint = f" (is there a stray {shown} at the end?)"
+            elif position == 1:
+                hint = " (a pandas index? save with to_csv(index=False))"
             raise IngestError.at(
                 f"column {position} of the header has no name{hint}; every column needs a "
                 "unique name",
@@ -224,7 +234,10 @@ def _first_data_row(head: bytes, start: int, delimiter: str) -> list[str] | None
             return None  # cut by the end of the block: not a whole line
         text = raw.decode("utf-8", "replace").strip("\r\n")
         if text:
-            return next(csv.reader([text], delimiter=delimiter))
+            try:
+                return next(csv.reader([text], delimiter=delimiter))
+            except csv.Error:
+                return None  # a damaged line: the parser will report it with its line number
     return None
 
 

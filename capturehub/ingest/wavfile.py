@@ -28,6 +28,7 @@ rate from, only the header's, which goes to ``header_sample_rate``.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ import pyarrow as pa
 from capturehub.ingest.columnar import ColumnarWriter
 from capturehub.ingest.errors import IngestError, show_value
 from capturehub.ingest.measurement import Measurement
-from capturehub.ingest.stats import RunningStatistics
+from capturehub.ingest.stats import RunningStatistics, typical_values
 
 SAMPLES_PER_BLOCK = 1 << 20
 _EXTENSIBLE = 0xFFFE
@@ -89,7 +90,7 @@ def measure_wav(source: Path, columnar_out: Path | None) -> Measurement:
                 "capturehub.sample_rate": str(layout.sample_rate),
             },
         )
-        statistics = RunningStatistics(names)
+        statistics: RunningStatistics | None = None
         writer = ColumnarWriter(columnar_out, schema) if columnar_out else None
         try:
             file.seek(layout.data_offset)
@@ -97,11 +98,10 @@ def measure_wav(source: Path, columnar_out: Path | None) -> Measurement:
             for first in range(0, layout.frames, frames_per_block):
                 count = min(frames_per_block, layout.frames - first)
                 values = _read_frames(file, layout, count)
-                statistics.merge(
-                    RunningStatistics.of_block(
-                        names, np.ascontiguousarray(values.T, dtype=np.float64)
-                    )
-                )
+                matrix = np.ascontiguousarray(values.T, dtype=np.float64)
+                if statistics is None:  # the first block sets the reference (see stats.py)
+                    statistics = RunningStatistics(names, shift=typical_values(matrix))
+                statistics.merge(RunningStatistics.of_block(names, matrix, shift=statistics.shift))
                 if writer:
                     columns = [
                         pa.array(np.ascontiguousarray(values[:, i])) for i in range(len(names))
@@ -119,7 +119,7 @@ def measure_wav(source: Path, columnar_out: Path | None) -> Measurement:
         schema={name: {"type": kind} for name in names},
         calculated_sample_rate=None,
         header_sample_rate=float(layout.sample_rate),
-        statistics=statistics.result(),
+        statistics=statistics.result() if statistics else {},
         channels=names,
     )
 
@@ -129,7 +129,7 @@ def read_layout(file: BinaryIO) -> WavLayout:
     file.seek(0, 2)
     file_size = file.tell()
     file.seek(0)
-    head = file.read(12)
+    head = file.read(64)
     _check_container(head)
     endian = ">" if head.startswith(b"RIFX") else "<"
     fmt: bytes | None = None
@@ -176,12 +176,10 @@ def _check_container(head: bytes) -> None:
     if not head:
         raise IngestError("the file is empty: a WAV file needs a header and samples")
     text = head.decode("utf-8", "replace")
-    hint = (
-        " (it looks like text: if it is a CSV, upload it with a .csv name)"
-        if text.isprintable()
-        else ""
-    )
-    raise IngestError(f"not a RIFF/WAVE file: it starts with {show_value(head)}{hint}")
+    looks_like_text = "\ufffd" not in text and re.sub(r"\s", "", text).isprintable()
+    hint = " (it is text: if it is a CSV, upload it with a .csv name)" if looks_like_text else ""
+    first_line = head.split(b"\n", 1)[0].removesuffix(b"\r")
+    raise IngestError(f"not a RIFF/WAVE file: it starts with {show_value(first_line)}{hint}")
 
 
 def _layout(fmt: bytes, endian: str, data_offset: int, size: int, file_size: int) -> WavLayout:
