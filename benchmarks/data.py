@@ -7,8 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-CHANNELS = ["AccelerometerX", "AccelerometerY", "AccelerometerZ",
-            "GyroscopeX", "GyroscopeY", "GyroscopeZ"]
+CHANNELS = [
+    "AccelerometerX",
+    "AccelerometerY",
+    "AccelerometerZ",
+    "GyroscopeX",
+    "GyroscopeY",
+    "GyroscopeZ",
+]
 
 
 def make_csv(path: Path, rows: int, *, chunk_rows: int = 200_000, seed: int = 7) -> Path:

@@ -54,11 +54,15 @@ class Session:
         self.process.start()
         token = httpx.post(
             self.process.url + "oauth/token/",
-            data={"grant_type": "password", "username": account.username,
-                  "password": account.password},
+            data={
+                "grant_type": "password",
+                "username": account.username,
+                "password": account.password,
+            },
         ).json()["access_token"]
-        self.api = httpx.Client(base_url=self.process.url, timeout=600,
-                                headers={"Authorization": f"Bearer {token}"})
+        self.api = httpx.Client(
+            base_url=self.process.url, timeout=600, headers={"Authorization": f"Bearer {token}"}
+        )
         self.project = self.api.post("project/", json={"name": "bench"}).json()["uuid"]
 
     @property
@@ -80,7 +84,8 @@ class Session:
     def wait(self, capture_uuid: str) -> dict[str, Any]:
         while True:
             capture: dict[str, Any] = self.api.get(
-                f"project/{self.project}/capture/{capture_uuid}/").json()
+                f"project/{self.project}/capture/{capture_uuid}/"
+            ).json()
             if capture["task_state"] in ("SUCCESS", "FAILURE"):
                 if capture["task_state"] == "FAILURE":
                     raise RuntimeError(capture["task_result"])
@@ -101,8 +106,16 @@ def bench_ingest(workdir: Path, backend: str, sizes: dict[str, int], repeat: int
     # Baseline 1: the same bytes streamed over loopback HTTP to a do-nothing ASGI app.
     port = free_port()
     sink = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "benchmarks.sink:app", "--port", str(port),
-         "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks.sink:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
     )
     try:
         for _ in range(100):
@@ -182,7 +195,8 @@ def bench_memory(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[str
         "server_baseline_mb": round(baseline / 1024, 1),
         "server_upload_growth_mb": round((after_upload_peak - baseline) / 1024, 1),
         "server_upload_and_processing_growth_mb": round(
-            (after_processing_peak - baseline) / 1024, 1),
+            (after_processing_peak - baseline) / 1024, 1
+        ),
     }
 
 
@@ -193,13 +207,18 @@ SIZES = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--smoke", action="store_true", help="small sizes, a few seconds")
     parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
     parser.add_argument("--repeat", type=int, default=None, help="runs per figure (median)")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where generated files go (kept between runs to save time)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where generated files go (kept between runs to save time)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/latest.json"))
     parser.add_argument("--only", nargs="*", default=None, help="sections to run")
     args = parser.parse_args(argv)
@@ -215,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         "mode": mode,
         "backend": args.backend,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
         "repeat": repeat,
     }
     for name, run in sections.items():
@@ -231,8 +252,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(report: dict[str, Any]) -> None:
-    print(f"\ncapturehub benchmarks ({report['mode']}, {report['backend']}, "
-          f"median of {report['repeat']}) on {report['machine']}")
+    print(
+        f"\ncapturehub benchmarks ({report['mode']}, {report['backend']}, "
+        f"median of {report['repeat']}) on {report['machine']}"
+    )
     for section, figures in report.items():
         if not isinstance(figures, dict):
             continue

@@ -13,19 +13,36 @@ from capturehub._version import __version__
 from capturehub.server.auth.routes import router as auth_router
 from capturehub.server.captures.processing import pending_captures, process_capture
 from capturehub.server.captures.routes import router as captures_router
+from capturehub.server.configurations.routes import router as configurations_router
 from capturehub.server.context import AppContext
 from capturehub.server.db import Database, upgrade
 from capturehub.server.errors import install_error_handlers
+from capturehub.server.labels.routes import router as labels_router
 from capturehub.server.meta.routes import router as meta_router
+from capturehub.server.metadata.routes import router as metadata_router
 from capturehub.server.paths import NormalizePath
 from capturehub.server.projects.routes import router as projects_router
+from capturehub.server.segments.routes import router as segments_router
 from capturehub.server.settings import Settings
+from capturehub.server.statistics.routes import router as statistics_router
 from capturehub.storage import LocalBlobStore
 from capturehub.tasks import InProcessQueue, JobQueue
 
 log = logging.getLogger("capturehub.server")
 
-ROUTERS = [meta_router, auth_router, projects_router, captures_router]
+# Order matters: the metadata router's `project/{p}/capture/metadata/...` query route must be
+# matched before the captures router's `project/{p}/capture/{capture_uuid}/...` routes.
+ROUTERS = [
+    meta_router,
+    auth_router,
+    projects_router,
+    labels_router,
+    metadata_router,
+    segments_router,
+    configurations_router,
+    statistics_router,
+    captures_router,
+]
 
 
 def build_context(settings: Settings, jobs: JobQueue | None = None) -> AppContext:

@@ -195,7 +195,11 @@ class Label(Base):
 
 class LabelValue(Base):
     __tablename__ = "label_value"
-    __table_args__ = (UniqueConstraint("label_id", "value", name="uq_label_value_label_value"),)
+    __table_args__ = (
+        UniqueConstraint("label_id", "value", name="uq_label_value_label_value"),
+        # Range filters on a numeric metadata key (metadata.Age__gte=30) walk this index.
+        Index("ix_label_value_label_number", "label_id", "number"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
     label_id: Mapped[int] = mapped_column(ForeignKey("label.id", ondelete="CASCADE"))
@@ -212,6 +216,8 @@ class CaptureMetadataValue(Base):
     __table_args__ = (
         UniqueConstraint("capture_id", "label_id", name="uq_capture_metadata_value_capture_label"),
         Index("ix_capture_metadata_value_lookup", "label_id", "label_value_id", "capture_id"),
+        # Deleting a value (its ON DELETE CASCADE) finds the captures using it.
+        Index("ix_capture_metadata_value_value", "label_value_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
@@ -241,6 +247,8 @@ class Segment(Base):
     __table_args__ = (
         Index("ix_segment_capture", "capture_id"),
         Index("ix_segment_label_value", "label_value_id"),
+        # A segmenter's segments (v2/project/{p}/segmenter/{id}/label-relationship/).
+        Index("ix_segment_segmenter", "segmenter_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select
+from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 
 from capturehub.server.captures.schemas import FORMATS, TASK_STATES
@@ -29,7 +30,7 @@ ORDERINGS = {
 MAX_LIMIT = 10_000
 
 # Hooks that narrow the capture query from more query parameters (e.g. metadata filters).
-ExtraFilter = Callable[[Select[Any], QueryParams, int], Select[Any]]
+ExtraFilter = Callable[[Select[Any], QueryParams, int, Session], Select[Any]]
 EXTRA_FILTERS: list[ExtraFilter] = []
 
 
@@ -61,7 +62,9 @@ def page_of(params: QueryParams) -> Page | None:
     )
 
 
-def apply_filters(query: Select[Any], params: QueryParams, project_id: int) -> Select[Any]:
+def apply_filters(
+    query: Select[Any], params: QueryParams, project_id: int, session: Session
+) -> Select[Any]:
     query = query.where(Capture.project_id == project_id)
     if (name := params.get("name")) is not None:
         query = query.where(Capture.name == name)
@@ -82,7 +85,7 @@ def apply_filters(query: Select[Any], params: QueryParams, project_id: int) -> S
             raise BadRequest(f"Unknown format {fmt!r}; use .csv or .wav.")
         query = query.where(Capture.format == fmt)
     for extra in EXTRA_FILTERS:
-        query = extra(query, params, project_id)
+        query = extra(query, params, project_id, session)
     return query
 
 

@@ -1,0 +1,271 @@
+"""One authenticated HTTP session with a capturehub server: timeouts, retries, errors.
+
+Every SDK request goes through :meth:`Connection.request` (or :meth:`Connection.stream`), which
+
+- joins the path to the server's base URL, so a server under a path prefix works;
+- sends the bearer token, and on a 401 renews it once and sends the request again;
+- retries with exponential backoff (and the server's ``Retry-After``) when the server could
+  not be reached, or answered 502/503/504/429: always when the connection could not even be
+  opened (nothing was sent), otherwise only for idempotent methods (GET, HEAD, PUT, DELETE);
+- applies a timeout to every request;
+- streams uploads from disk: an :class:`Upload` is reopened for every attempt and read in
+  64 KiB chunks by httpx's multipart encoder, never loaded whole;
+- raises the SDK's exceptions, never httpx's.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from capturehub._transport.auth import Credentials, TokenManager
+from capturehub._transport.errors import (
+    ErrorOverrides,
+    error_for_response,
+    error_for_transport,
+    json_body,
+)
+from capturehub._version import __version__
+
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Errors raised before any byte of the request left: safe to retry whatever the method.
+_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_MAX_RETRY_AFTER = 30.0
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file part read from disk while the request is sent (multipart field ``field``)."""
+
+    path: Path
+    filename: str
+    field: str = "file"
+    content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry; ``retries=0`` disables retrying."""
+
+    retries: int = 3
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+
+    def delay(self, attempt: int, retry_after: str | None = None) -> float:
+        if retry_after is not None:
+            try:
+                return min(max(float(retry_after), 0.0), _MAX_RETRY_AFTER)
+            except ValueError:
+                pass  # an HTTP date: fall back to our own backoff
+        ceiling = min(self.max_backoff, self.backoff * 2**attempt)
+        return ceiling * (0.5 + random.random() / 2)  # jitter spreads out parallel clients
+
+
+def normalize_base_url(server: str) -> str:
+    """``host:8000``, ``http://host/api`` and ``http://host/api/`` all become ``…/`` URLs."""
+    server = server.strip()
+    if "://" not in server:
+        server = "http://" + server
+    try:
+        url = httpx.URL(server)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"invalid server URL {server!r}: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"invalid server URL {server!r}: expected http(s)://host[:port]/[prefix/]")
+    path = url.path if url.path.endswith("/") else url.path + "/"
+    return str(url.copy_with(path=path, query=None, fragment=None))
+
+
+class Connection:
+    """An authenticated session with one server; thread-safe, reused for every request."""
+
+    def __init__(
+        self,
+        server: str,
+        credentials: Credentials,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        verify: bool | str = True,
+    ) -> None:
+        self.base_url = normalize_base_url(server)
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.retry = retry or RetryPolicy()
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=self.timeout,
+            verify=verify,
+            headers={"User-Agent": f"capturehub-python/{__version__}"},
+            follow_redirects=False,
+        )
+        self.tokens = TokenManager(credentials, self._post_token, self._check_api_key)
+        try:
+            self.tokens.login()
+        except BaseException:
+            self._http.close()
+            raise
+
+    # -- public API used by the datamanager ---------------------------------------------------
+
+    def url_for(self, path: str) -> str:
+        """The absolute URL of a server-relative path."""
+        return str(self._http.build_request("GET", path).url)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        upload: Upload | None = None,
+        timeout: httpx.Timeout | None = None,
+        errors: ErrorOverrides | None = None,
+    ) -> httpx.Response:
+        """Send an authenticated request and answer its (read) success response."""
+        response = self._authenticated(
+            method, path, params=params, json=json, data=data, upload=upload, timeout=timeout
+        )
+        if response.is_error or response.is_redirect:
+            raise error_for_response(response, errors)
+        return response
+
+    def get_json(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
+        return json_body(self.request("GET", path, params=params))
+
+    @contextmanager
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        errors: ErrorOverrides | None = None,
+    ) -> Iterator[httpx.Response]:
+        """An open success response whose body is read by the caller (then closed)."""
+        response = self._authenticated(method, path, params=params, headers=headers, stream=True)
+        try:
+            if response.is_error or response.is_redirect:
+                response.read()
+                raise error_for_response(response, errors)
+            yield response
+        finally:
+            response.close()
+
+    def iter_body(self, response: httpx.Response) -> Iterator[bytes]:
+        """The body of a streamed response, chunk by chunk as it arrives (not re-buffered, so
+        a download that breaks off has written everything received); a failure mid-body
+        becomes one of the SDK's exceptions."""
+        try:
+            yield from response.iter_bytes()
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc, response.request.method, str(response.url)) from exc
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _authenticated(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        generation, authorization = self.tokens.authorization()
+        response = self._send(
+            method, path, headers={**(headers or {}), "Authorization": authorization}, **kwargs
+        )
+        if response.status_code != 401:
+            return response
+        response.close()
+        self.tokens.renew(generation)  # raises AuthenticationError when renewal fails
+        _, authorization = self.tokens.authorization()
+        return self._send(
+            method, path, headers={**(headers or {}), "Authorization": authorization}, **kwargs
+        )
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        upload: Upload | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: httpx.Timeout | None = None,
+        stream: bool = False,
+    ) -> httpx.Response:
+        """One request with retries; answers any HTTP response, raises only when none came."""
+        method = method.upper()
+        attempt = 0
+        while True:
+            try:
+                with ExitStack() as files:
+                    multipart = None
+                    if upload is not None:
+                        handle = files.enter_context(open(upload.path, "rb"))
+                        multipart = {upload.field: (upload.filename, handle, upload.content_type)}
+                    request = self._http.build_request(
+                        method,
+                        path,
+                        params=params,
+                        json=json,
+                        data=data,
+                        files=multipart,
+                        headers=headers,
+                        timeout=timeout or self.timeout,
+                    )
+                    response = self._http.send(request, stream=stream)
+            except httpx.HTTPError as exc:
+                if attempt < self.retry.retries and self._may_retry(method, exc):
+                    time.sleep(self.retry.delay(attempt))
+                    attempt += 1
+                    continue
+                raise error_for_transport(exc, method, self.url_for(path)) from exc
+            if (
+                response.status_code in RETRY_STATUSES
+                and method in IDEMPOTENT_METHODS
+                and attempt < self.retry.retries
+            ):
+                response.close()
+                time.sleep(self.retry.delay(attempt, response.headers.get("Retry-After")))
+                attempt += 1
+                continue
+            return response
+
+    @staticmethod
+    def _may_retry(method: str, exc: httpx.HTTPError) -> bool:
+        if isinstance(exc, _NOT_SENT_ERRORS):
+            return True
+        retryable = isinstance(exc, httpx.TransportError) and not isinstance(
+            exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError
+        )
+        return retryable and method in IDEMPOTENT_METHODS
+
+    def _post_token(self, form: dict[str, str]) -> Any:
+        response = self._send("POST", "oauth/token/", data=form)
+        if response.is_error or response.is_redirect:
+            raise error_for_response(response)
+        return json_body(response)
+
+    def _check_api_key(self, api_key: str) -> Any:
+        response = self._send("GET", "team-info/", headers={"Authorization": f"Bearer {api_key}"})
+        if response.is_error or response.is_redirect:
+            raise error_for_response(response)
+        return json_body(response)

@@ -1,0 +1,143 @@
+"""Projects: the containers of captures, one namespace of capture names per project."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from capturehub._transport import Connection, json_body
+from capturehub.datamanager._wire import parse_time, segment
+from capturehub.exceptions import ConflictError, NotFoundError, ServerError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from capturehub.datamanager.captures import Captures
+
+
+class Project:
+    """One project of the caller's team; ``project.captures`` holds its captures."""
+
+    def __init__(self, connection: Connection, info: dict[str, Any]) -> None:
+        self._connection = connection
+        self._info = dict(info)
+        self._captures: Captures | None = None
+
+    @property
+    def uuid(self) -> str:
+        return str(self._info.get("uuid", ""))
+
+    @property
+    def name(self) -> str:
+        return str(self._info.get("name", ""))
+
+    @property
+    def created_at(self) -> datetime | None:
+        return parse_time(self._info.get("created_at"))
+
+    @property
+    def last_modified(self) -> datetime | None:
+        return parse_time(self._info.get("last_modified"))
+
+    @property
+    def description(self) -> str | None:
+        value = self._info.get("description")
+        return None if value is None else str(value)
+
+    @property
+    def capture_sample_schema(self) -> dict[str, Any]:
+        """Column name → ``{"type": "int"|"float"}``: the union of the captures' columns."""
+        return dict(self._info.get("capture_sample_schema") or {})
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """Every field the server sent for this project (a copy)."""
+        return dict(self._info)
+
+    @property
+    def captures(self) -> Captures:
+        """The project's :class:`~capturehub.datamanager.captures.Captures`."""
+        if self._captures is None:
+            from capturehub.datamanager.captures import Captures
+
+            self._captures = Captures(self._connection, self)
+        return self._captures
+
+    def refresh(self) -> httpx.Response:
+        """Reload this project's fields from the server."""
+        response = self._connection.request("GET", f"project/{segment(self.uuid)}/")
+        self._info = json_body(response)
+        return response
+
+    def delete(self) -> httpx.Response:
+        """Delete the project and every capture in it, files included."""
+        return self._connection.request("DELETE", f"project/{segment(self.uuid)}/")
+
+    def __repr__(self) -> str:
+        return f"<Project name={self.name!r} uuid={self.uuid!r}>"
+
+
+class Projects:
+    """The caller's team's projects."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def __iter__(self) -> Iterator[Project]:
+        return iter(self.get_projects())
+
+    def get_projects(self) -> list[Project]:
+        """Every project of the caller's team, fresh from the server."""
+        body = self._connection.get_json("project/")
+        if not isinstance(body, list):
+            raise ServerError(f"unexpected answer from project/: {body!r:.200}")
+        return [Project(self._connection, item) for item in body]
+
+    def get_project_by_name(self, name: str) -> Project | None:
+        """The project named ``name``, or None. Asks the server every time."""
+        # §4 defines no filter for project/; ?name= is a hint a server may honour, and the
+        # exact match below keeps the answer right either way.
+        body = self._connection.get_json("project/", params={"name": name})
+        items = body if isinstance(body, list) else body.get("results", [])
+        for item in items:
+            if item.get("name") == name:
+                return Project(self._connection, item)
+        return None
+
+    def get_project_by_uuid(self, uuid: str) -> Project | None:
+        """The project with this uuid, or None when the caller's team has none such."""
+        try:
+            body = self._connection.get_json(f"project/{segment(uuid)}/")
+        except NotFoundError:
+            return None
+        return Project(self._connection, body)
+
+    def create_project(self, name: str, *, description: str | None = None) -> Project:
+        """Create a project; :class:`~capturehub.exceptions.ConflictError` if the name is taken."""
+        payload: dict[str, Any] = {"name": name}
+        if description is not None:
+            payload["description"] = description
+        response = self._connection.request("POST", "project/", json=payload)
+        return Project(self._connection, json_body(response))
+
+    def get_or_create(self, name: str) -> Project:
+        """The project named ``name``, created when missing (race-safe)."""
+        project = self.get_project_by_name(name)
+        if project is not None:
+            return project
+        try:
+            return self.create_project(name)
+        except ConflictError:  # created concurrently by someone else: use theirs
+            project = self.get_project_by_name(name)
+            if project is None:
+                raise
+            return project
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per project: name, uuid, created_at, last_modified, description."""
+        from capturehub.datamanager._frames import projects_frame
+
+        return projects_frame(project.info for project in self.get_projects())

@@ -1,0 +1,1 @@
+"""Capture configurations: named descriptions of how captures were recorded (device, sensors)."""

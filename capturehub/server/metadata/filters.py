@@ -1,0 +1,215 @@
+"""Finding captures by metadata: the capture list's ``metadata.*`` filters and the query route.
+
+Syntax (documented in docs/api.md, "Capture list filters"): ``metadata.<key>=<value>``,
+``metadata.<key>__in=<v1>,<v2>``, ``metadata.<key>__gt|gte|lt|lte=<number>`` (integer and float
+keys), ``metadata.<key>__exists=true|false``. Several filters AND together, and with the
+capture list's other filters. Equality on an integer or float key compares numbers (``30``
+matches ``30.0``).
+
+Each filter is one ``capture.id IN (subquery)`` (or ``NOT EXISTS``) whose subquery walks the
+indexes: the key by (project, name), its values by (label, value) or (label, number), the
+captures by (label, label_value, capture).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, ScalarSelect, Select, exists, or_, select
+from sqlalchemy.orm import Session
+from starlette.datastructures import QueryParams
+
+from capturehub.server.captures import filters as capture_filters
+from capturehub.server.errors import BadRequest
+from capturehub.server.labels.values import NUMERIC_TYPES, parse_number
+from capturehub.server.models import Capture, CaptureMetadataValue, Label, LabelValue
+
+PREFIX = "metadata."
+OPERATORS = ("in", "gt", "gte", "lt", "lte", "exists")
+RANGES = {"gt", "gte", "lt", "lte"}
+
+
+@dataclass(frozen=True)
+class MetadataFilter:
+    key: str
+    operator: str  # "eq" or one of OPERATORS
+    raw: str
+
+    @property
+    def parameter(self) -> str:
+        suffix = "" if self.operator == "eq" else f"__{self.operator}"
+        return f"{PREFIX}{self.key}{suffix}"
+
+
+def parse_filters(params: QueryParams) -> list[MetadataFilter]:
+    found = []
+    for name, raw in params.multi_items():
+        if not name.startswith(PREFIX):
+            continue
+        key, operator = name[len(PREFIX) :], "eq"
+        head, separator, tail = key.rpartition("__")
+        if separator and tail in OPERATORS:
+            key, operator = head, tail
+        if not key:
+            raise BadRequest(
+                f"The filter {name!r} names no metadata key; write metadata.<key>=<value>."
+            )
+        found.append(MetadataFilter(key=key, operator=operator, raw=raw))
+    return found
+
+
+def _label_id(project_id: int, key: str) -> ScalarSelect[int]:
+    return (
+        select(Label.id)
+        .where(Label.project_id == project_id, Label.name == key, Label.is_metadata.is_(True))
+        .scalar_subquery()
+    )
+
+
+def _as_number(raw: str) -> float | None:
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+def _value_matches(
+    item: MetadataFilter, label: Label | None, raws: list[str]
+) -> ColumnElement[bool]:
+    """The condition on ``label_value`` for equality or ``in``.
+
+    With the key known (``label``), strings compare as text and numbers as numbers. Without it
+    (no session to look it up), either may match: a string key's values have no number.
+    """
+    if label is not None and label.type in NUMERIC_TYPES:
+        numbers = [
+            parse_number(raw, label.type, label_name=label.name, field=item.parameter)
+            for raw in raws
+        ]
+        return LabelValue.number.in_(numbers)
+    if label is not None:
+        return LabelValue.value.in_(raws)
+    numbers = [number for raw in raws if (number := _as_number(raw)) is not None]
+    return or_(LabelValue.value.in_(raws), LabelValue.number.in_(numbers))
+
+
+def _range(item: MetadataFilter, label: Label | None) -> ColumnElement[bool]:
+    if label is not None:
+        bound = parse_number(item.raw, label.type, label_name=label.name, field=item.parameter)
+    else:
+        number = _as_number(item.raw)
+        if number is None:
+            raise BadRequest(f"{item.parameter} needs a number, not {item.raw!r}.")
+        bound = number
+    column = LabelValue.number
+    operations = {
+        "gt": column > bound,
+        "gte": column >= bound,
+        "lt": column < bound,
+        "lte": column <= bound,
+    }
+    return operations[item.operator]
+
+
+def condition(
+    item: MetadataFilter, project_id: int, label: Label | None = None
+) -> ColumnElement[bool]:
+    """The WHERE clause on ``capture`` for one filter (``label``: the key, when looked up)."""
+    label_id: Any = label.id if label is not None else _label_id(project_id, item.key)
+    if item.operator == "exists":
+        wanted = item.raw.strip().lower()
+        if wanted not in ("true", "false", "1", "0", "yes", "no"):
+            raise BadRequest(f"{item.parameter} must be true or false, not {item.raw!r}.")
+        has_key = exists().where(
+            CaptureMetadataValue.capture_id == Capture.id,
+            CaptureMetadataValue.label_id == label_id,
+        )
+        return has_key if wanted in ("true", "1", "yes") else ~has_key
+    if item.operator in RANGES:
+        value_condition = _range(item, label)
+    elif item.operator == "in":
+        value_condition = _value_matches(
+            item, label, [part.strip() for part in item.raw.split(",") if part.strip()]
+        )
+    else:
+        value_condition = _value_matches(item, label, [item.raw])
+    # The matching values by (label, value) or (label, number), then their captures by the
+    # (label, label_value, capture) index.
+    return Capture.id.in_(
+        select(CaptureMetadataValue.capture_id)
+        .join(LabelValue, LabelValue.id == CaptureMetadataValue.label_value_id)
+        .where(
+            CaptureMetadataValue.label_id == label_id,
+            LabelValue.label_id == label_id,
+            value_condition,
+        )
+    )
+
+
+def metadata_keys(session: Session, project_id: int, keys: set[str]) -> dict[str, Label]:
+    """The project's metadata keys among ``keys``; a 400 naming any that does not exist."""
+    labels = {
+        label.name: label
+        for label in session.scalars(
+            select(Label).where(
+                Label.project_id == project_id,
+                Label.is_metadata.is_(True),
+                Label.name.in_(sorted(keys)),
+            )
+        )
+    }
+    unknown = sorted(keys - set(labels))
+    if unknown:
+        known = session.scalars(
+            select(Label.name)
+            .where(Label.project_id == project_id, Label.is_metadata.is_(True))
+            .order_by(Label.name)
+            .limit(50)
+        ).all()
+        raise BadRequest(
+            f"Unknown metadata key {', '.join(repr(key) for key in unknown)}; this project's "
+            f"metadata keys are: {', '.join(known) or 'none yet'}.",
+            data={"metadata": [f"unknown key {key!r}" for key in unknown]},
+        )
+    return labels
+
+
+def check_range(item: MetadataFilter, label: Label) -> None:
+    if item.operator in RANGES and label.type not in NUMERIC_TYPES:
+        raise BadRequest(
+            f"{item.parameter}: range filters need an integer or float key, and "
+            f"{label.name!r} holds {label.type}s; use equality or __in."
+        )
+
+
+def apply_metadata_filters(
+    query: Select[Any], params: QueryParams, project_id: int, session: Session | None = None
+) -> Select[Any]:
+    """The capture list hook (captures.filters.EXTRA_FILTERS).
+
+    With a ``session``, keys are looked up first: an unknown key or a range on a string key is a
+    400 that says so. Without one, the same filters run on key names alone (an unknown key then
+    matches nothing).
+    """
+    items = parse_filters(params)
+    if not items:
+        return query
+    labels: dict[str, Label] = {}
+    if session is not None:
+        labels = metadata_keys(session, project_id, {item.key for item in items})
+    for item in items:
+        label = labels.get(item.key)
+        if label is not None:
+            check_range(item, label)
+        query = query.where(condition(item, project_id, label))
+    return query
+
+
+def register() -> None:
+    """Add the metadata filters to the capture list (idempotent)."""
+    if apply_metadata_filters not in capture_filters.EXTRA_FILTERS:
+        capture_filters.EXTRA_FILTERS.append(apply_metadata_filters)
+
+
+register()

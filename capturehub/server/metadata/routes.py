@@ -1,0 +1,197 @@
+"""Metadata relationships (per capture and project-wide) and the metadata query route."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request, Response
+from sqlalchemy import select
+
+from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.captures.schemas import capture_json
+from capturehub.server.errors import BadRequest
+from capturehub.server.labels.listing import json_response, list_response
+from capturehub.server.labels.resolve import capture_of, items_of, uuids_of
+from capturehub.server.metadata import service
+from capturehub.server.metadata.filters import MetadataFilter, condition, metadata_keys
+from capturehub.server.metadata.schemas import row_json, select_relationships
+from capturehub.server.models import Capture, CaptureConfiguration, CaptureMetadataValue
+from capturehub.server.projects.service import get_project
+
+router = APIRouter(tags=["metadata"])
+
+CAPTURE_LIST = "/v2/project/{project_uuid}/capture/{capture_uuid}/metadata-relationship/"
+CAPTURE_ONE = CAPTURE_LIST + "{relationship_uuid}/"
+PROJECT_LIST = "/project/{project_uuid}/metadata-relationship/"
+JSONBody = Annotated[Any, Body()]
+
+
+# The query route comes first: `capture/metadata/...` must not be read as a capture uuid.
+@router.get(
+    "/project/{project_uuid}/capture/metadata/{rest:path}",
+    summary="Captures whose metadata [key] equals [value]: .../capture/metadata/[key]=[value]/",
+)
+def captures_with_metadata(
+    project_uuid: str, rest: str, caller: CurrentCaller, context: Context
+) -> Response:
+    # The server has percent-decoded the path once already; decoding again would turn a
+    # literal "%41" in a value into "A".
+    key, value = parse_query_path(rest)
+    item = MetadataFilter(key=key, operator="eq", raw=value)
+    with context.db.read() as session:
+        project = get_project(session, caller, project_uuid)
+        try:
+            label = metadata_keys(session, project.id, {key})[key]
+        except BadRequest:
+            # No capture can carry a key the project does not have: that is an empty answer,
+            # not an error (the SensiML SDK raises on any 4xx here). The capture list's
+            # filters do refuse unknown keys, since there a typo would silently match nothing.
+            return json_response([])
+        rows = session.execute(
+            select(Capture, CaptureConfiguration.uuid)
+            .outerjoin(
+                CaptureConfiguration, CaptureConfiguration.id == Capture.capture_configuration_id
+            )
+            .where(Capture.project_id == project.id, condition(item, project.id, label))
+            .order_by(Capture.created_at, Capture.id)
+        ).all()
+        return json_response([capture_json(capture, config) for capture, config in rows])
+
+
+def parse_query_path(rest: str) -> tuple[str, str]:
+    """``[key]=[value]`` (one trailing slash allowed): the key up to the first ``]=[``, the
+    value from there to the final ``]``; either may contain ``/`` or ``]``."""
+    text = rest[:-1] if rest.endswith("/") else rest
+    separator = text.find("]=[")
+    if not text.startswith("[") or not text.endswith("]") or separator < 0:
+        raise BadRequest(
+            f"Cannot read {rest!r} as a metadata query; write capture/metadata/[key]=[value]/ "
+            "(brackets included, percent-encoded or not)."
+        )
+    return text[1:separator], text[separator + 3 : -1]
+
+
+@router.get(CAPTURE_LIST, summary="The capture's metadata")
+def list_capture_metadata(
+    project_uuid: str, capture_uuid: str, request: Request, caller: CurrentCaller, context: Context
+) -> Response:
+    with context.db.read() as session:
+        project = get_project(session, caller, project_uuid)
+        capture = capture_of(session, project, capture_uuid)
+    query = select_relationships(project.id).where(CaptureMetadataValue.capture_id == capture.id)
+    return list_response(request, context, query, row_json)
+
+
+@router.post(
+    CAPTURE_LIST,
+    status_code=201,
+    summary="Set metadata values (an object or a list); answers a list, always",
+)
+@router.put(CAPTURE_LIST, summary="Set metadata values (same as POST; answers 200)")
+def set_capture_metadata(
+    project_uuid: str,
+    capture_uuid: str,
+    request: Request,
+    body: JSONBody,
+    caller: CurrentCaller,
+    context: Context,
+) -> Response:
+    items, single = items_of(body)
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        capture = capture_of(session, project, capture_uuid)
+        answer = service.set_metadata(session, project, items, single=single, capture=capture)
+    return json_response(answer, 201 if request.method == "POST" else 200)
+
+
+@router.delete(CAPTURE_LIST, status_code=204, summary="Delete several of the capture's metadata")
+def delete_capture_metadata(
+    project_uuid: str, capture_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
+) -> Response:
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        capture = capture_of(session, project, capture_uuid)
+        service.delete_relationships(session, project, uuids_of(body), capture=capture)
+    return Response(status_code=204)
+
+
+@router.get(CAPTURE_ONE, summary="One metadata relationship")
+def get_capture_metadata(
+    project_uuid: str,
+    capture_uuid: str,
+    relationship_uuid: str,
+    caller: CurrentCaller,
+    context: Context,
+) -> Response:
+    with context.db.read() as session:
+        project = get_project(session, caller, project_uuid)
+        capture = capture_of(session, project, capture_uuid)
+        return json_response(service.get_relationship(session, project, relationship_uuid, capture))
+
+
+@router.put(CAPTURE_ONE, summary="Change a metadata relationship's value (or key)")
+@router.patch(CAPTURE_ONE, summary="Change a metadata relationship's value (or key)")
+def update_capture_metadata(
+    project_uuid: str,
+    capture_uuid: str,
+    relationship_uuid: str,
+    body: JSONBody,
+    caller: CurrentCaller,
+    context: Context,
+) -> Response:
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        capture = capture_of(session, project, capture_uuid)
+        return json_response(
+            service.update_relationship(session, project, capture, relationship_uuid, body)
+        )
+
+
+@router.delete(CAPTURE_ONE, status_code=204, summary="Remove a metadata value from the capture")
+def delete_capture_metadata_one(
+    project_uuid: str,
+    capture_uuid: str,
+    relationship_uuid: str,
+    caller: CurrentCaller,
+    context: Context,
+) -> Response:
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        capture = capture_of(session, project, capture_uuid)
+        service.delete_relationships(session, project, [relationship_uuid], capture=capture)
+    return Response(status_code=204)
+
+
+@router.get(PROJECT_LIST, summary="Every metadata relationship of the project")
+def list_project_metadata(
+    project_uuid: str, request: Request, caller: CurrentCaller, context: Context
+) -> Response:
+    with context.db.read() as session:
+        project = get_project(session, caller, project_uuid)
+    return list_response(request, context, select_relationships(project.id), row_json)
+
+
+@router.post(
+    PROJECT_LIST,
+    status_code=201,
+    summary="Set metadata on many captures: a list of {capture, label, label_value}",
+)
+@router.put(PROJECT_LIST, summary="Set metadata on many captures (same as POST; answers 200)")
+def set_project_metadata(
+    project_uuid: str, request: Request, body: JSONBody, caller: CurrentCaller, context: Context
+) -> Response:
+    items, single = items_of(body)
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        answer = service.set_metadata(session, project, items, single=single)
+    return json_response(answer, 201 if request.method == "POST" else 200)
+
+
+@router.delete(PROJECT_LIST, status_code=204, summary="Delete many metadata relationships")
+def delete_project_metadata(
+    project_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
+) -> Response:
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        service.delete_relationships(session, project, uuids_of(body))
+    return Response(status_code=204)

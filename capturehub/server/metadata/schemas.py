@@ -1,0 +1,69 @@
+"""The metadata relationship's JSON shape (wire-api §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, Select, select
+
+from capturehub.server.formats import timestamp
+from capturehub.server.models import Capture, CaptureMetadataValue, Label, LabelValue
+
+
+def relationship_json(
+    *,
+    uuid: str,
+    capture_uuid: str,
+    label_uuid: str,
+    label_name: str,
+    value_uuid: str,
+    value: str,
+    created_at: str | None,
+    last_modified: str | None,
+) -> dict[str, Any]:
+    """``label`` and ``label_value`` are uuids (what the SensiML SDK reads); ``label_name`` and
+    ``value`` spare a reader the lookups. Timestamps come formatted (formats.timestamp)."""
+    return {
+        "uuid": uuid,
+        "capture": capture_uuid,
+        "label": label_uuid,
+        "label_value": value_uuid,
+        "label_name": label_name,
+        "value": value,
+        "created_at": created_at,
+        "last_modified": last_modified,
+    }
+
+
+def select_relationships(project_id: int) -> Select[*tuple[Any, ...]]:
+    """Every metadata relationship of a project, with the uuids and names its JSON shows."""
+    return (
+        select(
+            CaptureMetadataValue.uuid,
+            Capture.uuid.label("capture_uuid"),
+            Label.uuid.label("label_uuid"),
+            Label.name.label("label_name"),
+            LabelValue.uuid.label("value_uuid"),
+            LabelValue.value,
+            CaptureMetadataValue.created_at,
+            CaptureMetadataValue.last_modified,
+        )
+        .join(Capture, Capture.id == CaptureMetadataValue.capture_id)
+        .join(Label, Label.id == CaptureMetadataValue.label_id)
+        .join(LabelValue, LabelValue.id == CaptureMetadataValue.label_value_id)
+        .where(Capture.project_id == project_id)
+        .order_by(CaptureMetadataValue.capture_id, Label.name, CaptureMetadataValue.id)
+    )
+
+
+def row_json(row: Row[Any]) -> dict[str, Any]:
+    return relationship_json(
+        uuid=row.uuid,
+        capture_uuid=row.capture_uuid,
+        label_uuid=row.label_uuid,
+        label_name=row.label_name,
+        value_uuid=row.value_uuid,
+        value=row.value,
+        created_at=timestamp(row.created_at),
+        last_modified=timestamp(row.last_modified),
+    )

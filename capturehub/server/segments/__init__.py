@@ -1,0 +1,1 @@
+"""Segments ("label relationships"): labelled sample ranges of captures, and segmenters."""

@@ -1,0 +1,231 @@
+"""Segment routes: per capture, project-wide, per segmenter; and the segmenters themselves."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request, Response
+
+from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.errors import BadRequest
+from capturehub.server.labels.listing import json_response, list_response
+from capturehub.server.labels.resolve import capture_of, items_of, uuids_of
+from capturehub.server.models import Segment
+from capturehub.server.projects.service import get_project
+from capturehub.server.segments import service
+from capturehub.server.segments.schemas import (
+    SegmenterCreate,
+    row_json,
+    segmenter_json,
+    select_segments,
+)
+
+router = APIRouter(tags=["segments"])
+
+CAPTURE_LIST = "/project/{project_uuid}/capture/{capture_uuid}/label-relationship/"
+CAPTURE_ONE = CAPTURE_LIST + "{segment_uuid}/"
+PROJECT_LIST = "/project/{project_uuid}/label-relationship/"
+SEGMENTERS = "/project/{project_uuid}/segmenter/"
+SEGMENTER_LIST = "/v2/project/{project_uuid}/segmenter/{segmenter_id}/label-relationship/"
+JSONBody = Annotated[Any, Body()]
+
+
+@router.get(CAPTURE_LIST, summary="The capture's segments, in sample order")
+def list_capture_segments(
+    project_uuid: str, capture_uuid: str, request: Request, caller: CurrentCaller, context: Context
+) -> Response:
+    with context.db.read() as session:
+        project = get_project(session, caller, project_uuid)
+        capture = capture_of(session, project, capture_uuid)
+    query = select_segments(project.id).where(Segment.capture_id == capture.id)
+    return list_response(request, context, query, row_json)
+
+
+@router.post(
+    CAPTURE_LIST, status_code=201, summary="Add segments (an object or a list); answers a list"
+)
+def create_capture_segments(
+    project_uuid: str, capture_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
+) -> Response:
+    items, single = items_of(body)
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        capture = capture_of(session, project, capture_uuid)
+        answer = service.create_segments(session, project, items, single=single, capture=capture)
+    return json_response(answer, 201)
+
+
+@router.put(CAPTURE_LIST, summary="Change several segments (each item with its uuid)")
+def update_capture_segments(
+    project_uuid: str, capture_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
+) -> Response:
+    items, single = items_of(body)
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        capture = capture_of(session, project, capture_uuid)
+        answer = service.update_segments(session, project, items, single=single, capture=capture)
+    return json_response(answer)
+
+
+@router.delete(CAPTURE_LIST, status_code=204, summary="Delete several segments (a list of uuids)")
+def delete_capture_segments(
+    project_uuid: str, capture_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
+) -> Response:
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        capture = capture_of(session, project, capture_uuid)
+        service.delete_segments(session, project, uuids_of(body), capture=capture)
+    return Response(status_code=204)
+
+
+@router.get(CAPTURE_ONE, summary="One segment")
+def get_capture_segment(
+    project_uuid: str, capture_uuid: str, segment_uuid: str, caller: CurrentCaller, context: Context
+) -> Response:
+    with context.db.read() as session:
+        project = get_project(session, caller, project_uuid)
+        capture = capture_of(session, project, capture_uuid)
+        return json_response(service.get_segment(session, project, segment_uuid, capture))
+
+
+@router.put(CAPTURE_ONE, summary="Change a segment")
+@router.patch(CAPTURE_ONE, summary="Change some fields of a segment")
+def update_capture_segment(
+    project_uuid: str,
+    capture_uuid: str,
+    segment_uuid: str,
+    body: JSONBody,
+    caller: CurrentCaller,
+    context: Context,
+) -> Response:
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.", data={"body": ["expected an object"]})
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        capture = capture_of(session, project, capture_uuid)
+        (answer,) = service.update_segments(
+            session, project, [{**body, "uuid": segment_uuid}], single=True, capture=capture
+        )
+    return json_response(answer)
+
+
+@router.delete(CAPTURE_ONE, status_code=204, summary="Delete a segment")
+def delete_capture_segment(
+    project_uuid: str, capture_uuid: str, segment_uuid: str, caller: CurrentCaller, context: Context
+) -> Response:
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        capture = capture_of(session, project, capture_uuid)
+        service.delete_segments(session, project, [segment_uuid], capture=capture)
+    return Response(status_code=204)
+
+
+@router.get(PROJECT_LIST, summary="Every segment of the project")
+def list_project_segments(
+    project_uuid: str, request: Request, caller: CurrentCaller, context: Context
+) -> Response:
+    with context.db.read() as session:
+        project = get_project(session, caller, project_uuid)
+    return list_response(request, context, select_segments(project.id), row_json)
+
+
+@router.post(
+    PROJECT_LIST, status_code=201, summary="Add segments to many captures (items name a capture)"
+)
+def create_project_segments(
+    project_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
+) -> Response:
+    items, single = items_of(body)
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        answer = service.create_segments(session, project, items, single=single)
+    return json_response(answer, 201)
+
+
+@router.put(PROJECT_LIST, summary="Change many segments (each item with its uuid)")
+def update_project_segments(
+    project_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
+) -> Response:
+    items, single = items_of(body)
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        answer = service.update_segments(session, project, items, single=single)
+    return json_response(answer)
+
+
+@router.delete(PROJECT_LIST, status_code=204, summary="Delete many segments (a list of uuids)")
+def delete_project_segments(
+    project_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
+) -> Response:
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        service.delete_segments(session, project, uuids_of(body))
+    return Response(status_code=204)
+
+
+@router.get(SEGMENTER_LIST, summary="The segments a segmenter made")
+def list_segmenter_segments(
+    project_uuid: str,
+    segmenter_id: int,
+    request: Request,
+    caller: CurrentCaller,
+    context: Context,
+) -> Response:
+    with context.db.read() as session:
+        project = get_project(session, caller, project_uuid)
+        segmenter = service.get_segmenter(session, project, segmenter_id)
+    query = select_segments(project.id).where(Segment.segmenter_id == segmenter.id)
+    return list_response(request, context, query, row_json)
+
+
+@router.post(
+    SEGMENTER_LIST,
+    status_code=201,
+    summary="Add a segmenter's segments to many captures in one transaction",
+)
+def create_segmenter_segments(
+    project_uuid: str, segmenter_id: int, body: JSONBody, caller: CurrentCaller, context: Context
+) -> Response:
+    items, single = items_of(body)
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        segmenter = service.get_segmenter(session, project, segmenter_id)
+        answer = service.create_segments(
+            session, project, items, single=single, segmenter_id=segmenter.id
+        )
+    return json_response(answer, 201)
+
+
+@router.get(SEGMENTERS, summary="The project's segmenters")
+def list_segmenters(project_uuid: str, caller: CurrentCaller, context: Context) -> Response:
+    with context.db.read() as session:
+        project = get_project(session, caller, project_uuid)
+        return json_response([segmenter_json(s) for s in service.list_segmenters(session, project)])
+
+
+@router.post(SEGMENTERS, status_code=201, summary="Create a segmenter")
+def create_segmenter(
+    project_uuid: str, body: SegmenterCreate, caller: CurrentCaller, context: Context
+) -> Response:
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        return json_response(segmenter_json(service.create_segmenter(session, project, body)), 201)
+
+
+@router.get(SEGMENTERS + "{segmenter_id}/", summary="One segmenter")
+def get_segmenter(
+    project_uuid: str, segmenter_id: int, caller: CurrentCaller, context: Context
+) -> Response:
+    with context.db.read() as session:
+        project = get_project(session, caller, project_uuid)
+        return json_response(segmenter_json(service.get_segmenter(session, project, segmenter_id)))
+
+
+@router.delete(SEGMENTERS + "{segmenter_id}/", status_code=204, summary="Delete a segmenter")
+def delete_segmenter(
+    project_uuid: str, segmenter_id: int, caller: CurrentCaller, context: Context
+) -> Response:
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        service.delete_segmenter(session, service.get_segmenter(session, project, segmenter_id))
+    return Response(status_code=204)
