@@ -200,9 +200,108 @@ def bench_memory(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[str
     }
 
 
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": 1000 * ordered[len(ordered) // 2],
+        "p95_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
+    }
+
+
+def bench_lookups(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[str, Any]:
+    """Latency of the capture routes a UI or script calls most, on a big project."""
+    import random
+
+    from benchmarks.stats_bench import logged_in, seed_project
+
+    captures = sizes["lookup_captures"]
+    process = new_server(backend, Path(tempfile.mkdtemp(prefix="lookups-", dir=workdir)))
+    try:
+        api = logged_in(process)
+        project, uuids, _label = seed_project(process, api, captures, 0)
+        base = f"project/{project}/capture/"
+        rng = random.Random(11)
+        requests: dict[str, Callable[[], httpx.Response]] = {
+            "page_of_100": lambda: api.get(
+                base, params={"limit": 100, "offset": rng.randrange(0, captures - 100)}
+            ),
+            "get_by_name": lambda: api.get(
+                base, params={"name": f"capture-{rng.randrange(captures):05d}.csv"}
+            ),
+            "get_by_uuid": lambda: api.get(f"{base}{rng.choice(uuids)}/"),
+            "metadata_filtered_page": lambda: api.get(
+                base,
+                params={
+                    "metadata.Subject": f"S{rng.randrange(40):02d}",
+                    "metadata.Age__gte": "30",
+                    "limit": 100,
+                },
+            ),
+        }
+        results: dict[str, Any] = {"captures": captures}
+        for name, request in requests.items():
+            for _ in range(10):  # warm the caches and the connection pool
+                request().raise_for_status()
+            samples = []
+            for _ in range(sizes["lookup_requests"]):
+                started = time.perf_counter()
+                request().raise_for_status()
+                samples.append(time.perf_counter() - started)
+            for key, value in percentiles(samples).items():
+                results[f"{name}_{key}"] = value
+        api.close()
+        return results
+    finally:
+        process.close()
+
+
+def bench_statistics(
+    workdir: Path, backend: str, sizes: dict[str, int], repeat: int
+) -> dict[str, Any]:
+    from benchmarks.stats_bench import logged_in, seed_project
+
+    process = new_server(backend, Path(tempfile.mkdtemp(prefix="statistics-", dir=workdir)))
+    try:
+        api = logged_in(process)
+        project, _uuids, _label = seed_project(
+            process, api, sizes["stats_captures"], sizes["stats_segments"]
+        )
+
+        def route() -> float:
+            started = time.perf_counter()
+            api.get(f"project/{project}/statistics/").raise_for_status()
+            return time.perf_counter() - started
+
+        route()
+        seconds, runs = median_of(repeat, route)
+        api.close()
+        return {
+            "captures": sizes["stats_captures"],
+            "segments": sizes["stats_segments"],
+            "statistics_s": seconds,
+            "statistics_runs": runs,
+        }
+    finally:
+        process.close()
+
+
 SIZES = {
-    "full": {"ingest_rows": 1_500_000, "memory_bytes": 1024 * MB},
-    "smoke": {"ingest_rows": 20_000, "memory_bytes": 20 * MB},
+    "full": {
+        "ingest_rows": 1_500_000,
+        "memory_bytes": 1024 * MB,
+        "lookup_captures": 100_000,
+        "lookup_requests": 200,
+        "stats_captures": 10_000,
+        "stats_segments": 100_000,
+    },
+    "smoke": {
+        "ingest_rows": 20_000,
+        "memory_bytes": 20 * MB,
+        "lookup_captures": 1_000,
+        "lookup_requests": 20,
+        "stats_captures": 200,
+        "stats_segments": 2_000,
+    },
 }
 
 
@@ -229,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     sections: dict[str, Callable[[], dict[str, Any]]] = {
         "ingest": lambda: bench_ingest(workdir, args.backend, SIZES[mode], repeat),
         "memory": lambda: bench_memory(workdir, args.backend, SIZES[mode]),
+        "lookups": lambda: bench_lookups(workdir, args.backend, SIZES[mode]),
+        "statistics": lambda: bench_statistics(workdir, args.backend, SIZES[mode], repeat),
     }
     report: dict[str, Any] = {
         "mode": mode,

@@ -133,60 +133,69 @@ def populate(
     return uuids
 
 
+def seed_project(
+    process: Any, api: httpx.Client, captures: int, segments: int
+) -> tuple[str, list[str], dict[str, Any]]:
+    """A project with ``captures`` captures, ``segments`` segments of label Activity and the
+    five METADATA_KEYS set on every capture; returns (project uuid, capture uuids, label)."""
+    p = api.post("project/", json={"name": "bench"}).json()["uuid"]
+    label = api.post(
+        f"project/{p}/label/",
+        json={"name": "Activity", "values": ["walk", "run", "sit", "stand", "jump", "fall"]},
+    ).json()
+    keys = []
+    for name, kind in METADATA_KEYS:
+        values: list[Any] = (
+            [f"S{i:02d}" for i in range(40)]
+            if name == "Subject"
+            else list(range(18, 80))
+            if kind == "integer"
+            else [round(1.5 + i / 100, 2) for i in range(60)]
+            if kind == "float"
+            else ["a", "b", "c"]
+        )
+        keys.append(
+            api.post(
+                f"project/{p}/metadata/", json={"name": name, "type": kind, "values": values}
+            ).json()
+        )
+    context = process.context()
+    try:
+        started = time.perf_counter()
+        uuids = populate(context, p, label, keys, captures, segments)
+        if process.backend == "postgresql":
+            # What autovacuum does shortly after a bulk load: without statistics the
+            # planner guesses a handful of rows per table and picks nested loops.
+            with context.db.engine.connect() as connection:
+                connection.exec_driver_sql("ANALYZE")
+                connection.commit()
+        print(
+            f"  [{process.backend}] inserted {captures} captures, {segments} segments, "
+            f"{captures * len(keys)} metadata values in {time.perf_counter() - started:.1f} s"
+        )
+    finally:
+        context.db.dispose()
+    return p, uuids, label
+
+
+def logged_in(process: Any) -> httpx.Client:
+    account = process.create_account("bench", "bench")
+    process.start()
+    token = httpx.post(
+        process.url + "oauth/token/",
+        data={"grant_type": "password", "username": account.username, "password": account.password},
+    ).json()["access_token"]
+    return httpx.Client(
+        base_url=process.url, timeout=600, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
 def bench(backend: str, captures: int, segments: int, repeat: int) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix=f"stats-bench-{backend}-"))
     process = new_server(backend, workdir / "server")
     try:
-        account = process.create_account("bench", "bench")
-        process.start()
-        token = httpx.post(
-            process.url + "oauth/token/",
-            data={
-                "grant_type": "password",
-                "username": account.username,
-                "password": account.password,
-            },
-        ).json()["access_token"]
-        api = httpx.Client(
-            base_url=process.url, timeout=600, headers={"Authorization": f"Bearer {token}"}
-        )
-        p = api.post("project/", json={"name": "bench"}).json()["uuid"]
-        label = api.post(
-            f"project/{p}/label/",
-            json={"name": "Activity", "values": ["walk", "run", "sit", "stand", "jump", "fall"]},
-        ).json()
-        keys = []
-        for name, kind in METADATA_KEYS:
-            values: list[Any] = (
-                [f"S{i:02d}" for i in range(40)]
-                if name == "Subject"
-                else list(range(18, 80))
-                if kind == "integer"
-                else [round(1.5 + i / 100, 2) for i in range(60)]
-                if kind == "float"
-                else ["a", "b", "c"]
-            )
-            keys.append(
-                api.post(
-                    f"project/{p}/metadata/", json={"name": name, "type": kind, "values": values}
-                ).json()
-            )
-        context = process.context()
-        try:
-            started = time.perf_counter()
-            uuids = populate(context, p, label, keys, captures, segments)
-            if backend == "postgresql":
-                # What autovacuum does shortly after a bulk load: without statistics the
-                # planner guesses a handful of rows per table and picks nested loops.
-                with context.db.engine.connect() as connection:
-                    connection.exec_driver_sql("ANALYZE")
-                    connection.commit()
-            print(
-                f"  [{backend}] inserted {captures} captures, {segments} segments, "
-                f"{captures * len(keys)} metadata values in {time.perf_counter() - started:.1f} s"
-            )
-        finally:
-            context.db.dispose()
+        api = logged_in(process)
+        p, uuids, label = seed_project(process, api, captures, segments)
 
         # The whole body received; parsing it (about 5 MB) is the client's time, not the route's.
         rows = api.get(f"project/{p}/statistics/").json()
