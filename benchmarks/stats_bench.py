@@ -163,12 +163,15 @@ def seed_project(
     try:
         started = time.perf_counter()
         uuids = populate(context, p, label, keys, captures, segments)
+        # What the server's housekeeping (SQLite) or autovacuum (PostgreSQL) does shortly
+        # after a bulk load: without statistics the planner guesses a handful of rows per
+        # table and picks nested loops.
         if process.backend == "postgresql":
-            # What autovacuum does shortly after a bulk load: without statistics the
-            # planner guesses a handful of rows per table and picks nested loops.
             with context.db.engine.connect() as connection:
                 connection.exec_driver_sql("ANALYZE")
                 connection.commit()
+        else:
+            context.db.refresh_planner_statistics()
         print(
             f"  [{process.backend}] inserted {captures} captures, {segments} segments, "
             f"{captures * len(keys)} metadata values in {time.perf_counter() - started:.1f} s"

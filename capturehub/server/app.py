@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from capturehub._version import __version__
 from capturehub.server.auth.routes import router as auth_router
@@ -20,6 +21,7 @@ from capturehub.server.errors import install_error_handlers
 from capturehub.server.labels.routes import router as labels_router
 from capturehub.server.meta.routes import router as meta_router
 from capturehub.server.metadata.routes import router as metadata_router
+from capturehub.server.models import Capture
 from capturehub.server.paths import NormalizePath
 from capturehub.server.projects.routes import router as projects_router
 from capturehub.server.segments.routes import router as segments_router
@@ -59,19 +61,42 @@ def build_context(settings: Settings, jobs: JobQueue | None = None) -> AppContex
     return context
 
 
-class Requeuer:
-    """Finds captures left SENT or abandoned STARTED (a crash, a lost message) and queues them."""
+class Housekeeping:
+    """The server's periodic chores, in a background thread:
+
+    - queue captures left SENT, or STARTED by a worker whose lease ran out (a crash, a lost
+      queue message);
+    - refresh the database's planner statistics when the number of captures has grown by a
+      tenth since the last time.
+    """
 
     def __init__(self, context: AppContext) -> None:
         self._context = context
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="capturehub-requeue")
+        self._thread = threading.Thread(target=self._run, daemon=True, name="capturehub-chores")
+        self._captures_at_last_analyze = -1
 
-    def run_once(self) -> int:
+    def requeue(self) -> int:
         ids = pending_captures(self._context)
         for capture_id in ids:
             self._context.jobs.enqueue(capture_id)
         return len(ids)
+
+    def refresh_statistics(self) -> bool:
+        with self._context.db.read() as session:
+            captures = session.scalar(select(func.count()).select_from(Capture)) or 0
+        last = self._captures_at_last_analyze
+        if last >= 0 and captures <= last * 1.1 + 100:
+            return False
+        self._context.db.refresh_planner_statistics()
+        self._captures_at_last_analyze = captures
+        return True
+
+    def run_once(self) -> None:
+        queued = self.requeue()
+        if queued:
+            log.info("queued %d captures left unprocessed", queued)
+        self.refresh_statistics()
 
     def start(self) -> None:
         self._thread.start()
@@ -84,7 +109,7 @@ class Requeuer:
             try:
                 self.run_once()
             except Exception:
-                log.exception("requeue pass failed")
+                log.exception("housekeeping pass failed")
 
 
 def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
@@ -95,15 +120,13 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         upgrade(context.db.engine)
         context.jobs.start()
-        requeuer = Requeuer(context)
-        queued = requeuer.run_once()
-        if queued:
-            log.info("queued %d captures left unprocessed", queued)
-        requeuer.start()
+        chores = Housekeeping(context)
+        chores.run_once()
+        chores.start()
         try:
             yield
         finally:
-            requeuer.stop()
+            chores.stop()
             context.jobs.stop()
             context.db.dispose()
 

@@ -95,5 +95,17 @@ class Database:
     def read(self) -> AbstractContextManager[Session]:
         return self.session(write=False)
 
+    def refresh_planner_statistics(self) -> None:
+        """Refresh SQLite's table statistics (``ANALYZE``), which its query planner needs to
+        drive a filtered capture list from the most selective index (without them a metadata
+        filter scans the whole project). Sampled (``analysis_limit``), so it takes
+        milliseconds. PostgreSQL's autovacuum does this by itself."""
+        if not self.is_sqlite:
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
+
     def dispose(self) -> None:
         self.engine.dispose()

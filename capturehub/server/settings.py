@@ -48,8 +48,9 @@ class Settings(BaseSettings):
     )
     requeue_interval_seconds: float = Field(
         30.0,
-        description="How often the server looks for captures left SENT or STARTED "
-        "(e.g. by a crash) and queues them again.",
+        description="How often the server's housekeeping runs: it queues captures left SENT "
+        "or STARTED (e.g. by a crash) again, and refreshes SQLite's planner statistics when "
+        "the project data has grown.",
     )
     stale_job_seconds: float = Field(
         60.0,

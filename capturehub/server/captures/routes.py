@@ -69,9 +69,20 @@ def list_captures(
         query = filters.apply_ordering(query, params)
         page = filters.page_of(params)
         if page is not None:
-            count_query = filters.apply_filters(select(Capture.id), params, project.id, session)
-            count = session.scalar(select(func.count()).select_from(count_query.subquery()))
-            rows = session.execute(query.limit(page.limit).offset(page.offset)).all()
+            ids_query = filters.apply_filters(select(Capture.id), params, project.id, session)
+            count = session.scalar(select(func.count()).select_from(ids_query.subquery()))
+            # Page the ids first (an index-only scan, even deep into the list), then load
+            # just those rows: OFFSET on the full rows would fetch every skipped row.
+            page_ids = session.scalars(
+                filters.apply_ordering(ids_query, params).limit(page.limit).offset(page.offset)
+            ).all()
+            found = {
+                capture.id: (capture, config)
+                for capture, config in session.execute(
+                    _select_with_configuration().where(Capture.id.in_(page_ids))
+                )
+            }
+            rows = [found[capture_id] for capture_id in page_ids if capture_id in found]
             return {
                 "count": count,
                 "next": _page_link(request, page.offset + page.limit, page.limit, count or 0),

@@ -127,8 +127,16 @@ def condition(
         )
         return has_key if wanted in ("true", "1", "yes") else ~has_key
     if item.operator in RANGES:
-        value_condition = _range(item, label)
-    elif item.operator == "in":
+        # A range often matches most captures: probing each candidate capture's value through
+        # the unique (capture, key) index beats building the list of every match, which an
+        # IN (...) would do before the first row could be returned or counted.
+        return exists().where(
+            CaptureMetadataValue.capture_id == Capture.id,
+            CaptureMetadataValue.label_id == label_id,
+            LabelValue.id == CaptureMetadataValue.label_value_id,
+            _range(item, label),
+        )
+    if item.operator == "in":
         value_condition = _value_matches(
             item, label, [part.strip() for part in item.raw.split(",") if part.strip()]
         )
