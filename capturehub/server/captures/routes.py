@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
-from starlette.responses import StreamingResponse
+from sqlalchemy.orm import Bundle
+from starlette.responses import JSONResponse, StreamingResponse
 
 from capturehub.server.auth.deps import Context, CurrentCaller
 from capturehub.server.captures import filters, service
@@ -53,9 +54,11 @@ UPLOAD_BODY = {
 
 
 def _select_with_configuration() -> Any:
-    return select(Capture, CaptureConfiguration.uuid).outerjoin(
-        CaptureConfiguration, CaptureConfiguration.id == Capture.capture_configuration_id
-    )
+    """Capture rows (Core, not ORM objects: much cheaper to load) with their configuration's
+    uuid, as ``(row, configuration_uuid)`` pairs."""
+    return select(
+        Bundle("capture", *Capture.__table__.columns), CaptureConfiguration.uuid
+    ).outerjoin(CaptureConfiguration, CaptureConfiguration.id == Capture.capture_configuration_id)
 
 
 @router.get("/project/{project_uuid}/capture/", summary="List captures (filters, paging)")
@@ -70,12 +73,15 @@ def list_captures(
         page = filters.page_of(params)
         if page is not None:
             ids_query = filters.apply_filters(select(Capture.id), params, project.id, session)
-            count = session.scalar(select(func.count()).select_from(ids_query.subquery()))
             # Page the ids first (an index-only scan, even deep into the list), then load
             # just those rows: OFFSET on the full rows would fetch every skipped row.
             page_ids = session.scalars(
                 filters.apply_ordering(ids_query, params).limit(page.limit).offset(page.offset)
             ).all()
+            if len(page_ids) < page.limit and (page_ids or page.offset == 0):
+                count = page.offset + len(page_ids)  # the last page: no need to count
+            else:
+                count = session.scalar(select(func.count()).select_from(ids_query.subquery())) or 0
             found = {
                 capture.id: (capture, config)
                 for capture, config in session.execute(
@@ -83,12 +89,14 @@ def list_captures(
                 )
             }
             rows = [found[capture_id] for capture_id in page_ids if capture_id in found]
-            return {
-                "count": count,
-                "next": _page_link(request, page.offset + page.limit, page.limit, count or 0),
-                "previous": _page_link(request, page.offset - page.limit, page.limit, count or 0),
-                "results": [capture_json(capture, config) for capture, config in rows],
-            }
+            return JSONResponse(
+                {
+                    "count": count,
+                    "next": _page_link(request, page.offset + page.limit, page.limit, count),
+                    "previous": _page_link(request, page.offset - page.limit, page.limit, count),
+                    "results": [capture_json(capture, config) for capture, config in rows],
+                }
+            )
     return StreamingResponse(_stream_array(context, query), media_type="application/json")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Row
+
 from capturehub.server.errors import BadRequest
 from capturehub.server.formats import timestamp
 from capturehub.server.models import Capture
@@ -15,9 +17,12 @@ FORMATS = (".csv", ".wav")
 _EMPTY = {"", "none", "null", "nan"}
 
 
-def capture_json(capture: Capture, configuration_uuid: str | None) -> dict[str, Any]:
+def capture_json(capture: Capture | Row[Any], configuration_uuid: str | None) -> dict[str, Any]:
     """The wire shape (wire-api §5). Never ``filename``, ``path``, ``capture_info``,
-    ``connection`` or ``project``: the SensiML SDK would misuse them."""
+    ``connection`` or ``project``: the SensiML SDK would misuse them.
+
+    ``capture`` is an ORM object or a Core row of the capture table (lists use rows: loading
+    them is several times cheaper than ORM objects)."""
     return {
         "uuid": capture.uuid,
         "name": capture.name,
