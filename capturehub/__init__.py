@@ -6,7 +6,18 @@ are imported when a DataFrame is first asked for, and the server's dependencies 
 
 from capturehub._version import __version__
 from capturehub.client import Client
-from capturehub.datamanager import Capture, Captures, Project, Projects
+from capturehub.datamanager import (
+    Capture,
+    CaptureMetadata,
+    Captures,
+    CaptureSegments,
+    ImportEvent,
+    ImportReport,
+    Label,
+    Project,
+    Projects,
+    Segment,
+)
 from capturehub.exceptions import (
     APIError,
     AuthenticationError,
@@ -29,16 +40,22 @@ __all__ = [
     "BulkUploadError",
     "Capture",
     "CaptureExistsError",
+    "CaptureMetadata",
+    "CaptureSegments",
     "CaptureUploadFailureError",
     "CapturehubError",
     "Captures",
     "Client",
     "ConflictError",
+    "ImportEvent",
+    "ImportReport",
+    "Label",
     "NotFoundError",
     "PermissionDeniedError",
     "Project",
     "Projects",
     "RequestTimeoutError",
+    "Segment",
     "ServerError",
     "ServerUnreachableError",
     "ValidationError",

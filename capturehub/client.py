@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from capturehub._transport import DEFAULT_TIMEOUT, Connection, Credentials, RetryPolicy
+from capturehub._transport import (
+    DEFAULT_TIMEOUT,
+    Connection,
+    Credentials,
+    RetryPolicy,
+    TokenListener,
+    Tokens,
+    TransferProgress,
+)
 from capturehub.datamanager.project import Project, Projects
 from capturehub.exceptions import CapturehubError
 
@@ -42,6 +50,15 @@ class Client:
         api_key: an API key (``capturehub apikey create``), used instead of a password.
             When no credentials are passed: ``$CAPTUREHUB_API_KEY``, else
             ``$CAPTUREHUB_USERNAME`` and ``$CAPTUREHUB_PASSWORD``.
+        token, refresh_token: tokens saved from an earlier login (``client.tokens``), used
+            instead of logging in again; renewed with the refresh token when the server says
+            they expired (AuthenticationError when that is refused too and no password was
+            given).
+        on_tokens: called with the new :class:`Tokens` after every login and renewal, e.g. to
+            save them (a refresh token can be used once: renewal replaces it).
+        progress: called as ``progress(path, done)`` with a local file and how many of its
+            bytes have been uploaded or downloaded so far (from 0 again when a transfer is
+            retried), from the thread doing the transfer; for progress bars.
         project: a project name to select (created if missing), as ``client.project = name``.
         timeout: seconds (or an ``httpx.Timeout``) for each request; uploads wait up to 600 s
             for the server's answer.
@@ -61,19 +78,32 @@ class Client:
         api_key: str | None = None,
         *,
         project: str | None = None,
+        token: str | None = None,
+        refresh_token: str | None = None,
+        on_tokens: TokenListener | None = None,
+        progress: TransferProgress | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retries: int = 3,
         verify: bool | str = True,
     ) -> None:
         server = server or os.environ.get(ENV_SERVER) or DEFAULT_SERVER
-        if not (api_key or username):
+        if not (api_key or username or token):
             api_key = os.environ.get(ENV_API_KEY) or None
             if not api_key:
                 username = os.environ.get(ENV_USERNAME) or None
                 password = password if password is not None else os.environ.get(ENV_PASSWORD)
-        credentials = Credentials(username=username, password=password, api_key=api_key)
+        saved = Tokens(token, refresh_token) if token else None
+        credentials = Credentials(
+            username=username, password=password, api_key=api_key, tokens=saved
+        )
         self.connection = Connection(
-            server, credentials, timeout=timeout, retry=RetryPolicy(retries=retries), verify=verify
+            server,
+            credentials,
+            timeout=timeout,
+            retry=RetryPolicy(retries=retries),
+            verify=verify,
+            on_tokens=on_tokens,
+            progress=progress,
         )
         self.projects = Projects(self.connection)
         self._project: Project | None = None
@@ -84,6 +114,12 @@ class Client:
     def server(self) -> str:
         """The server's normalized base URL (always ending in ``/``)."""
         return self.connection.base_url
+
+    @property
+    def tokens(self) -> Tokens | None:
+        """The current access and refresh tokens of a password (or token) login, to save and
+        pass back as ``Client(token=..., refresh_token=...)``; None with an API key."""
+        return self.connection.tokens.tokens
 
     @property
     def project(self) -> Project:

@@ -4,11 +4,12 @@ The datamanager talks to the server only through :class:`Connection`; swapping o
 transport means touching this package alone.
 """
 
-from capturehub._transport.auth import Credentials
+from capturehub._transport.auth import Credentials, TokenListener, Tokens
 from capturehub._transport.connection import (
     DEFAULT_TIMEOUT,
     Connection,
     RetryPolicy,
+    TransferProgress,
     Upload,
     normalize_base_url,
 )
@@ -20,6 +21,9 @@ __all__ = [
     "Connection",
     "Credentials",
     "RetryPolicy",
+    "TokenListener",
+    "Tokens",
+    "TransferProgress",
     "Upload",
     "download",
     "json_body",

@@ -1,11 +1,13 @@
 """Credentials and the bearer token they yield, renewed once when the server says 401.
 
 Two modes (wire-api §2): a username and password are exchanged for an access token and a
-refresh token at ``oauth/token/``; an API key is sent as the bearer token itself. When a request
-is answered 401 the connection asks :meth:`TokenManager.renew` for a new token: first with the
-refresh token, then, if that is refused, by logging in again with the password. A lock and a
-generation counter make concurrent 401s (``upload_many``'s threads) renew once, not once per
-thread: refresh tokens rotate, so a second refresh with the same token would be refused.
+refresh token at ``oauth/token/``; an API key is sent as the bearer token itself. Tokens saved
+from an earlier login (``capturehub login``) may be given instead of the password. When a
+request is answered 401 the connection asks :meth:`TokenManager.renew` for a new token: first
+with the refresh token, then, if that is refused, by logging in again with the password (when
+there is one). A lock and a generation counter make concurrent 401s (``upload_many``'s
+threads) renew once, not once per thread: refresh tokens rotate, so a second refresh with the
+same token would be refused.
 """
 
 from __future__ import annotations
@@ -26,15 +28,33 @@ KeyChecker = Callable[[str], Any]
 
 
 @dataclass(frozen=True)
+class Tokens:
+    """The tokens a password login yields: save them to log in later without the password."""
+
+    access_token: str
+    refresh_token: str | None = None
+    expires_at: float | None = None  # Unix time, when the server said
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"Tokens(access_token=***, expires_at={self.expires_at!r})"
+
+
+# Called with the new tokens after every login or renewal (e.g. to save them: refresh tokens
+# rotate, so a saved one is spent once it has been used).
+TokenListener = Callable[[Tokens], None]
+
+
+@dataclass(frozen=True)
 class Credentials:
-    """What the user gave to log in: a username and password, or an API key."""
+    """What the user gave to log in: a username and password, an API key, or saved tokens."""
 
     username: str | None = None
     password: str | None = None
     api_key: str | None = None
+    tokens: Tokens | None = None
 
     def __post_init__(self) -> None:
-        if self.api_key:
+        if self.api_key or self.tokens:
             return
         if not self.username or self.password is None:
             raise AuthenticationError(
@@ -42,18 +62,34 @@ class Credentials:
                 "CAPTUREHUB_API_KEY, or CAPTUREHUB_USERNAME and CAPTUREHUB_PASSWORD)"
             )
 
+    @property
+    def has_password(self) -> bool:
+        return bool(self.username) and self.password is not None
+
     def __repr__(self) -> str:  # never print secrets
-        who = "api_key=***" if self.api_key else f"username={self.username!r}, password=***"
+        if self.api_key:
+            who = "api_key=***"
+        elif self.has_password:
+            who = f"username={self.username!r}, password=***"
+        else:
+            who = "tokens=***"
         return f"Credentials({who})"
 
 
 class TokenManager:
     """Holds the current bearer token and renews it; safe to share between threads."""
 
-    def __init__(self, credentials: Credentials, post_token: TokenPoster, check_key: KeyChecker):
+    def __init__(
+        self,
+        credentials: Credentials,
+        post_token: TokenPoster,
+        check_key: KeyChecker,
+        on_tokens: TokenListener | None = None,
+    ):
         self._credentials = credentials
         self._post_token = post_token
         self._check_key = check_key
+        self._on_tokens = on_tokens
         self._lock = threading.Lock()
         self._access_token: str | None = None
         self._refresh_token: str | None = None
@@ -64,11 +100,28 @@ class TokenManager:
     def uses_api_key(self) -> bool:
         return bool(self._credentials.api_key)
 
-    def login(self) -> None:
-        """Obtain a first token (or check the API key), raising AuthenticationError if refused."""
+    @property
+    def tokens(self) -> Tokens | None:
+        """The current tokens (None with an API key, or before the first login)."""
         with self._lock:
+            if self._credentials.api_key or self._access_token is None:
+                return None
+            return Tokens(self._access_token, self._refresh_token, self.expires_at)
+
+    def login(self) -> None:
+        """Obtain a first token (or check the API key), raising AuthenticationError if refused.
+
+        Saved tokens are taken as they are, without a request: the first request that is
+        answered 401 renews them (or raises AuthenticationError if they cannot be renewed).
+        """
+        with self._lock:
+            saved = self._credentials.tokens
             if self._credentials.api_key:
                 self._check_api_key(self._credentials.api_key)
+            elif saved is not None:
+                self._access_token = saved.access_token
+                self._refresh_token = saved.refresh_token
+                self.expires_at = saved.expires_at
             else:
                 self._password_login()
             self.generation += 1
@@ -95,6 +148,11 @@ class TokenManager:
             if self._refresh_token and self._try_refresh(self._refresh_token):
                 self.generation += 1
                 return
+            if not self._credentials.has_password:
+                raise AuthenticationError(
+                    "the saved login has expired and could not be renewed; log in again",
+                    status_code=401,
+                )
             self._password_login()
             self.generation += 1
 
@@ -146,3 +204,5 @@ class TokenManager:
         self._refresh_token = body.get("refresh_token") or self._refresh_token
         expires_in = body.get("expires_in")
         self.expires_at = time.time() + expires_in if isinstance(expires_in, int | float) else None
+        if self._on_tokens is not None:
+            self._on_tokens(Tokens(self._access_token, self._refresh_token, self.expires_at))

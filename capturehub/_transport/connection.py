@@ -10,22 +10,25 @@ Every SDK request goes through :meth:`Connection.request` (or :meth:`Connection.
 - applies a timeout to every request;
 - streams uploads from disk: an :class:`Upload` is reopened for every attempt and read in
   64 KiB chunks by httpx's multipart encoder, never loaded whole;
+- reports how far each upload (and :func:`~capturehub._transport.download.download`) got to an
+  optional :data:`TransferProgress` callback, for progress bars;
 - raises the SDK's exceptions, never httpx's.
 """
 
 from __future__ import annotations
 
+import io
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
-from capturehub._transport.auth import Credentials, TokenManager
+from capturehub._transport.auth import Credentials, TokenListener, TokenManager
 from capturehub._transport.errors import (
     ErrorOverrides,
     error_for_response,
@@ -40,6 +43,11 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Errors raised before any byte of the request left: safe to retry whatever the method.
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MAX_RETRY_AFTER = 30.0
+
+# Called with a local file and how many of its bytes have been sent (upload) or written
+# (download) so far in the current attempt; a retry starts again from 0. Called from the thread
+# doing the transfer, once per chunk (64 KiB or so).
+TransferProgress = Callable[[Path, int], None]
 
 
 @dataclass(frozen=True)
@@ -96,10 +104,13 @@ class Connection:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         verify: bool | str = True,
+        on_tokens: TokenListener | None = None,
+        progress: TransferProgress | None = None,
     ) -> None:
         self.base_url = normalize_base_url(server)
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self.retry = retry or RetryPolicy()
+        self.progress = progress
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=self.timeout,
@@ -107,7 +118,9 @@ class Connection:
             headers={"User-Agent": f"capturehub-python/{__version__}"},
             follow_redirects=False,
         )
-        self.tokens = TokenManager(credentials, self._post_token, self._check_api_key)
+        self.tokens = TokenManager(
+            credentials, self._post_token, self._check_api_key, on_tokens=on_tokens
+        )
         try:
             self.tokens.login()
         except BaseException:
@@ -219,7 +232,7 @@ class Connection:
                 with ExitStack() as files:
                     multipart = None
                     if upload is not None:
-                        handle = files.enter_context(open(upload.path, "rb"))
+                        handle = files.enter_context(self._open_upload(upload.path))
                         multipart = {upload.field: (upload.filename, handle, upload.content_type)}
                     request = self._http.build_request(
                         method,
@@ -249,6 +262,12 @@ class Connection:
                 continue
             return response
 
+    def _open_upload(self, path: Path) -> BinaryIO:
+        progress = self.progress
+        if progress is None:
+            return open(path, "rb")
+        return _ReportingFile(path, progress)
+
     @staticmethod
     def _may_retry(method: str, exc: httpx.HTTPError) -> bool:
         if isinstance(exc, _NOT_SENT_ERRORS):
@@ -269,3 +288,17 @@ class Connection:
         if response.is_error or response.is_redirect:
             raise error_for_response(response)
         return json_body(response)
+
+
+class _ReportingFile(io.FileIO):
+    """A file opened for reading that reports its position after every read."""
+
+    def __init__(self, path: Path, progress: TransferProgress) -> None:
+        super().__init__(path, "rb")
+        self._path = path
+        self._progress = progress
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self._progress(self._path, self.tell())
+        return data

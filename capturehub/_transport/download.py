@@ -35,6 +35,8 @@ def download(connection: Connection, path: str, destination: Path) -> int:
                     for chunk in connection.iter_body(response):
                         output.write(chunk)
                         written += len(chunk)
+                        if connection.progress is not None:
+                            connection.progress(destination, written)
                 return written
             except ServerUnreachableError:
                 if attempt >= connection.retry.retries:

@@ -6,6 +6,21 @@ Module paths mirror the seed API (``datamanager.captures.Captures``,
 
 from capturehub.datamanager.capture import Capture
 from capturehub.datamanager.captures import Captures
+from capturehub.datamanager.dataset import ImportEvent, ImportReport
+from capturehub.datamanager.labels import Label
+from capturehub.datamanager.metadata import CaptureMetadata
 from capturehub.datamanager.project import Project, Projects
+from capturehub.datamanager.segments import CaptureSegments, Segment
 
-__all__ = ["Capture", "Captures", "Project", "Projects"]
+__all__ = [
+    "Capture",
+    "CaptureMetadata",
+    "CaptureSegments",
+    "Captures",
+    "ImportEvent",
+    "ImportReport",
+    "Label",
+    "Project",
+    "Projects",
+    "Segment",
+]

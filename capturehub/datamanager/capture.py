@@ -29,7 +29,9 @@ from capturehub.exceptions import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from capturehub.datamanager.metadata import CaptureMetadata
     from capturehub.datamanager.project import Project
+    from capturehub.datamanager.segments import CaptureSegments
 
 # Fields the server lets a client write (§5); everything else it sends is read-only.
 WRITABLE_FIELDS = (
@@ -208,6 +210,24 @@ class Capture:
         """Per-channel ``{count, min, max, mean, std, nan_count}`` computed by the server when
         it processed the capture; empty until processing succeeded (call ``refresh()``)."""
         return dict(self._info.get("statistics") or {})
+
+    @property
+    def metadata(self) -> CaptureMetadata:
+        """The capture's metadata, a dict that writes through to the server:
+        ``capture.metadata["Subject"] = "S01"``, ``.update({...})``, ``del ...["Side"]``.
+        Each access reads the server afresh."""
+        from capturehub.datamanager.metadata import CaptureMetadata
+
+        return CaptureMetadata(self)
+
+    @property
+    def segments(self) -> CaptureSegments:
+        """The capture's segments, in sample order: iterate, ``len``, ``add(label, value,
+        start, end)``, ``remove(segment)``, ``to_dataframe()``. Each access reads the server
+        afresh."""
+        from capturehub.datamanager.segments import CaptureSegments
+
+        return CaptureSegments(self)
 
     # -- server calls --------------------------------------------------------------------------
 

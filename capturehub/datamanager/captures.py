@@ -9,7 +9,7 @@ keep those look-ups to one small request each.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING, Any
 from capturehub._transport import Connection, json_body
 from capturehub.datamanager._wire import iter_list, segment
 from capturehub.datamanager.capture import PENDING_STATES, Capture
+from capturehub.datamanager.labels import Label, Value, create_definition, list_definitions
+from capturehub.datamanager.query import query_parameters
 from capturehub.exceptions import BulkUploadError, CaptureExistsError, NotFoundError, ServerError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from capturehub.datamanager.dataset import ImportEvent, ImportReport
     from capturehub.datamanager.project import Project
 
 StrPath = str | os.PathLike[str]
@@ -220,6 +223,138 @@ class Captures:
             }
             for item in self._definitions("metadata")
         ]
+
+    def get_labels(self) -> list[Label]:
+        """The project's segment labels as :class:`Label` objects (type, dropdown, values)."""
+        return list_definitions(self._connection, self._project.uuid, "label")
+
+    def get_metadata_keys(self) -> list[Label]:
+        """The project's metadata keys as :class:`Label` objects (type, dropdown, values)."""
+        return list_definitions(self._connection, self._project.uuid, "metadata")
+
+    def create_label(
+        self,
+        name: str,
+        values: Iterable[Value] | None = None,
+        *,
+        type: str = "string",
+        dropdown: bool = True,
+        exist_ok: bool = False,
+    ) -> Label:
+        """Create a segment label with its values: ``create_label("Exercise", ["PEN", "ROW"])``.
+
+        ``type`` is ``"string"``, ``"integer"`` or ``"float"``. A dropdown label (the default)
+        accepts only its values in segments; add more by calling again with ``exist_ok=True``,
+        which keeps an existing label (its type and dropdown flag unchanged) and adds the
+        values it lacks. Otherwise a taken name (by a label or a metadata key) raises
+        ConflictError; a value that does not parse as ``type`` raises ValidationError.
+        """
+        return create_definition(
+            self._connection,
+            self._project.uuid,
+            "label",
+            name,
+            values,
+            type=type,
+            dropdown=dropdown,
+            exist_ok=exist_ok,
+        )
+
+    def create_metadata(
+        self,
+        name: str,
+        values: Iterable[Value] | None = None,
+        *,
+        type: str = "string",
+        dropdown: bool = False,
+        exist_ok: bool = False,
+    ) -> Label:
+        """Create a capture metadata key (and values): ``create_metadata("Age", type="integer")``.
+
+        Not a dropdown by default: any value of the right type may be set, and is created on
+        first use. ``dropdown=True`` restricts captures to ``values``. ``exist_ok`` as in
+        :meth:`create_label`.
+        """
+        return create_definition(
+            self._connection,
+            self._project.uuid,
+            "metadata",
+            name,
+            values,
+            type=type,
+            dropdown=dropdown,
+            exist_ok=exist_ok,
+        )
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def query(self, filters: Mapping[str, Any] | None = None, /, **kwargs: Any) -> list[Capture]:
+        """The captures matching every filter, fetched in pages of 1,000.
+
+        Keywords name metadata keys, with an optional operator suffix: ``Subject="S01"``,
+        ``Subject__in=["S01", "S02"]``, ``Age__gte=30`` (also ``__gt``, ``__lt``, ``__lte``;
+        integer and float keys), ``Side__exists=False``. ``name``, ``name__contains``,
+        ``task_state`` (a state or a list), ``format`` and ``ordering`` filter the captures'
+        own fields. Keys that are not Python names go in a dict: ``query({"Body part":
+        "left"})``; ``"metadata.<key>"`` names a metadata key called like a field. An unknown
+        key or a range on a string key raises ValidationError with the server's reason.
+        """
+        merged = {**(filters or {}), **kwargs}
+        return self._list(query_parameters(merged))
+
+    # -- datasets ------------------------------------------------------------------------------
+
+    def import_dataset(
+        self,
+        manifest: str | os.PathLike[str],
+        *,
+        data_dir: str | os.PathLike[str] | None = None,
+        workers: int = 8,
+        asynchronous: bool = True,
+        progress: Callable[[ImportEvent], None] | None = None,
+    ) -> ImportReport:
+        """Upload a labelled dataset and set its metadata and segments, in one call.
+
+        ``manifest`` is a capturehub manifest (a list of ``{"file", "sample_rate_hz",
+        "metadata", "segments"}``) or SensiML DCLI JSON; files are read relative to
+        ``data_dir`` (default: the manifest's folder). Missing files are uploaded
+        (``workers`` at a time), files already there with the same content are skipped, a
+        name taken by other content is reported as a conflict and left alone; then metadata
+        keys, labels and values are created as needed and the missing metadata and segments
+        are written in bulk. Running it again changes nothing. ``progress`` receives an
+        :class:`ImportEvent` per step. Answers an :class:`ImportReport`; problems with single
+        captures are reported there, not raised.
+        """
+        from capturehub.datamanager.dataset import import_dataset
+
+        return import_dataset(
+            self,
+            manifest,
+            data_dir=data_dir,
+            workers=workers,
+            asynchronous=asynchronous,
+            progress=progress,
+        )
+
+    def export_manifest(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        filters: Mapping[str, Any] | None = None,
+        download: bool = False,
+    ) -> Path:
+        """Write the project's captures (those matching ``filters``, as for :meth:`query`)
+        as a capturehub manifest at ``path`` and answer its path.
+
+        Entries are sorted by file name; ``file`` is the capture's name (with its format
+        appended when missing), relative to the manifest's folder; ``sample_rate_hz`` is its
+        ``set_sample_rate``; metadata and segments are typed by their key or label. With
+        ``download=True`` the capture files are downloaded next to the manifest, so that the
+        folder imports anywhere with :meth:`import_dataset`.
+        """
+        from capturehub.datamanager.dataset import export_manifest
+
+        return export_manifest(self, path, filters=filters, download=download)
 
     # -- statistics (§7) -----------------------------------------------------------------------
 
