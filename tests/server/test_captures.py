@@ -257,6 +257,13 @@ def test_list_filters_orders_and_pages(
     assert api.get(base, params={"task_state": "SUCCESS"}).json().__len__() == 5
     assert api.get(base, params={"task_state": "FAILURE"}).json() == []
     assert api.get(base, params={"name__contains": names[0][4:9]}).json()[0]["name"] == names[0]
+    filtered = api.get(
+        base, params={"name__contains": "S02_", "ordering": "-name", "limit": 2, "offset": 1}
+    ).json()
+    assert filtered["count"] == 5
+    assert [c["name"] for c in filtered["results"]] == names[::-1][1:3]
+    last = api.get(base, params={"task_state": "SUCCESS", "limit": 4, "offset": 4}).json()
+    assert last["count"] == 5 and len(last["results"]) == 1 and last["next"] is None
     assert api.get(base, params={"ordering": "nonsense"}).status_code == 400
     assert api.get(base, params={"task_state": "PENDING"}).status_code == 400
     assert api.get(base, params={"limit": "x"}).status_code == 400

@@ -62,6 +62,14 @@ def page_of(params: QueryParams) -> Page | None:
     )
 
 
+FILTER_PARAMETERS = ("name", "name__contains", "task_state", "format")
+
+
+def has_filters(params: QueryParams) -> bool:
+    """Whether the query narrows the list (ordering and paging do not)."""
+    return any(key in FILTER_PARAMETERS or key.startswith("metadata.") for key in params)
+
+
 def apply_filters(
     query: Select[Any], params: QueryParams, project_id: int, session: Session
 ) -> Select[Any]:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
-from sqlalchemy.orm import Bundle
+from sqlalchemy.orm import Bundle, Session
 from starlette.responses import JSONResponse, StreamingResponse
 
 from capturehub.server.auth.deps import Context, CurrentCaller
@@ -73,15 +73,7 @@ def list_captures(
         page = filters.page_of(params)
         if page is not None:
             ids_query = filters.apply_filters(select(Capture.id), params, project.id, session)
-            # Page the ids first (an index-only scan, even deep into the list), then load
-            # just those rows: OFFSET on the full rows would fetch every skipped row.
-            page_ids = session.scalars(
-                filters.apply_ordering(ids_query, params).limit(page.limit).offset(page.offset)
-            ).all()
-            if len(page_ids) < page.limit and (page_ids or page.offset == 0):
-                count = page.offset + len(page_ids)  # the last page: no need to count
-            else:
-                count = session.scalar(select(func.count()).select_from(ids_query.subquery())) or 0
+            page_ids, count = _page_of_ids(session, ids_query, params, page)
             found = {
                 capture.id: (capture, config)
                 for capture, config in session.execute(
@@ -98,6 +90,33 @@ def list_captures(
                 }
             )
     return StreamingResponse(_stream_array(context, query), media_type="application/json")
+
+
+# A filtered list with at most this many matches is counted and paged from one query.
+SMALL_MATCH = 5_000
+
+
+def _page_of_ids(
+    session: Session, ids_query: Any, params: Any, page: filters.Page
+) -> tuple[list[int], int]:
+    """The ids of the requested page, in order, and how many captures match in all.
+
+    Ids are paged before rows are loaded (an index-only scan, even deep into the list; OFFSET
+    on full rows would fetch every skipped row). A filter usually matches few captures, and
+    finding them is the expensive part, so the ordered ids of all matches are fetched once (up
+    to SMALL_MATCH) and both the count and the page come from that list; otherwise, and for
+    the unfiltered list, the page and the count are two index scans.
+    """
+    ordered = filters.apply_ordering(ids_query, params)
+    if filters.has_filters(params):
+        matches = session.scalars(ordered.limit(SMALL_MATCH + 1)).all()
+        if len(matches) <= SMALL_MATCH:
+            return list(matches[page.offset : page.offset + page.limit]), len(matches)
+    page_ids = list(session.scalars(ordered.limit(page.limit).offset(page.offset)).all())
+    if len(page_ids) < page.limit and (page_ids or page.offset == 0):
+        return page_ids, page.offset + len(page_ids)  # the last page: no need to count
+    count = session.scalar(select(func.count()).select_from(ids_query.subquery())) or 0
+    return page_ids, count
 
 
 def _page_link(request: Request, offset: int, limit: int, count: int) -> str | None:
