@@ -18,6 +18,7 @@ from capturehub.server.configurations.routes import router as configurations_rou
 from capturehub.server.context import AppContext
 from capturehub.server.db import Database, upgrade
 from capturehub.server.errors import install_error_handlers
+from capturehub.server.guard import RequestGuard
 from capturehub.server.labels.routes import router as labels_router
 from capturehub.server.meta.routes import router as meta_router
 from capturehub.server.metadata.routes import router as metadata_router
@@ -142,5 +143,6 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(RequestGuard)
     app.add_middleware(NormalizePath, prefix=settings.normalized_root_path)
     return app

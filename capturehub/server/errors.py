@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("capturehub.server")
@@ -109,6 +110,19 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             message = "This method is not allowed on this route; see /docs for the API."
         return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    # Safety nets: values a database cannot hold that a route did not check itself. They are
+    # the client's input, so a 400, never a 500.
+    @app.exception_handler(DataError)
+    async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
+        log.warning("database refused a value: %s", exc.orig)
+        return error_response(
+            400, "A value in the request is out of range or not valid for its field."
+        )
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_request: Request, exc: OverflowError) -> JSONResponse:
+        return error_response(400, "A number in the request is too large.")
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

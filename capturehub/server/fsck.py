@@ -9,8 +9,10 @@ captures without a columnar copy for processing again.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select, update
 
@@ -61,15 +63,19 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
         if min_age_seconds and now - context.blobs.modified_at(key) < min_age_seconds:
             continue
         report.orphan_blobs.append(key)
+    stale: list[Path] = []
     if isinstance(context.blobs, LocalBlobStore):
-        stale = [
-            path
-            for path in context.blobs.temp_dir.iterdir()
-            if now - path.stat().st_mtime >= min_age_seconds
-        ]
-        report.stale_temp_files = len(stale)
-        if repair:
-            for path in stale:
+        stale += list(context.blobs.temp_dir.iterdir())
+    scratch = context.settings.data_dir / "scratch"  # a killed job's partial columnar copy
+    if scratch.is_dir():
+        stale += list(scratch.iterdir())
+    stale = [path for path in stale if now - path.stat().st_mtime >= min_age_seconds]
+    report.stale_temp_files = len(stale)
+    if repair:
+        for path in stale:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
                 path.unlink(missing_ok=True)
     if repair:
         _repair(context, report)

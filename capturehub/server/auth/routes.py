@@ -48,6 +48,8 @@ def token(
         if grant_type == "password":
             if not username or password is None:
                 return _oauth_error("invalid_request", "username and password are required.")
+            if "\x00" in username or "\x00" in password:
+                return _oauth_error("invalid_grant", "Invalid credentials given.")
             try:
                 with context.db.session() as session:
                     issued = service.login(session, username, password, context.settings)

@@ -10,7 +10,8 @@ from starlette.responses import Response, StreamingResponse
 from capturehub.storage import BlobStore
 
 CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".wav": "audio/wav"}
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# At most 19 digits: larger positions exceed any file (and int() of thousands of digits fails).
+_RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 
 
 def content_disposition(name: str) -> str:

@@ -28,6 +28,7 @@ ORDERINGS = {
     "number_samples": Capture.number_samples,
 }
 MAX_LIMIT = 10_000
+MAX_OFFSET = 2**62  # past any real list, and within every database's integer range
 
 # Hooks that narrow the capture query from more query parameters (e.g. metadata filters).
 ExtraFilter = Callable[[Select[Any], QueryParams, int, Session], Select[Any]]
@@ -58,7 +59,8 @@ def page_of(params: QueryParams) -> Page | None:
     if "limit" not in params and "offset" not in params:
         return None
     return Page(
-        limit=_int_param(params, "limit", 100, MAX_LIMIT), offset=_int_param(params, "offset", 0)
+        limit=_int_param(params, "limit", 100, MAX_LIMIT),
+        offset=_int_param(params, "offset", 0, MAX_OFFSET),
     )
 
 

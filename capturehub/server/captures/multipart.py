@@ -109,7 +109,13 @@ class _PartCollector:
             self.form.file.sha256 = self._hash.hexdigest()
             self._in_file = False
         elif self._field_name:
-            self.form.fields[self._field_name] = self._field_buffer.decode("utf-8", "replace")
+            try:
+                text = self._field_buffer.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadRequest(
+                    f"The form field {self._field_name!r} is not valid UTF-8 text."
+                ) from None
+            self.form.fields[self._field_name] = text
 
 
 async def read_upload(

@@ -27,6 +27,7 @@ from capturehub.server.errors import BadRequest, NotFound
 from capturehub.server.models import Capture, CaptureConfiguration, new_uuid
 from capturehub.server.projects.service import get_project
 from capturehub.server.storage_keys import original_key
+from capturehub.storage import BlobNotFound
 
 router = APIRouter(tags=["captures"])
 
@@ -341,7 +342,8 @@ def _changes_from(fields: dict[str, Any]) -> service.CaptureChanges:
     """Writable fields only; the read-only ones a client echoes back are ignored."""
     changes = service.CaptureChanges()
     present: set[str] = set()
-    if "name" in fields and parse_optional_text(fields["name"]):
+    if "name" in fields and fields["name"] is not None:
+        # Taken as sent: a blank name is refused by the rename, not silently ignored.
         changes.name = str(fields["name"])
     for rate_field in ("set_sample_rate", "calculated_sample_rate"):
         if rate_field in fields:
@@ -378,13 +380,18 @@ def download_capture(
 ) -> Response:
     with context.db.read() as session:
         capture = service.get_capture(session, caller, project_uuid, capture_uuid)
-    return blob_response(
-        context.blobs,
-        capture.blob_key,
-        media_type=CONTENT_TYPES[capture.format],
-        filename=capture.name,
-        range_header=request.headers.get("range"),
-    )
+    try:
+        return blob_response(
+            context.blobs,
+            capture.blob_key,
+            media_type=CONTENT_TYPES[capture.format],
+            filename=capture.name,
+            range_header=request.headers.get("range"),
+        )
+    except BlobNotFound:
+        raise NotFound(
+            f"Capture {capture_uuid} was deleted or its file replaced meanwhile; ask again."
+        ) from None
 
 
 @router.post(

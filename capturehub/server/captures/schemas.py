@@ -66,9 +66,9 @@ def parse_rate(value: Any, *, field: str) -> float | None:
         return None
     try:
         rate = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadRequest(
-            f"{field} must be a number of samples per second, not {value!r}.",
+            f"{field} must be a number of samples per second, not {str(value)[:40]!r}.",
             data={field: ["expected a number"]},
         ) from None
     if not rate > 0 or rate == float("inf"):
