@@ -73,7 +73,16 @@ class Database:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Read-only sessions see one snapshot on PostgreSQL (REPEATABLE READ; a read-only
+        # transaction never gets a serialization failure), so an answer built from several
+        # queries (statistics: labels, then values, then counts) is consistent. SQLite's
+        # read transactions are snapshots already.
+        readers = (
+            self.engine
+            if self.engine.dialect.name == "sqlite"
+            else self.engine.execution_options(isolation_level="REPEATABLE READ")
+        )
+        self.sessions = sessionmaker(readers, expire_on_commit=False)
         self.write_sessions = sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )

@@ -81,7 +81,7 @@ def measure_blob(context: AppContext, blob_key: str, fmt: str) -> tuple[Measurem
         with context.blobs.local_copy(blob_key) as original:
             return measure(original, fmt, columnar_out=columnar_out), columnar_out
     except BaseException:
-        _discard(columnar_out)
+        discard_scratch(columnar_out)
         raise
 
 
@@ -91,7 +91,7 @@ def _scratch_dir(context: AppContext) -> Path:
     return scratch
 
 
-def _discard(path: Path) -> None:
+def discard_scratch(path: Path) -> None:
     path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         path.parent.rmdir()
@@ -176,10 +176,16 @@ def process_capture(context: AppContext, capture_id: int) -> None:
             )
         finally:
             if columnar_file is not None:
-                _discard(columnar_file)
-    keep_columnar = _record_outcome(
-        context, capture_id, blob_key, measurement, failure, columnar_key
-    )
+                discard_scratch(columnar_file)
+    try:
+        keep_columnar = _record_outcome(
+            context, capture_id, blob_key, measurement, failure, columnar_key
+        )
+    except BaseException:
+        # Nothing refers to the columnar copy we just stored: delete it, leave no orphan.
+        if measurement is not None:
+            context.blobs.delete(columnar_key)
+        raise
     if not keep_columnar and measurement is not None:
         context.blobs.delete(columnar_key)
 
@@ -194,7 +200,10 @@ def _record_outcome(
 ) -> bool:
     """Write SUCCESS or FAILURE in one transaction; True when the columnar copy is kept."""
     with context.db.session() as session:
-        capture = session.scalar(select(Capture).where(Capture.id == capture_id))
+        # Locked (PostgreSQL), so a concurrent delete or file replacement either committed
+        # already (seen here) or waits for us; otherwise our UPDATE could match no row
+        # (StaleDataError) or record a result for a file that is no longer the capture's.
+        capture = session.scalar(select(Capture).where(Capture.id == capture_id).with_for_update())
         if capture is None or capture.blob_key != blob_key:
             return False  # deleted, or its file replaced while we worked: a newer job runs
         project = session.scalar(

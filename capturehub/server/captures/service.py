@@ -19,6 +19,7 @@ from capturehub.server.auth.service import Caller
 from capturehub.server.captures.processing import (
     apply_measurement,
     columnar_key_for,
+    discard_scratch,
     measure_blob,
     schema_mismatch,
 )
@@ -52,11 +53,21 @@ def duplicate_name(name: str) -> Conflict:
     )
 
 
-def get_capture(session: Session, caller: Caller, project_uuid: str, capture_uuid: str) -> Capture:
+def get_capture(
+    session: Session,
+    caller: Caller,
+    project_uuid: str,
+    capture_uuid: str,
+    *,
+    for_update: bool = False,
+) -> Capture:
+    """The caller's capture, or a 404. ``for_update`` row-locks it (PostgreSQL) so that a
+    concurrent delete or update waits for this transaction instead of racing it."""
     project = get_project(session, caller, project_uuid)
-    capture = session.scalar(
-        select(Capture).where(Capture.uuid == capture_uuid, Capture.project_id == project.id)
-    )
+    query = select(Capture).where(Capture.uuid == capture_uuid, Capture.project_id == project.id)
+    if for_update:
+        query = query.with_for_update()
+    capture = session.scalar(query)
     if capture is None:
         raise NotFound(f"Capture {capture_uuid} not found in project {project_uuid}.")
     return capture
@@ -117,7 +128,10 @@ def store_upload(
                 measurement, columnar_file = measure_blob(context, upload.blob_key, upload.format)
             except IngestError as exc:
                 raise BadRequest(str(exc), data={"file": [str(exc)]}) from exc
-            context.blobs.put_file(columnar_key, columnar_file)
+            try:
+                context.blobs.put_file(columnar_key, columnar_file)
+            finally:  # put_file moves the file; its scratch directory is left to remove
+                discard_scratch(columnar_file)
         with context.db.session() as session:
             project = get_project(session, caller, project_uuid)
             configuration_id = resolve_configuration(session, project, upload.configuration_uuid)
@@ -174,11 +188,16 @@ def update_capture(
 ) -> tuple[Capture, str | None, list[str]]:
     """Apply changes; returns the capture, its configuration uuid and blob keys now unused."""
     with context.db.session() as session:
-        capture = get_capture(session, caller, project_uuid, capture_uuid)
+        # Locked: a delete racing this update then either finishes first (404 here) or waits
+        # for our commit, instead of our UPDATE matching no row (StaleDataError, a 500).
+        capture = get_capture(session, caller, project_uuid, capture_uuid, for_update=True)
         project = session.get(Project, capture.project_id)
         assert project is not None
+        # The new name in a local: after a failed flush the session is rolled back and the
+        # capture's attributes can no longer be read.
+        new_name: str | None = None
         if changes.name is not None and changes.name != capture.name:
-            name = validate_name(changes.name, what="capture")
+            name = new_name = validate_name(changes.name, what="capture")
             if session.scalar(
                 select(Capture.id).where(Capture.project_id == project.id, Capture.name == name)
             ):
@@ -211,8 +230,8 @@ def update_capture(
         capture.last_modified = utcnow()
         try:
             session.flush()
-        except IntegrityError as exc:
-            raise duplicate_name(capture.name) from exc
+        except IntegrityError as exc:  # a concurrent rename or upload took the name first
+            raise duplicate_name(new_name or changes.name or "") from exc
         return capture, configuration_uuid_of(session, capture), unused
 
 
@@ -220,7 +239,9 @@ def delete_capture(
     context: AppContext, caller: Caller, project_uuid: str, capture_uuid: str
 ) -> None:
     with context.db.session() as session:
-        capture = get_capture(session, caller, project_uuid, capture_uuid)
+        # Locked, so that the keys read are the ones deleted: a file replacement committing
+        # in between would otherwise leave its new original behind (an orphan blob).
+        capture = get_capture(session, caller, project_uuid, capture_uuid, for_update=True)
         keys = [capture.blob_key, columnar_key_for(capture.blob_key)]
         session.execute(delete(Capture).where(Capture.id == capture.id))
     # Row first, files second (see the module docstring).

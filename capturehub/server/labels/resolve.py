@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from capturehub.server.errors import BadRequest, Conflict, NotFound
 from capturehub.server.labels.schemas import Kind, kind_of
 from capturehub.server.labels.values import palette_color, parse_value
-from capturehub.server.labels.versions import CHUNK
+from capturehub.server.labels.versions import CHUNK, lock_captures
 from capturehub.server.models import Capture, Label, LabelValue, Project, new_uuid, utcnow
 
 # How many problems a 400's detail spells out; `data` carries them all.
@@ -244,17 +244,44 @@ class ValueResolver:
             )
         ids: dict[str, int] = {}
         try:
-            for start in range(0, len(rows), CHUNK):
-                result = self.session.execute(
-                    insert(LabelValue).returning(LabelValue.uuid, LabelValue.id),
-                    rows[start : start + CHUNK],
-                )
-                ids.update({value_uuid: value_id for value_uuid, value_id in result})
-        except IntegrityError as exc:  # PostgreSQL: a concurrent request created one first
-            raise Conflict("Another request created the same values meanwhile; retry.") from exc
+            # In a SAVEPOINT: if a concurrent request created one of these values first
+            # (PostgreSQL; SQLite serializes writers), only this insert is undone.
+            with self.session.begin_nested():
+                for start in range(0, len(rows), CHUNK):
+                    result = self.session.execute(
+                        insert(LabelValue).returning(LabelValue.uuid, LabelValue.id),
+                        rows[start : start + CHUNK],
+                    )
+                    ids.update({value_uuid: value_id for value_uuid, value_id in result})
+        except IntegrityError:
+            ids = {}
+            for slot, row in zip(self._new, rows, strict=True):
+                self._create_or_adopt(slot, row)
         for slot in self._new:
-            slot.id = ids[slot.uuid]
+            if slot.id is None:
+                slot.id = ids[slot.uuid]
         self._new = []
+
+    def _create_or_adopt(self, slot: ValueSlot, row: dict[str, Any]) -> None:
+        """Insert one value, or take the row a concurrent request committed for it first (the
+        unique constraint waited for that request, so the row is visible now)."""
+        try:
+            with self.session.begin_nested():
+                slot.id = self.session.scalar(insert(LabelValue).returning(LabelValue.id), row)
+            return
+        except IntegrityError:
+            pass
+        existing = self.session.execute(
+            select(LabelValue.id, LabelValue.uuid).where(
+                LabelValue.label_id == slot.label.id, LabelValue.value == slot.text
+            )
+        ).first()
+        if existing is None:  # e.g. its label was deleted meanwhile
+            raise Conflict(
+                f"The {kind_of(slot.label).noun} {slot.label.name!r} changed while its value "
+                f"{slot.text!r} was being created; retry."
+            )
+        slot.id, slot.uuid = existing.id, existing.uuid
 
 
 @dataclass
@@ -338,3 +365,35 @@ def capture_of(session: Session, project: Project, capture_uuid: str) -> Capture
     if capture_uuid not in found:
         raise NotFound(f"Capture {capture_uuid} not found in project {project.uuid}.")
     return found[capture_uuid]
+
+
+def write_race(
+    session: Session, project: Project, captures: Iterable[CaptureRow], what: str
+) -> Conflict | NotFound:
+    """The answer for relationship writes that a concurrent request made fail (PostgreSQL; the
+    caller rolled its SAVEPOINT back): a 404 naming a capture deleted meanwhile, else a 409."""
+    rows = {row.uuid: row for row in captures}
+    present = find_captures(session, project, rows)
+    gone = [row for uuid, row in sorted(rows.items()) if uuid not in present]
+    if gone:
+        return NotFound(
+            f"Capture {gone[0].uuid} ({gone[0].name!r}) was deleted meanwhile; "
+            f"its {what} were not saved."
+        )
+    return Conflict(f"Another request changed the same {what} meanwhile; retry.")
+
+
+def lock_present(session: Session, captures: Iterable[CaptureRow], what: str) -> None:
+    """Lock the captures a write changes (see :func:`lock_captures`); a 404 naming one deleted
+    since it was looked up."""
+    rows = {row.id: row for row in captures}
+    present = lock_captures(session, rows)
+    gone = sorted(
+        (row for row_id, row in rows.items() if row_id not in present),
+        key=lambda row: row.uuid,
+    )
+    if gone:
+        raise NotFound(
+            f"Capture {gone[0].uuid} ({gone[0].name!r}) was deleted meanwhile; "
+            f"its {what} were not saved."
+        )

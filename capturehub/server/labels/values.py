@@ -19,6 +19,9 @@ LabelType = Literal["string", "integer", "float"]
 LABEL_TYPES: tuple[LabelType, ...] = ("string", "integer", "float")
 NUMERIC_TYPES = ("integer", "float")
 MAX_VALUE_LENGTH = 1000
+# PostgreSQL refuses index entries over about 2,700 bytes (values are unique per label), and
+# 1,000 characters of 4 UTF-8 bytes each exceed it: bounded in bytes too, as names are.
+MAX_VALUE_BYTES = 2000
 
 # Distinct, readable on light and dark backgrounds; a new value takes the next unused one.
 PALETTE = (
@@ -53,9 +56,17 @@ def parse_value(
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         message = f"A value of {label_name!r} must be a string or a number, not {raw!r}."
         raise BadRequest(message, data={field: [message]})
-    text = raw.strip() if isinstance(raw, str) else repr(raw)
     if label_type == "string":
-        return _check_text(text, label_name=label_name, field=field), None
+        # Stored exactly as given (leading/trailing spaces included): a value is a name the
+        # user chose, and silently changing it breaks round trips. Blank ones are refused.
+        if isinstance(raw, str):
+            if raw and not raw.strip():
+                message = f"A value of {label_name!r} cannot be empty or only whitespace."
+                raise BadRequest(message, data={field: [message]})
+            return _check_text(raw, label_name=label_name, field=field), None
+        return _check_text(repr(raw), label_name=label_name, field=field), None
+    # Numbers are parsed tolerantly: surrounding spaces do not change which number it is.
+    text = raw.strip() if isinstance(raw, str) else repr(raw)
     if label_type == "integer":
         if isinstance(raw, float) and raw.is_integer():
             number = int(raw)
@@ -97,6 +108,13 @@ def _check_text(text: str, *, label_name: str, field: str) -> str:
         message = (
             f"A value of {label_name!r} is {len(text)} characters long; "
             f"the limit is {MAX_VALUE_LENGTH}."
+        )
+        raise BadRequest(message, data={field: [message]})
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_VALUE_BYTES:
+        message = (
+            f"A value of {label_name!r} takes {size} bytes in UTF-8; "
+            f"the limit is {MAX_VALUE_BYTES}."
         )
         raise BadRequest(message, data={field: [message]})
     for position, char in enumerate(text):

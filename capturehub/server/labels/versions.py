@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from capturehub.server.models import Capture, utcnow
@@ -39,3 +39,25 @@ def bump_captures_in(session: Session, capture_ids: Any) -> None:
         .values(version=Capture.version + 1, last_modified=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+def lock_captures(session: Session, capture_ids: Iterable[int]) -> set[int]:
+    """Row-lock these captures (PostgreSQL: FOR NO KEY UPDATE, in id order) before writing
+    their metadata or segments; returns the ids still present.
+
+    Deleting a capture locks its row and then cascades to its metadata and segments. A write
+    that changed those rows first and bumped the capture's version last would deadlock with
+    it; locking the captures first gives every writer the same order. The lock does not block
+    other requests' foreign key checks (KEY SHARE). SQLite serializes writers anyway."""
+    ids = sorted(set(capture_ids))
+    present: set[int] = set()
+    for start in range(0, len(ids), CHUNK):
+        present.update(
+            session.scalars(
+                select(Capture.id)
+                .where(Capture.id.in_(ids[start : start + CHUNK]))
+                .order_by(Capture.id)
+                .with_for_update(key_share=True)
+            )
+        )
+    return present

@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from capturehub.server.errors import BadRequest, Conflict, NotFound
 from capturehub.server.formats import timestamp
@@ -25,9 +26,11 @@ from capturehub.server.labels.resolve import (
     ValueResolver,
     ValueSlot,
     find_captures,
+    lock_present,
+    write_race,
 )
 from capturehub.server.labels.schemas import METADATA
-from capturehub.server.labels.versions import CHUNK, bump_captures
+from capturehub.server.labels.versions import CHUNK, bump_captures, lock_captures
 from capturehub.server.metadata.schemas import relationship_json, row_json, select_relationships
 from capturehub.server.models import (
     Capture,
@@ -109,6 +112,7 @@ def set_metadata(
 ) -> list[dict[str, Any]]:
     """Give each item's capture the item's value for the item's key (create or replace)."""
     planned = _plan(session, project, items, single=single, capture=capture)
+    lock_present(session, [item.capture for item in planned], "metadata")
     existing = _existing(session, planned)
     now = utcnow()
     inserts: list[dict[str, Any]] = []
@@ -152,12 +156,18 @@ def set_metadata(
             )
         )
     try:
-        if inserts:  # one executemany (an empty list would insert one row of defaults)
-            session.execute(insert(cast(Table, CaptureMetadataValue.__table__)), inserts)
-        if updates:
-            session.execute(update(CaptureMetadataValue), updates)
-    except IntegrityError as exc:  # PostgreSQL: a concurrent request set the same key first
-        raise Conflict("Another request changed the same metadata meanwhile; retry.") from exc
+        # In a SAVEPOINT so that the transaction can still tell why the writes failed
+        # (PostgreSQL): a capture deleted meanwhile (foreign key violation; its metadata rows
+        # gone, so the update matches fewer rows: StaleDataError) gives a 404, a concurrent
+        # request setting the same key first (unique violation) a 409.
+        with session.begin_nested():
+            if inserts:  # one executemany (an empty list would insert one row of defaults)
+                session.execute(insert(cast(Table, CaptureMetadataValue.__table__)), inserts)
+            if updates:
+                session.execute(update(CaptureMetadataValue), updates)
+    except (IntegrityError, StaleDataError) as exc:
+        captures = [item.capture for item in planned]
+        raise write_race(session, project, captures, "metadata") from exc
     bump_captures(session, changed)
     return answer
 
@@ -223,6 +233,7 @@ def update_relationship(
     """Change one relationship's value (or key: then the capture must not have that key yet)."""
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.", data={"body": ["expected an object"]})
+    lock_present(session, [capture], "metadata")
     relationship = session.scalar(
         select(CaptureMetadataValue).where(
             CaptureMetadataValue.uuid == relationship_uuid,
@@ -288,6 +299,8 @@ def delete_relationships(
             f"No metadata relationship {', '.join(missing[:10])} here"
             + (f" (and {len(missing) - 10} more)." if len(missing) > 10 else ".")
         )
+    # Captures first, then their metadata rows: the order a capture's deletion takes.
+    lock_captures(session, {capture_id for _, capture_id in found.values()})
     ids = sorted(relationship_id for relationship_id, _ in found.values())
     for start in range(0, len(ids), CHUNK):
         session.execute(

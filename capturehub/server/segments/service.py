@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from capturehub.server.errors import Conflict, NotFound
 from capturehub.server.formats import timestamp
@@ -24,9 +26,16 @@ from capturehub.server.labels.resolve import (
     ValueResolver,
     ValueSlot,
     find_captures,
+    lock_present,
+    write_race,
 )
 from capturehub.server.labels.schemas import LABEL
-from capturehub.server.labels.versions import CHUNK, bump_captures, bump_captures_in
+from capturehub.server.labels.versions import (
+    CHUNK,
+    bump_captures,
+    bump_captures_in,
+    lock_captures,
+)
 from capturehub.server.models import (
     Capture,
     Label,
@@ -205,6 +214,7 @@ def create_segments(
     drafts = plan_segments(
         session, project, items, single=single, capture=capture, segmenter_id=segmenter_id
     )
+    lock_present(session, [draft.capture for draft in drafts], "segments")
     now = utcnow()
     stamp = timestamp(now)
     rows = []
@@ -227,7 +237,14 @@ def create_segments(
         )
         answer.append(_json(uuid, draft, stamp, stamp))
     if rows:  # one executemany (an empty list would insert one row of defaults)
-        session.execute(insert(cast(Table, Segment.__table__)), rows)
+        try:
+            # In a SAVEPOINT so that, when a capture was deleted meanwhile (PostgreSQL: a
+            # foreign key violation), the transaction can still tell which one.
+            with session.begin_nested():
+                session.execute(insert(cast(Table, Segment.__table__)), rows)
+        except IntegrityError as exc:
+            captures = [draft.capture for draft in drafts]
+            raise write_race(session, project, captures, "segments") from exc
     bump_captures(session, {draft.capture.id for draft in drafts})
     return answer
 
@@ -313,6 +330,7 @@ def update_segments(
         fields["capture"] = existing.capture_uuid
         merged.append(fields)
     drafts = plan_segments(session, project, merged, single=single, capture=capture)
+    lock_present(session, [draft.capture for draft in drafts], "segments")
     now = utcnow()
     stamp = timestamp(now)
     updates = []
@@ -333,7 +351,15 @@ def update_segments(
         )
         answer.append(_json(existing.uuid, draft, timestamp(existing.created_at), stamp))
     if updates:
-        session.execute(update(Segment), updates)
+        try:
+            session.execute(update(Segment), updates)
+        except (
+            StaleDataError
+        ) as exc:  # PostgreSQL: deleted since we read it (the request rolls back)
+            raise NotFound(
+                "A segment was deleted meanwhile (by another request, or with its capture); "
+                "nothing was changed."
+            ) from exc
     bump_captures(session, {draft.capture.id for draft in drafts})
     return answer
 
@@ -374,6 +400,8 @@ def delete_segments(
             f"No segment {', '.join(missing[:10])} here"
             + (f" (and {len(missing) - 10} more)." if len(missing) > 10 else ".")
         )
+    # Captures first, then their segments: the order a capture's deletion takes.
+    lock_captures(session, {capture_id for _, capture_id in found.values()})
     ids = sorted(segment_id for segment_id, _ in found.values())
     for start in range(0, len(ids), CHUNK):
         session.execute(delete(Segment).where(Segment.id.in_(ids[start : start + CHUNK])))

@@ -102,13 +102,16 @@ def statistics_chunks(session: Session, project: Project) -> Iterator[bytes]:
         .order_by(Capture.created_at, Capture.id)
     ).all()
     counts: dict[int, dict[int, int]] = defaultdict(dict)
+    # Unknown value ids (see _Fragments.metadata) are counted nowhere, totals included.
+    known = {value.id for label_values in values.values() for value in label_values}
     for capture_id, value_id, count in session.execute(
         select(Segment.capture_id, Segment.label_value_id, func.count())
         .join(Capture, Capture.id == Segment.capture_id)
         .where(Capture.project_id == project.id)
         .group_by(Segment.capture_id, Segment.label_value_id)
     ):
-        counts[capture_id][value_id] = count
+        if value_id in known:
+            counts[capture_id][value_id] = count
     metadata: dict[int, dict[int, int]] = defaultdict(dict)
     for capture_id, label_id, value_id in session.execute(
         select(
@@ -175,10 +178,17 @@ class _Fragments:
         )
 
     def metadata(self, chosen: dict[int, int]) -> str:
+        # A value id the values query did not return (created after it, where reads are not
+        # one snapshot) reads as null rather than failing the stream half-way.
         return (
             "{"
             + ",".join(
-                key + (self.metadata_values[chosen[label_id]] if label_id in chosen else "null")
+                key
+                + (
+                    self.metadata_values.get(chosen[label_id], "null")
+                    if label_id in chosen
+                    else "null"
+                )
                 for label_id, key in self.keys
             )
             + "}"
