@@ -1,0 +1,39 @@
+"""The benchmark suite in its smoke mode, so that its code cannot rot (figures are not
+asserted: timings belong in docs/performance.md, never in tests)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--smoke",
+            "--workdir",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["mode"] == "smoke"
+    assert figures["ingest"]["ingest_mb_s"] > 0 and figures["ingest"]["reference_mb_s"] > 0
+    assert figures["memory"]["server_upload_growth_mb"] is not None
+    assert figures["lookups"]["get_by_uuid_p95_ms"] > 0
+    assert figures["statistics"]["statistics_s"] > 0
+    assert "[lookups]" in result.stdout
