@@ -33,12 +33,19 @@ class _Pending(io.RawIOBase):
 
 
 def arrow_stream(blobs: BlobStore, key: str, start: int | None, end: int | None) -> Iterator[bytes]:
+    """Open the columnar copy now (a missing blob raises BlobNotFound before any byte is
+    sent, so the route can still answer 404) and stream it batch by batch."""
     with blobs.local_copy(key) as path:
+        # Memory-mapped: the mapping stays valid after a temporary copy is removed.
         table = read_columnar(path, start, end)
-        pending = _Pending()
-        # Yield after every batch so the response streams instead of building in memory.
-        with pa.ipc.new_stream(pending, table.schema) as writer:
-            for batch in table.to_batches(max_chunksize=BATCH_ROWS):
-                writer.write_batch(batch)
-                yield pending.take()
-        yield pending.take()
+    return _batches(table)
+
+
+def _batches(table: pa.Table) -> Iterator[bytes]:
+    pending = _Pending()
+    # Yield after every batch so the response streams instead of building in memory.
+    with pa.ipc.new_stream(pending, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+            writer.write_batch(batch)
+            yield pending.take()
+    yield pending.take()

@@ -453,7 +453,10 @@ def capture_data(
             f"Capture {capture.name!r} has no data to read yet (task_state "
             f"{capture.task_state}); wait until it is SUCCESS."
         )
-    return StreamingResponse(
-        arrow_stream(context.blobs, capture.columnar_key, start, end),
-        media_type="application/vnd.apache.arrow.stream",
-    )
+    try:
+        chunks = arrow_stream(context.blobs, capture.columnar_key, start, end)
+    except BlobNotFound:
+        raise NotFound(
+            f"Capture {capture_uuid} was deleted or its file replaced meanwhile; ask again."
+        ) from None
+    return StreamingResponse(chunks, media_type="application/vnd.apache.arrow.stream")
