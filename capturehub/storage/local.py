@@ -23,6 +23,20 @@ _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-.]+)*$")
 TEMP_DIR_NAME = ".tmp"
 
 
+def _move_into_place(source: Path, final: Path) -> None:
+    """Rename ``source`` onto ``final``, creating its folder. A concurrent delete may remove
+    that folder (deletes prune empty folders) between the mkdir and the rename: try again."""
+    for attempt in range(5):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(source, final)
+            break
+        except FileNotFoundError:
+            if attempt == 4 or not source.exists():
+                raise
+    _fsync_dir(final.parent)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -44,9 +58,7 @@ class _LocalWriter(BlobWriter):
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        self._final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._temp, self._final)
-        _fsync_dir(self._final.parent)
+        _move_into_place(self._temp, self._final)
 
     def abort(self) -> None:
         self._file.close()
@@ -71,10 +83,7 @@ class LocalBlobStore(BlobStore):
         return _LocalWriter(self.path(key), self.temp_path())
 
     def put_file(self, key: str, source: Path) -> None:
-        final = self.path(key)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, final)
-        _fsync_dir(final.parent)
+        _move_into_place(source, self.path(key))
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         path = self.path(key)
