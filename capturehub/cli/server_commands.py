@@ -180,7 +180,8 @@ def fsck_command(repair: bool, min_age: float, data_dir: Path | None) -> None:
 
     \b
     --repair deletes orphan files, marks captures whose file is lost as FAILURE,
-    and processes again captures whose columnar copy is missing.
+    processes again captures whose columnar copy is missing, and corrects
+    each project's capture count (the capture list's total).
     Exit code 1 when problems were found and not repaired.
     Example:
       capturehub fsck --repair
@@ -195,6 +196,9 @@ def fsck_command(repair: bool, min_age: float, data_dir: Path | None) -> None:
     for uuid in report.missing_originals:
         click.echo(f"  {uuid}")
     click.echo(f"captures missing their columnar copy: {len(report.missing_columnar)}")
+    click.echo(f"projects whose capture count is wrong: {len(report.wrong_counts)}")
+    for uuid, (kept, counted) in report.wrong_counts.items():
+        click.echo(f"  {uuid}: {kept} kept, {counted} counted")
     click.echo(f"stale temporary files: {report.stale_temp_files}")
     if report.clean:
         click.echo("clean")

@@ -31,6 +31,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Reads straight from the operating system's page cache, shared by every connection of
+    # the pool, instead of each connection warming its own 2 MB page cache.
+    cursor.execute("PRAGMA mmap_size=1073741824")
     cursor.close()
 
 
@@ -44,13 +47,17 @@ def _sqlite_begin(connection: Connection) -> None:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        # use_lifo: the connection used last (its caches warm) is handed out next.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=20,
+            pool_use_lifo=True,
         )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, pool_use_lifo=True)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -115,6 +122,10 @@ class Database:
             connection.exec_driver_sql("PRAGMA analysis_limit=1000")
             connection.exec_driver_sql("ANALYZE")
             connection.commit()
+        # A connection reads the statistics once, with the schema; only the one that ran
+        # ANALYZE sees the new ones. Replacing the pool makes every later query plan with them
+        # (connections in use are closed when they are returned).
+        self.engine.dispose()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -11,4 +11,8 @@ def timestamp(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:  # SQLite hands back naive datetimes; they were stored in UTC
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    # isoformat with fixed microseconds gives exactly that shape, several times faster than
+    # strftime (a page of 100 captures formats 200 of these).
+    return value.isoformat(timespec="microseconds")

@@ -3,8 +3,9 @@
 Finds blobs that no capture references (left by a crash between storing a file and inserting
 its row, or between deleting a row and its files), captures whose original file is missing,
 and processed captures whose columnar copy is missing. ``repair`` deletes the orphan blobs,
-marks captures without their original as FAILURE (their row and labels are kept), and queues
-captures without a columnar copy for processing again.
+marks captures without their original as FAILURE (their row and labels are kept), queues
+captures without a columnar copy for processing again, and sets each project's
+``capture_count`` (the capture list's count) back to the number of captures it holds.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from capturehub.server.context import AppContext
-from capturehub.server.models import Capture
+from capturehub.server.models import Capture, Project
 from capturehub.storage.local import LocalBlobStore
 
 
@@ -26,6 +29,8 @@ class FsckReport:
     orphan_blobs: list[str] = field(default_factory=list)
     missing_originals: list[str] = field(default_factory=list)
     missing_columnar: list[str] = field(default_factory=list)
+    # Projects whose capture_count is not their number of captures: uuid -> (kept, actual).
+    wrong_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     stale_temp_files: int = 0
     repaired: bool = False
 
@@ -35,6 +40,7 @@ class FsckReport:
             self.orphan_blobs
             or self.missing_originals
             or self.missing_columnar
+            or self.wrong_counts
             or self.stale_temp_files
         )
 
@@ -47,6 +53,7 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
         rows = session.execute(
             select(Capture.uuid, Capture.blob_key, Capture.columnar_key, Capture.task_state)
         ).all()
+        report.wrong_counts = _wrong_counts(session)
     referenced = set()
     for uuid, blob_key, columnar_key, state in rows:
         referenced.add(blob_key)
@@ -82,6 +89,26 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
     return report
 
 
+def _counted() -> Any:
+    """Each project's number of captures, as a subquery correlated to ``project``."""
+    return (
+        select(func.count(Capture.id))
+        .where(Capture.project_id == Project.id)
+        .correlate(Project)
+        .scalar_subquery()
+    )
+
+
+def _wrong_counts(session: Session) -> dict[str, tuple[int, int]]:
+    return {
+        uuid: (kept, counted)
+        for uuid, kept, counted in session.execute(
+            select(Project.uuid, Project.capture_count, _counted())
+        )
+        if kept != counted
+    }
+
+
 def _repair(context: AppContext, report: FsckReport) -> None:
     for key in report.orphan_blobs:
         context.blobs.delete(key)
@@ -104,5 +131,12 @@ def _repair(context: AppContext, report: FsckReport) -> None:
                     Capture.uuid.not_in(report.missing_originals),
                 )
                 .values(task_state="SENT", task_result=None, columnar_key=None)
+            )
+        if report.wrong_counts:  # counted again inside this transaction, not from the report
+            session.execute(
+                update(Project)
+                .where(Project.uuid.in_(report.wrong_counts))
+                .values(capture_count=_counted())
+                .execution_options(synchronize_session=False)
             )
     report.repaired = True

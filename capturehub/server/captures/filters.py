@@ -99,9 +99,10 @@ def apply_filters(
     return query
 
 
-def apply_ordering(query: Select[Any], params: QueryParams) -> Select[Any]:
+def apply_ordering(query: Select[Any], params: QueryParams, reverse: bool = False) -> Select[Any]:
+    """The ``ordering`` asked for (``reverse``: the exact opposite, for reading from the end)."""
     ordering = params.get("ordering") or "created_at"
-    descending = ordering.startswith("-")
+    descending = ordering.startswith("-") != reverse
     column = ORDERINGS.get(ordering.lstrip("-"))
     if column is None:
         raise BadRequest(

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
-from sqlalchemy.orm import Bundle, Session
+from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, StreamingResponse
 
 from capturehub.server.auth.deps import Context, CurrentCaller
@@ -24,7 +24,7 @@ from capturehub.server.captures.schemas import (
     parse_rate,
 )
 from capturehub.server.errors import BadRequest, NotFound
-from capturehub.server.models import Capture, CaptureConfiguration, new_uuid
+from capturehub.server.models import Capture, CaptureConfiguration, Project, new_uuid
 from capturehub.server.projects.service import get_project
 from capturehub.server.storage_keys import original_key
 from capturehub.storage import BlobNotFound
@@ -55,11 +55,13 @@ UPLOAD_BODY = {
 
 
 def _select_with_configuration() -> Any:
-    """Capture rows (Core, not ORM objects: much cheaper to load) with their configuration's
-    uuid, as ``(row, configuration_uuid)`` pairs."""
-    return select(
-        Bundle("capture", *Capture.__table__.columns), CaptureConfiguration.uuid
-    ).outerjoin(CaptureConfiguration, CaptureConfiguration.id == Capture.capture_configuration_id)
+    """Capture rows with their configuration's uuid as ``configuration_uuid``: plain Core
+    rows (no ORM objects), several times cheaper to load; run on ``session.connection()``."""
+    captures = Capture.__table__
+    configurations = CaptureConfiguration.__table__
+    return select(*captures.columns, configurations.c.uuid.label("configuration_uuid")).outerjoin(
+        configurations, configurations.c.id == captures.c.capture_configuration_id
+    )
 
 
 @router.get("/project/{project_uuid}/capture/", summary="List captures (filters, paging)")
@@ -69,15 +71,13 @@ def list_captures(
     params = request.query_params
     with context.db.read() as session:
         project = get_project(session, caller, project_uuid)
-        query = filters.apply_filters(_select_with_configuration(), params, project.id, session)
-        query = filters.apply_ordering(query, params)
         page = filters.page_of(params)
         if page is not None:
             ids_query = filters.apply_filters(select(Capture.id), params, project.id, session)
-            page_ids, count = _page_of_ids(session, ids_query, params, page)
+            page_ids, count = _page_of_ids(session, ids_query, params, page, project)
             found = {
-                capture.id: (capture, config)
-                for capture, config in session.execute(
+                row.id: row
+                for row in session.connection().execute(
                     _select_with_configuration().where(Capture.id.in_(page_ids))
                 )
             }
@@ -87,9 +87,11 @@ def list_captures(
                     "count": count,
                     "next": _page_link(request, page.offset + page.limit, page.limit, count),
                     "previous": _page_link(request, page.offset - page.limit, page.limit, count),
-                    "results": [capture_json(capture, config) for capture, config in rows],
+                    "results": [capture_json(row, row.configuration_uuid) for row in rows],
                 }
             )
+        query = filters.apply_filters(_select_with_configuration(), params, project.id, session)
+        query = filters.apply_ordering(query, params)
     return StreamingResponse(_stream_array(context, query), media_type="application/json")
 
 
@@ -98,26 +100,47 @@ SMALL_MATCH = 5_000
 
 
 def _page_of_ids(
-    session: Session, ids_query: Any, params: Any, page: filters.Page
+    session: Session, ids_query: Any, params: Any, page: filters.Page, project: Project
 ) -> tuple[list[int], int]:
     """The ids of the requested page, in order, and how many captures match in all.
 
     Ids are paged before rows are loaded (an index-only scan, even deep into the list; OFFSET
-    on full rows would fetch every skipped row). A filter usually matches few captures, and
-    finding them is the expensive part, so the ordered ids of all matches are fetched once (up
-    to SMALL_MATCH) and both the count and the page come from that list; otherwise, and for
-    the unfiltered list, the page and the count are two index scans.
+    on full rows would fetch every skipped row). The unfiltered list's count is the project's
+    ``capture_count``. A filter usually matches few captures, and finding them is the
+    expensive part, so the ordered ids of all matches are fetched once (up to SMALL_MATCH) and
+    both the count and the page come from that list; otherwise the count is one more query.
     """
-    ordered = filters.apply_ordering(ids_query, params)
+    ordered = filters.apply_ordering(ids_query, params)  # a 400 for an unknown ordering
     if filters.has_filters(params):
         matches = session.scalars(ordered.limit(SMALL_MATCH + 1)).all()
         if len(matches) <= SMALL_MATCH:
             return list(matches[page.offset : page.offset + page.limit]), len(matches)
-    page_ids = list(session.scalars(ordered.limit(page.limit).offset(page.offset)).all())
-    if len(page_ids) < page.limit and (page_ids or page.offset == 0):
-        return page_ids, page.offset + len(page_ids)  # the last page: no need to count
-    count = session.scalar(select(func.count()).select_from(ids_query.subquery())) or 0
-    return page_ids, count
+        count = session.scalar(select(func.count()).select_from(ids_query.subquery())) or 0
+    else:
+        count = project.capture_count
+    return _ids_at(session, ids_query, params, page, count), count
+
+
+def _ids_at(
+    session: Session, ids_query: Any, params: Any, page: filters.Page, count: int
+) -> list[int]:
+    """One page of ids, read from whichever end of the order is nearer.
+
+    OFFSET has to step over every skipped entry of the index, so the last page of 100,000
+    captures would walk all of them; from the other end (the order reversed, then the page
+    reversed back) no page is more than half the list away.
+    """
+    if page.offset >= count or page.limit == 0:
+        return []
+    from_end = count - page.offset - page.limit  # entries after the page
+    if from_end >= page.offset:
+        ordered = filters.apply_ordering(ids_query, params)
+        return list(session.scalars(ordered.limit(page.limit).offset(page.offset)))
+    limit = page.limit + min(from_end, 0)  # the last page may be short
+    reversed_query = filters.apply_ordering(ids_query, params, reverse=True)
+    ids = list(session.scalars(reversed_query.limit(limit).offset(max(from_end, 0))))
+    ids.reverse()
+    return ids
 
 
 def _page_link(request: Request, offset: int, limit: int, count: int) -> str | None:
@@ -137,10 +160,11 @@ def _stream_array(context: Any, query: Any) -> Iterator[bytes]:
     yield b"["
     separator = ""
     with context.db.read() as session:
-        result = session.execute(query.execution_options(yield_per=STREAM_BATCH))
+        result = session.connection().execute(query.execution_options(yield_per=STREAM_BATCH))
         for rows in result.partitions():
             items = [
-                json.dumps(capture_json(c, config), separators=(",", ":")) for c, config in rows
+                json.dumps(capture_json(row, row.configuration_uuid), separators=(",", ":"))
+                for row in rows
             ]
             yield (separator + ",".join(items)).encode()
             separator = ","

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -158,6 +158,7 @@ def store_upload(
                 session.flush()
             except IntegrityError as exc:
                 raise duplicate_name(upload.name) from exc
+            count_captures(session, project.id, +1)
             return capture, upload.configuration_uuid
     except BaseException:
         context.blobs.delete(upload.blob_key)
@@ -244,6 +245,21 @@ def delete_capture(
         capture = get_capture(session, caller, project_uuid, capture_uuid, for_update=True)
         keys = [capture.blob_key, columnar_key_for(capture.blob_key)]
         session.execute(delete(Capture).where(Capture.id == capture.id))
+        count_captures(session, capture.project_id, -1)
     # Row first, files second (see the module docstring).
     for key in keys:
         context.blobs.delete(key)
+
+
+def count_captures(session: Session, project_id: int, change: int) -> None:
+    """Keep ``project.capture_count`` in step, in the transaction that inserts or deletes.
+
+    Done last in the transaction: on PostgreSQL the UPDATE locks the project's row until the
+    commit, which serializes concurrent uploads to one project only for that last moment.
+    """
+    session.execute(
+        update(Project)
+        .where(Project.id == project_id)
+        .values(capture_count=Project.capture_count + change)
+        .execution_options(synchronize_session=False)
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, exists, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, exists, false, or_, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 
@@ -112,14 +112,24 @@ def _range(item: MetadataFilter, label: Label | None) -> ColumnElement[bool]:
     return operations[item.operator]
 
 
+# A filter whose key is known matches at most this many of its values by listing their ids in
+# the capture query (no join with label_value); beyond that, the join.
+MAX_LISTED_VALUES = 1000
+
+
 def condition(
-    item: MetadataFilter, project_id: int, label: Label | None = None
+    item: MetadataFilter,
+    project_id: int,
+    label: Label | None = None,
+    session: Session | None = None,
 ) -> ColumnElement[bool]:
-    """The WHERE clause on ``capture`` for one filter (``label``: the key, when looked up)."""
+    """The WHERE clause on ``capture`` for one filter (``label``: the key, when looked up;
+    ``session``: to look up the matching values first, which makes the capture query lighter).
+    """
     label_id: Any = label.id if label is not None else _label_id(project_id, item.key)
     if item.operator == "exists":
         wanted = item.raw.strip().lower()
-        if wanted not in ("true", "false", "1", "0", "yes", "no"):
+        if wanted not in ("true", "1", "yes", "false", "0", "no"):
             raise BadRequest(f"{item.parameter} must be true or false, not {item.raw!r}.")
         has_key = exists().where(
             CaptureMetadataValue.capture_id == Capture.id,
@@ -127,32 +137,52 @@ def condition(
         )
         return has_key if wanted in ("true", "1", "yes") else ~has_key
     if item.operator in RANGES:
+        value_condition = _range(item, label)
+    else:
+        raws = [item.raw]
+        if item.operator == "in":
+            raws = [part.strip() for part in item.raw.split(",") if part.strip()]
+        value_condition = _value_matches(item, label, raws)
+    value_ids = None
+    if label is not None and session is not None:
+        value_ids = _listed_values(session, label, value_condition)
+    if value_ids is not None and not value_ids:
+        return false()
+    if item.operator in RANGES:
         # A range often matches most captures: probing each candidate capture's value through
         # the unique (capture, key) index beats building the list of every match, which an
         # IN (...) would do before the first row could be returned or counted.
-        return exists().where(
+        probe = exists().where(
             CaptureMetadataValue.capture_id == Capture.id,
             CaptureMetadataValue.label_id == label_id,
-            LabelValue.id == CaptureMetadataValue.label_value_id,
-            _range(item, label),
         )
-    if item.operator == "in":
-        value_condition = _value_matches(
-            item, label, [part.strip() for part in item.raw.split(",") if part.strip()]
-        )
-    else:
-        value_condition = _value_matches(item, label, [item.raw])
+        if value_ids is not None:
+            return probe.where(CaptureMetadataValue.label_value_id.in_(value_ids))
+        return probe.where(LabelValue.id == CaptureMetadataValue.label_value_id, value_condition)
     # The matching values by (label, value) or (label, number), then their captures by the
     # (label, label_value, capture) index.
+    matches = select(CaptureMetadataValue.capture_id).where(
+        CaptureMetadataValue.label_id == label_id
+    )
+    if value_ids is not None:
+        return Capture.id.in_(matches.where(CaptureMetadataValue.label_value_id.in_(value_ids)))
     return Capture.id.in_(
-        select(CaptureMetadataValue.capture_id)
-        .join(LabelValue, LabelValue.id == CaptureMetadataValue.label_value_id)
-        .where(
-            CaptureMetadataValue.label_id == label_id,
-            LabelValue.label_id == label_id,
-            value_condition,
+        matches.join(LabelValue, LabelValue.id == CaptureMetadataValue.label_value_id).where(
+            LabelValue.label_id == label_id, value_condition
         )
     )
+
+
+def _listed_values(
+    session: Session, label: Label, value_condition: ColumnElement[bool]
+) -> list[int] | None:
+    """The ids of the key's values that match, or None when there are too many to list."""
+    ids = session.scalars(
+        select(LabelValue.id)
+        .where(LabelValue.label_id == label.id, value_condition)
+        .limit(MAX_LISTED_VALUES + 1)
+    ).all()
+    return list(ids) if len(ids) <= MAX_LISTED_VALUES else None
 
 
 def metadata_keys(session: Session, project_id: int, keys: set[str]) -> dict[str, Label]:
@@ -210,7 +240,7 @@ def apply_metadata_filters(
         label = labels.get(item.key)
         if label is not None:
             check_range(item, label)
-        query = query.where(condition(item, project_id, label))
+        query = query.where(condition(item, project_id, label, session))
     return query
 
 
