@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -14,6 +13,7 @@ from capturehub.cli.output import emit, format_options, human_size, stderr_conso
 from capturehub.cli.progress import TransferProgress
 from capturehub.cli.session import find_project, open_client, project_option, server_option
 from capturehub.cli.uploading import default_workers, sha256_of
+from capturehub.datamanager._pool import transfer_pool
 from capturehub.datamanager.capture import Capture
 from capturehub.exceptions import CapturehubError
 
@@ -172,7 +172,7 @@ def download(
                 shutil.rmtree(partial, ignore_errors=True)
                 bar.file_done(partial, capture.file_size or 0)
 
-        with bar, ThreadPoolExecutor(max_workers=workers) as pool:
+        with bar, transfer_pool(workers) as pool:
             results = list(pool.map(one, captures))
     if partial_root.is_dir() and not any(partial_root.iterdir()):
         partial_root.rmdir()

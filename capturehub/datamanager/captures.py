@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from capturehub._transport import Connection, json_body
+from capturehub.datamanager._pool import transfer_pool
 from capturehub.datamanager._wire import iter_list, segment
 from capturehub.datamanager.capture import PENDING_STATES, Capture
 from capturehub.datamanager.labels import Label, Value, create_definition, list_definitions
@@ -177,7 +177,7 @@ class Captures:
 
         results: list[Capture | None] = [None] * len(paths)
         errors: dict[str, BaseException] = {}
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        with transfer_pool(workers) as pool:
             futures = {pool.submit(one, index): index for index in range(len(paths))}
             for future, index in futures.items():
                 try:

@@ -36,12 +36,13 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from capturehub._transport import json_body
+from capturehub.datamanager._pool import transfer_pool
 from capturehub.datamanager._wire import iter_list, segment
 from capturehub.datamanager.capture import PENDING_STATES
 from capturehub.datamanager.labels import (
@@ -467,7 +468,7 @@ class _Importer:
                 return "failed", None, f"cannot read {entry.path}: {exc}"
             return "uploaded", capture.capture_info, ""
 
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        with transfer_pool(workers) as pool:
             futures: dict[Future[tuple[str, dict[str, Any] | None, str]], _Entry] = {
                 pool.submit(one, entry): entry for entry in runnable
             }
@@ -836,7 +837,7 @@ def export_manifest(
     finally:
         partial.unlink(missing_ok=True)
     if download and selected:
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with transfer_pool(8) as pool:
             for future in [pool.submit(capture.download, target.parent) for capture in selected]:
                 future.result()
     return target
