@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from capturehub._version import __version__
+from capturehub.server.allow import install_allow_header
 from capturehub.server.auth.routes import router as auth_router
 from capturehub.server.captures.processing import pending_captures, process_capture
 from capturehub.server.captures.routes import router as captures_router
@@ -23,6 +24,7 @@ from capturehub.server.labels.routes import router as labels_router
 from capturehub.server.meta.routes import router as meta_router
 from capturehub.server.metadata.routes import router as metadata_router
 from capturehub.server.models import Capture
+from capturehub.server.openapi import install_openapi
 from capturehub.server.paths import NormalizePath
 from capturehub.server.projects.routes import router as projects_router
 from capturehub.server.segments.routes import router as segments_router
@@ -141,8 +143,10 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     )
     app.state.context = context
     install_error_handlers(app)
+    install_allow_header(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_openapi(app)
     app.add_middleware(RequestGuard)
     app.add_middleware(NormalizePath, prefix=settings.normalized_root_path)
     return app

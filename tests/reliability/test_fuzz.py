@@ -5,17 +5,18 @@ per the schema); most of them are pointed at team A's real objects (their path p
 replaced by real ids) so that they reach past the project lookup. Each answer must:
 
 * never be a 5xx (``not_a_server_error``);
+* have a status code the operation declares (``status_code_conformance``: the document
+  declares 400, 401, 404, 409, 413 and 429 where the server answers them, see
+  capturehub/server/openapi.py);
 * have the declared content type and, where the schema declares a response body, match it
-  (``content_type_conformance``, ``response_schema_conformance``; today no operation declares
-  a response schema, every route answers an untyped object or list, so the latter only
-  starts to bite once the routes declare response models);
+  (``content_type_conformance``, ``response_schema_conformance``; error answers are checked
+  against the declared ``Error`` schema; success bodies are still untyped objects or lists);
 * be JSON of the wire-API error shape ``{"status": <code>, "detail": "<text>"}`` when it is an
-  error (checked here, as most routes declare no error responses).
+  error (checked here as well).
 
-Not checked, because the schema is too loose for them to mean anything (see
-docs/security.md): ``status_code_conformance`` (routes declare 200/201/422 only, while 400,
-401, 404 and 409 are the documented answers), ``positive_data_acceptance`` (many bodies are
-declared as "any JSON" while the routes then require fields) and ``negative_data_rejection``.
+Not checked, because the request schemas are too loose for them to mean anything (see
+docs/security.md): ``positive_data_acceptance`` (many bodies are declared as "any JSON" while
+the routes then require fields) and ``negative_data_rejection``.
 
 Examples per operation: 5 in CI, 50 with CAPTUREHUB_FULL_RELIABILITY=1.
 """
@@ -38,6 +39,7 @@ from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import (  # noqa: E402
     content_type_conformance,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 MAX_EXAMPLES = 50 if FULL else 5
@@ -131,7 +133,12 @@ def _fuzz_operation(operation: Any, ids: dict[str, str], token: str) -> None:
         response = case.call(headers={"Authorization": f"Bearer {token}"}, timeout=60)
         case.validate_response(
             response,
-            checks=[not_a_server_error, content_type_conformance, response_schema_conformance],
+            checks=[
+                not_a_server_error,
+                content_type_conformance,
+                response_schema_conformance,
+                status_code_conformance,
+            ],
         )
         _error_shape(response)
 

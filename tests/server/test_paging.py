@@ -69,6 +69,9 @@ def test_a_filtered_list_pages_the_same_way(api: httpx.Client, filled: str) -> N
     params = {"name__contains": "cap-0", "ordering": "-name"}
     whole = [c["name"] for c in api.get(base, params=params).json()]
     assert whole == [f"cap-{i:02d}.csv" for i in range(9, -1, -1)]
+    # Case-insensitive on both databases.
+    shouted = api.get(base, params={**params, "name__contains": "CAP-0"}).json()
+    assert [c["name"] for c in shouted] == whole
     for offset in (0, 4, 8, 9, 10):
         page = api.get(base, params={**params, "limit": 3, "offset": offset}).json()
         assert page["count"] == 10

@@ -1,9 +1,9 @@
 """The capture list's query parameters: filters, ordering and paging.
 
-``?name=`` exact name, ``?name__contains=`` substring, ``?task_state=`` one state or a
-comma-separated list, ``?format=.csv``, ``?ordering=`` one of :data:`ORDERINGS` (``-`` for
-descending; default ``created_at``), ``?limit=&offset=`` for a page. Metadata filters are
-added by the metadata feature through :data:`EXTRA_FILTERS`.
+``?name=`` exact name, ``?name__contains=`` substring (case-insensitive), ``?task_state=``
+one state or a comma-separated list, ``?format=.csv``, ``?ordering=`` one of
+:data:`ORDERINGS` (``-`` for descending; default ``created_at``), ``?limit=&offset=`` for a
+page. Metadata filters are added by the metadata feature through :data:`EXTRA_FILTERS`.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def apply_filters(
         query = query.where(Capture.name == name)
     if contains := params.get("name__contains"):
         escaped = contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Capture.name.like(f"%{escaped}%", escape="\\"))
+        # Case-insensitive on every database (SQLite's LIKE already is, for ASCII).
+        query = query.where(Capture.name.ilike(f"%{escaped}%", escape="\\"))
     if states := params.get("task_state"):
         wanted = [state.strip().upper() for state in states.split(",") if state.strip()]
         unknown = sorted(set(wanted) - set(TASK_STATES))

@@ -1,0 +1,442 @@
+"""The OpenAPI document (``GET /openapi.json``), made true to what the server answers.
+
+FastAPI builds the document from the routes' signatures, which say little about errors here:
+it declares a ``422`` that never happens (capturehub/server/errors.py answers validation
+errors with a ``400`` of the one error shape), and nothing of the ``401``/``404``/``409``/
+``413``/``429`` the server does answer. The capture list reads its query parameters by hand, so
+the generated document lists none. :func:`install_openapi` replaces ``app.openapi`` (FastAPI's
+documented way to extend the document) with a function that post-processes the generated
+document once and caches it in ``app.openapi_schema``.
+
+Each error is declared from a fact the code can be asked about, not from a hand-written list of
+routes, so a new route is described correctly without touching this file:
+
+- ``400`` everywhere: request validation, and the request guard (capturehub/server/guard.py)
+  refuses NUL characters in any URL and non-strict JSON in any body.
+- ``401`` on every route that depends on :func:`~capturehub.server.auth.deps.current_caller`.
+- ``404`` on every route with a path parameter: every id in a path is looked up in the caller's
+  team, and a miss (or another team's object) is a 404.
+- ``413`` on routes that take a file (``multipart/form-data`` with a binary part) and on routes
+  that take a JSON body (the guard's 64 MiB cap).
+- ``429`` on the token route: failed logins are rate-limited per user name
+  (capturehub/server/auth/service.py).
+- ``409`` is the exception: conflicts come from the services' rules (unique names, a capture
+  still being processed, concurrent writes), which no signature shows, so :data:`CONFLICTS`
+  lists them by family of paths; tests/server/test_openapi.py checks that every rule still
+  matches an operation and triggers a sample of them against a real server.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from starlette.routing import BaseRoute
+
+from capturehub.server.allow import served_routes
+from capturehub.server.auth.deps import current_caller
+from capturehub.server.auth.service import LOGIN_WINDOW, MAX_FAILED_LOGINS
+from capturehub.server.captures import filters as capture_filters
+from capturehub.server.captures.schemas import FORMATS, TASK_STATES
+from capturehub.server.guard import MAX_JSON_BYTES
+from capturehub.server.metadata import filters as metadata_filters
+
+ERROR = "Error"
+OAUTH_ERROR = "OAuthError"
+ERROR_REF = {"$ref": f"#/components/schemas/{ERROR}"}
+OAUTH_ERROR_REF = {"$ref": f"#/components/schemas/{OAUTH_ERROR}"}
+
+# The one error shape (capturehub/server/errors.py, ``error_response``).
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": ERROR,
+    "type": "object",
+    "description": "Every error the server answers has this shape.",
+    "required": ["status", "detail"],
+    "properties": {
+        "status": {"type": "integer", "description": "The HTTP status code, repeated."},
+        "detail": {"type": "string", "description": "What went wrong, for a person to read."},
+        "data": {
+            "type": "object",
+            "description": "Validation errors only: the messages for each field at fault.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
+
+# The token route's refusals follow RFC 6749 §5.2, with the error shape's fields as well
+# (capturehub/server/auth/routes.py, ``_oauth_error``), so both kinds of client can read them.
+OAUTH_ERROR_SCHEMA: dict[str, Any] = {
+    "title": OAUTH_ERROR,
+    "description": "An OAuth 2 error (RFC 6749 §5.2) that is also of the error shape.",
+    "allOf": [
+        ERROR_REF,
+        {
+            "type": "object",
+            "required": ["error", "error_description"],
+            "properties": {
+                "error": {
+                    "type": "string",
+                    "enum": ["invalid_request", "invalid_grant", "unsupported_grant_type"],
+                },
+                "error_description": {"type": "string"},
+            },
+        },
+    ],
+}
+
+# FastAPI's validation-error schemas: unused once the 422s are gone.
+FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+TOKEN_PATH = "/oauth/token/"
+CAPTURE_LIST_PATH = "/project/{project_uuid}/capture/"
+
+BAD_REQUEST = (
+    "The request is not valid: a missing or malformed parameter, field or body (`data` names "
+    "each field at fault), or content the server refuses in any request (a NUL character in "
+    "the URL; NaN, Infinity or a lone surrogate in a JSON body)."
+)
+UNAUTHORIZED = (
+    "No bearer token or API key was sent, or it is invalid or expired; log in again "
+    f"(POST {TOKEN_PATH.lstrip('/')})."
+)
+NOT_FOUND = (
+    "An object named in the path does not exist, or belongs to another team or another "
+    "project (the two are not told apart)."
+)
+FILE_TOO_LARGE = (
+    "The file is larger than the server's upload limit (setting CAPTUREHUB_MAX_UPLOAD_BYTES); "
+    "refused while it streams."
+)
+JSON_TOO_LARGE = f"The JSON body is larger than {MAX_JSON_BYTES // 1024 // 1024} MiB."
+TOO_MANY_LOGINS = (
+    f"{MAX_FAILED_LOGINS} or more logins for this user name failed in the last "
+    f"{int(LOGIN_WINDOW.total_seconds())} seconds; wait (see Retry-After) and try again."
+)
+TOKEN_BAD_REQUEST = (
+    "The grant is refused (`invalid_request`, `invalid_grant`, `unsupported_grant_type`: an "
+    "OAuth 2 error), or a form field is missing or malformed (the error shape)."
+)
+
+
+@dataclass(frozen=True)
+class ConflictRule:
+    """``409`` for the operations of ``methods`` whose path matches ``path``."""
+
+    methods: frozenset[str]
+    path: re.Pattern[str]
+    description: str
+
+
+def _rule(methods: str, path: str, description: str) -> ConflictRule:
+    return ConflictRule(frozenset(methods.split()), re.compile(path), description)
+
+
+_LABEL = r"^/project/\{project_uuid\}/(label|metadata)/"
+_METADATA_RELATIONSHIPS = (
+    r"^(/v2/project/\{project_uuid\}/capture/\{capture_uuid\}|/project/\{project_uuid\})"
+    r"/metadata-relationship/"
+)
+_SEGMENTS = (
+    r"^(/project/\{project_uuid\}/capture/\{capture_uuid\}|/project/\{project_uuid\}"
+    r"|/v2/project/\{project_uuid\}/segmenter/\{segmenter_id\})/label-relationship/"
+)
+
+# From the services' ``Conflict``s (grep ``Conflict(`` in capturehub/server/*/).
+CONFLICTS: tuple[ConflictRule, ...] = (
+    _rule(
+        "post put patch",
+        r"^/project/(\{project_uuid\}/)?$",
+        "Your team already has a project with this name.",
+    ),
+    _rule(
+        "post put patch",
+        _LABEL + r"(\{label_uuid\}/)?$",
+        "The project already has a label or metadata key with this name (names are unique "
+        "across both).",
+    ),
+    _rule(
+        "post put patch",
+        _LABEL + r"\{label_uuid\}/labelvalue/(\{value_uuid\}/)?$",
+        "The label already has this value.",
+    ),
+    _rule(
+        "post put patch",
+        r"^/project/\{project_uuid\}/capture/(\{capture_uuid\}/)?$",
+        "The project already has a capture with this name.",
+    ),
+    _rule(
+        "post",
+        r"^/project/\{project_uuid\}/captureconfiguration/$",
+        "A capture configuration with this uuid already exists.",
+    ),
+    _rule(
+        "post put patch",
+        _METADATA_RELATIONSHIPS,
+        "Another request changed the same metadata meanwhile (retry), or the capture already "
+        "has a value for the key a relationship is moved to.",
+    ),
+    _rule(
+        "post put patch",
+        _SEGMENTS,
+        "A capture is still being processed (retry when its task_state is SUCCESS), or "
+        "another request changed the same segments meanwhile (retry).",
+    ),
+)
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve the corrected document at ``/openapi.json`` (and in ``/docs``, ``/redoc``)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                summary=app.summary,
+                description=app.description,
+                terms_of_service=app.terms_of_service,
+                contact=app.contact,
+                license_info=app.license_info,
+                routes=app.routes,
+                webhooks=app.webhooks.routes,
+                tags=app.openapi_tags,
+                servers=app.servers,
+                separate_input_output_schemas=app.separate_input_output_schemas,
+            )
+            app.openapi_schema = describe(document, app.routes)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def describe(document: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    """``document`` (as FastAPI generated it from ``routes``) with the server's real errors
+    and the capture list's query parameters. Returns a new document."""
+    document = copy.deepcopy(document)
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components[ERROR] = copy.deepcopy(ERROR_SCHEMA)
+    components[OAUTH_ERROR] = copy.deepcopy(OAUTH_ERROR_SCHEMA)
+    authenticated = {
+        (route.path_format, method.lower())
+        for route in served_routes(routes)
+        if _depends_on(getattr(route, "dependant", None), current_caller)
+        for method in route.methods or ()
+    }
+    for path, method, operation in _operations(document):
+        responses: dict[str, Any] = operation.setdefault("responses", {})
+        responses.pop("422", None)
+        if path == TOKEN_PATH:
+            # Its own refusals are OAuth errors; a missing form field is of the error shape.
+            # The route's own description names only the former.
+            responses.pop("400", None)
+            _declare(responses, 400, TOKEN_BAD_REQUEST, {"anyOf": [OAUTH_ERROR_REF, ERROR_REF]})
+            _declare(responses, 429, TOO_MANY_LOGINS, headers=_RETRY_AFTER)
+        else:
+            _declare(responses, 400, BAD_REQUEST)
+        if (path, method) in authenticated:
+            _declare(responses, 401, UNAUTHORIZED, headers=_WWW_AUTHENTICATE)
+        if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+            _declare(responses, 404, NOT_FOUND)
+        for rule in CONFLICTS:
+            if method in rule.methods and rule.path.search(path):
+                _declare(responses, 409, rule.description)
+        too_large = [FILE_TOO_LARGE] if _takes_file(operation) else []
+        too_large += [JSON_TOO_LARGE] if _takes_json(operation) else []
+        if too_large:
+            _declare(responses, 413, " ".join(too_large))
+        operation["responses"] = dict(sorted(responses.items()))
+    _describe_capture_list(document)
+    _drop_unreferenced(components, FASTAPI_VALIDATION_SCHEMAS, document)
+    return document
+
+
+_WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {
+        "description": "`Bearer`: send `Authorization: Bearer <token or API key>`.",
+        "schema": {"type": "string"},
+    }
+}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def _declare(
+    responses: dict[str, Any],
+    status: int,
+    description: str,
+    schema: dict[str, Any] | None = None,
+    headers: dict[str, Any] | None = None,
+) -> None:
+    """Declare an error answer; a description the route gave itself is kept (it is more
+    specific), the body is always the error shape. Copies: no two operations share a dict,
+    so a consumer that edits one operation of the served document edits only that one."""
+    response = responses.setdefault(str(status), {})
+    response.setdefault("description", description)
+    response["content"] = {"application/json": {"schema": copy.deepcopy(schema or ERROR_REF)}}
+    if headers:
+        response["headers"] = copy.deepcopy(headers)
+
+
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    methods = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if method in methods:
+                yield path, method, operation
+
+
+def _depends_on(dependant: Dependant | None, call: Any) -> bool:
+    """Whether ``call`` is among the dependencies, however deep (a route may depend on it
+    through another dependency). Routes that are not API routes have no ``dependant``."""
+    if dependant is None:
+        return False
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        if current.call is call:
+            return True
+        stack.extend(current.dependencies)
+    return False
+
+
+def _takes_file(operation: dict[str, Any]) -> bool:
+    content = operation.get("requestBody", {}).get("content", {})
+    properties = content.get("multipart/form-data", {}).get("schema", {}).get("properties", {})
+    return any(
+        prop.get("format") == "binary" or "contentMediaType" in prop for prop in properties.values()
+    )
+
+
+def _takes_json(operation: dict[str, Any]) -> bool:
+    return "application/json" in operation.get("requestBody", {}).get("content", {})
+
+
+def _capture_list_parameters() -> list[dict[str, Any]]:
+    """The query parameters the capture list reads by hand (captures/filters.py); the values
+    come from the same constants the route checks against."""
+    orderings = [name for column in capture_filters.ORDERINGS for name in (column, f"-{column}")]
+    return [
+        {
+            "name": "name",
+            "in": "query",
+            "required": False,
+            "description": "Only the capture with exactly this name.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "name__contains",
+            "in": "query",
+            "required": False,
+            "description": "Only captures whose name contains this text, ignoring case.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "task_state",
+            "in": "query",
+            "required": False,
+            "description": "Only captures in one of these processing states (comma-separated; "
+            "case is ignored).",
+            "style": "form",
+            "explode": False,
+            "schema": {"type": "array", "items": {"type": "string", "enum": list(TASK_STATES)}},
+        },
+        {
+            "name": "format",
+            "in": "query",
+            "required": False,
+            "description": "Only captures of this file format (the dot is optional; case is "
+            "ignored).",
+            "schema": {"type": "string", "enum": list(FORMATS)},
+        },
+        {
+            "name": "ordering",
+            "in": "query",
+            "required": False,
+            "description": "Sort key; a leading `-` sorts in descending order.",
+            "schema": {"type": "string", "enum": orderings, "default": "created_at"},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": "Page size. With `limit` or `offset` the answer is one page, "
+            "`{count, next, previous, results}`; without either, the whole list as an array.",
+            "schema": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": capture_filters.MAX_LIMIT,
+                "default": 100,
+            },
+        },
+        {
+            "name": "offset",
+            "in": "query",
+            "required": False,
+            "description": "How many captures to skip before the page (see `limit`).",
+            "schema": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": capture_filters.MAX_OFFSET,
+                "default": 0,
+            },
+        },
+    ]
+
+
+def _metadata_filters_description() -> str:
+    prefix = metadata_filters.PREFIX
+    operators = ", ".join(f"`__{op}`" for op in metadata_filters.OPERATORS)
+    return (
+        "Metadata filters, which OpenAPI cannot list (their names contain the project's "
+        f"metadata keys): `{prefix}<key>=<value>` (equality), and `{prefix}<key>__<op>=...` "
+        f"with `<op>` one of {operators}: `__in` takes comma-separated values, `__gt`, "
+        "`__gte`, `__lt` and `__lte` a number (integer and float keys only), `__exists` "
+        "`true` or `false`. On integer and float keys equality compares numbers. Every filter "
+        "ANDs with the others and with the parameters above. An unknown key, a range on a "
+        "string key or a value of the wrong type is a 400 that says so. See docs/api.md, "
+        '"Capture list filters".'
+    )
+
+
+def _describe_capture_list(document: dict[str, Any]) -> None:
+    # The route takes the Request and reads request.query_params itself (so that metadata
+    # filters can be any key), hence FastAPI sees no query parameter.
+    try:
+        operation = document["paths"][CAPTURE_LIST_PATH]["get"]
+    except KeyError:
+        # Fail loudly: a silently undocumented capture list is what this module is for.
+        raise RuntimeError(
+            f"GET {CAPTURE_LIST_PATH} is not in the OpenAPI document; update "
+            "capturehub/server/openapi.py"
+        ) from None
+    parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
+    present = {(p.get("in"), p.get("name")) for p in parameters}
+    parameters.extend(p for p in _capture_list_parameters() if ("query", p["name"]) not in present)
+    description = _metadata_filters_description()
+    existing = operation.get("description")
+    operation["description"] = f"{existing}\n\n{description}" if existing else description
+
+
+def _drop_unreferenced(
+    components: dict[str, Any], names: Sequence[str], document: dict[str, Any]
+) -> None:
+    for name in names:
+        if name not in components:
+            continue
+        rest = {key: value for key, value in components.items() if key != name}
+        elsewhere = {key: value for key, value in document.items() if key != "components"}
+        text = json.dumps([elsewhere, rest])
+        if f'"#/components/schemas/{name}"' not in text:
+            del components[name]

@@ -1,0 +1,484 @@
+"""The OpenAPI document says what the server does (capturehub/server/openapi.py), and a 405's
+``Allow`` names every method of the path (capturehub/server/allow.py).
+
+Every declaration is checked twice: in the fetched ``/openapi.json``, and against a real
+request to a running server, so that the document cannot drift from the behaviour unnoticed.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from capturehub.server.auth.service import MAX_FAILED_LOGINS
+from capturehub.server.captures.filters import MAX_LIMIT, ORDERINGS
+from capturehub.server.captures.schemas import FORMATS, TASK_STATES
+from capturehub.server.guard import MAX_JSON_BYTES
+from capturehub.server.openapi import CONFLICTS
+from tests.conftest import RunningServer
+from tests.servers import Account, ServerProcess, new_server
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+CAPTURE_LIST = "/project/{project_uuid}/capture/"
+TOKEN = "/oauth/token/"
+CSV = b"AccelX,AccelY\n1,2\n3,4\n5,6\n"
+
+
+@pytest.fixture
+def document(server: RunningServer) -> dict[str, Any]:
+    response = httpx.get(server.url + "openapi.json", timeout=30)
+    assert response.status_code == 200
+    schema: dict[str, Any] = response.json()
+    return schema
+
+
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                yield path, method, operation
+
+
+def path_parameters(operation: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in operation.get("parameters", []) if p["in"] == "path"]
+
+
+def concrete(path: str, operation: dict[str, Any]) -> str:
+    """The path with every parameter replaced by a value no object has (relative URL)."""
+    for parameter in path_parameters(operation):
+        name = parameter["name"]
+        if name == "rest":  # the metadata query route: a well-formed [key]=[value]
+            value = "[key]=[value]"
+        elif parameter["schema"].get("type") == "integer":
+            value = str(2**31 - 7)
+        else:
+            value = str(uuid.uuid4())
+        path = path.replace("{" + name + "}", value)
+    return path.lstrip("/")
+
+
+def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The one error shape (capturehub/server/errors.py), as declared in ``Error``."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert isinstance(body["detail"], str) and body["detail"]
+    if "data" in body:
+        assert isinstance(body["data"], dict)
+        for messages in body["data"].values():
+            assert isinstance(messages, list)
+            assert all(isinstance(message, str) for message in messages)
+    return body
+
+
+def declared(operation: dict[str, Any], status: int) -> dict[str, Any]:
+    """The declared error response, which must have the error shape."""
+    response: dict[str, Any] = operation["responses"][str(status)]
+    assert response["description"]
+    schema = response["content"]["application/json"]["schema"]
+    assert schema == ERROR_REF or ERROR_REF in schema.get("anyOf", []), schema
+    return response
+
+
+def _minimal(schema: dict[str, Any], components: dict[str, Any]) -> Any:
+    """The smallest JSON value the schema accepts (required fields only)."""
+    if "$ref" in schema:
+        return _minimal(components[schema["$ref"].rsplit("/", 1)[1]], components)
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            first = next(s for s in schema[key] if s.get("type") != "null")
+            return _minimal(first, components)
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties", {})
+        return {name: _minimal(properties[name], components) for name in schema.get("required", [])}
+    return {"array": [], "string": "x", "integer": 1, "number": 1, "boolean": True}.get(kind, {})
+
+
+# Routes whose body is declared as any JSON but whose shape is checked before the project is
+# looked up: the body that gets past that check.
+VALID_BODIES: dict[tuple[str, str], Any] = {
+    ("post", "/project/{project_uuid}/capture-files/"): {"capture_uuids": []},
+}
+
+
+def passing_body(document: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    """httpx keyword arguments for a body that passes validation (for routes that take one)."""
+    if (method, path) in VALID_BODIES:
+        return {"json": VALID_BODIES[method, path]}
+    operation = document["paths"][path][method]
+    content = operation.get("requestBody", {}).get("content", {})
+    if "application/json" not in content:
+        return {}
+    schema = content["application/json"]["schema"]
+    return {"json": _minimal(schema, document["components"]["schemas"])}
+
+
+def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(document)
+
+
+def test_no_operation_declares_422(document: dict[str, Any]) -> None:
+    for path, method, operation in operations(document):
+        assert "422" not in operation["responses"], (method, path)
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert "ValidationError" not in schemas
+
+
+def test_every_operation_declares_400_and_gets_it(
+    server: RunningServer, document: dict[str, Any], api: httpx.Client
+) -> None:
+    for _path, _method, operation in operations(document):
+        declared(operation, 400)
+    # Validation errors are 400s (FastAPI's would be 422s), with `data` naming the field.
+    body = assert_error(api.post("project/", json={"nom": "x"}), 400)
+    assert "name" in body["data"]
+    # The request guard answers 400 on any route, even one without parameters.
+    assert_error(httpx.get(server.url + "version/?q=%00"), 400)
+
+
+def test_the_token_route_declares_oauth_errors_and_429(
+    server: RunningServer, document: dict[str, Any]
+) -> None:
+    token = document["paths"][TOKEN]["post"]
+    schema = declared(token, 400)["content"]["application/json"]["schema"]
+    assert {"$ref": "#/components/schemas/OAuthError"} in schema["anyOf"]
+    declared(token, 429)
+    assert "Retry-After" in token["responses"]["429"]["headers"]
+    assert "401" not in token["responses"]
+
+    refused = httpx.post(server.url + "oauth/token/", data={"grant_type": "magic"})
+    body = assert_error(refused, 400)
+    assert body["error"] == "unsupported_grant_type"
+    assert body["error_description"] == body["detail"]
+    # A missing form field is a validation error: the plain error shape.
+    assert_error(httpx.post(server.url + "oauth/token/", data={}), 400)
+
+    username = f"nobody-{uuid.uuid4().hex[:8]}"
+    for _ in range(MAX_FAILED_LOGINS):
+        failed = httpx.post(
+            server.url + "oauth/token/",
+            data={"grant_type": "password", "username": username, "password": "wrong"},
+        )
+        assert assert_error(failed, 400)["error"] == "invalid_grant"
+    limited = httpx.post(
+        server.url + "oauth/token/",
+        data={"grant_type": "password", "username": username, "password": "wrong"},
+    )
+    assert_error(limited, 429)
+    assert int(limited.headers["retry-after"]) > 0
+    # Only the token route is rate-limited.
+    others = [(p, m) for p, m, o in operations(document) if "429" in o["responses"]]
+    assert others == [(TOKEN, "post")]
+
+
+def test_401_is_declared_exactly_where_the_bearer_token_is_required(
+    server: RunningServer, document: dict[str, Any]
+) -> None:
+    secured = {
+        (path, method)
+        for path, method, operation in operations(document)
+        if operation.get("security")
+    }
+    declaring = {
+        (path, method)
+        for path, method, operation in operations(document)
+        if "401" in operation["responses"]
+    }
+    assert secured == declaring
+    assert len(secured) > 50
+    # A new public route should be a deliberate choice: it fails here until it is listed.
+    public = {(p, m) for p, m, _ in operations(document)} - secured
+    assert public == {("/version/", "get"), ("/healthz/", "get"), (TOKEN, "post")}
+    for path, method in secured:
+        operation = document["paths"][path][method]
+        assert operation["security"] == [{"HTTPBearer": []}]
+        declared(operation, 401)
+        assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
+
+    # Every secured operation, with no credentials: 401 (before any body validation or
+    # lookup), so every router/tag is covered. One per tag also with a wrong token.
+    tags_tried: set[str] = set()
+    with httpx.Client(base_url=server.url, timeout=60) as anonymous:
+        for path, method in sorted(secured):
+            operation = document["paths"][path][method]
+            url = concrete(path, operation)
+            response = anonymous.request(method.upper(), url)
+            assert_error(response, 401)
+            assert response.headers["www-authenticate"] == "Bearer", (method, path)
+            tag = operation["tags"][0]
+            if tag not in tags_tried:
+                tags_tried.add(tag)
+                wrong = anonymous.request(
+                    method.upper(), url, headers={"Authorization": "Bearer not-a-token"}
+                )
+                assert_error(wrong, 401)
+    assert len(tags_tried) >= 8
+    # The public routes answer without credentials.
+    assert httpx.get(server.url + "version/").status_code == 200
+    assert httpx.get(server.url + "healthz/").status_code == 200
+
+
+def test_404_is_declared_with_path_parameters_and_answered_for_unknown_ids(
+    document: dict[str, Any], api: httpx.Client
+) -> None:
+    tried = 0
+    for path, method, operation in operations(document):
+        if not path_parameters(operation):
+            assert "404" not in operation["responses"], (method, path)
+            continue
+        declared(operation, 404)
+        response = api.request(
+            method.upper(), concrete(path, operation), **passing_body(document, path, method)
+        )
+        assert_error(response, 404)
+        tried += 1
+    assert tried > 60
+
+
+def test_404_for_an_unknown_object_in_a_real_project(
+    api: httpx.Client, project: dict[str, Any]
+) -> None:
+    base = f"project/{project['uuid']}/"
+    for path in ("capture/", "label/", "metadata/", "captureconfiguration/"):
+        assert_error(api.get(f"{base}{path}{uuid.uuid4()}/"), 404)
+    assert_error(api.get(f"{base}segmenter/{2**31 - 7}/"), 404)
+
+
+def test_the_capture_list_declares_its_query_parameters(document: dict[str, Any]) -> None:
+    operation = document["paths"][CAPTURE_LIST]["get"]
+    query = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    assert set(query) == {
+        "name",
+        "name__contains",
+        "task_state",
+        "format",
+        "ordering",
+        "limit",
+        "offset",
+    }
+    assert all(not p["required"] for p in query.values())
+    assert query["name"]["schema"]["type"] == "string"
+    assert query["name__contains"]["schema"]["type"] == "string"
+    task_state = query["task_state"]
+    assert (task_state["style"], task_state["explode"]) == ("form", False)  # comma-separated
+    assert task_state["schema"]["items"]["enum"] == list(TASK_STATES)
+    assert query["format"]["schema"]["enum"] == list(FORMATS)
+    orderings = query["ordering"]["schema"]["enum"]
+    assert set(orderings) == set(ORDERINGS) | {f"-{name}" for name in ORDERINGS}
+    assert query["limit"]["schema"]["type"] == "integer"
+    assert query["limit"]["schema"]["maximum"] == MAX_LIMIT
+    assert query["offset"]["schema"]["type"] == "integer"
+    description = operation["description"]
+    for text in ("metadata.<key>=<value>", "__in", "__gte", "__exists"):
+        assert text in description
+
+
+def test_the_capture_list_accepts_what_it_declares(
+    document: dict[str, Any], api: httpx.Client, project: dict[str, Any]
+) -> None:
+    operation = document["paths"][CAPTURE_LIST]["get"]
+    query = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
+    url = f"project/{project['uuid']}/capture/"
+    uploaded = api.post(
+        url, data={"name": "one.csv", "asynchronous": "False"}, files={"file": ("one.csv", CSV)}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+
+    def names(**params: Any) -> list[str]:
+        response = api.get(url, params=params)
+        assert response.status_code == 200, (params, response.text)
+        return [capture["name"] for capture in response.json()]
+
+    assert names(name="one.csv") == ["one.csv"]
+    assert names(name="one") == []
+    assert names(name__contains="ne.c") == ["one.csv"]
+    for state in query["task_state"]["items"]["enum"]:
+        assert names(task_state=state) == (["one.csv"] if state == "SUCCESS" else [])
+    assert names(task_state=",".join(TASK_STATES)) == ["one.csv"]
+    for fmt in query["format"]["enum"]:
+        assert names(format=fmt) == (["one.csv"] if fmt == ".csv" else [])
+    for ordering in query["ordering"]["enum"]:
+        assert names(ordering=ordering) == ["one.csv"]
+    page = api.get(url, params={"limit": 1, "offset": 0}).json()
+    assert set(page) == {"count", "next", "previous", "results"}
+    assert page["count"] == 1
+    # Values outside what is declared are 400s of the error shape.
+    for params in (
+        {"task_state": "DONE"},
+        {"format": ".mp3"},
+        {"ordering": "size"},
+        {"limit": -1},
+        {"limit": query["limit"]["maximum"] + 1},
+        {"offset": "x"},
+        {"metadata.NoSuchKey": "1"},
+    ):
+        assert_error(api.get(url, params=params), 400)
+
+
+def test_405_allow_lists_every_method_of_the_path(
+    server: RunningServer, document: dict[str, Any]
+) -> None:
+    """For every path of the document, a method it does not serve answers 405 with an
+    ``Allow`` of exactly the methods the document lists for it."""
+    tried = 0
+    with httpx.Client(base_url=server.url, timeout=60) as anonymous:
+        for path, item in document["paths"].items():
+            served = {method.upper() for method in item if method in METHODS}
+            missing = [m for m in ("DELETE", "POST", "PUT", "PATCH", "GET") if m not in served]
+            if not missing:
+                continue
+            operation = next(item[m] for m in item if m in METHODS)
+            response = anonymous.request(missing[0], concrete(path, operation))
+            assert_error(response, 405)
+            allowed = {m.strip() for m in response.headers["allow"].split(",")}
+            assert allowed == served, (path, response.headers["allow"])
+            tried += 1
+    assert tried > 20
+    # The examples of the bug: one method was listed, the first route's.
+    assert httpx.delete(server.url + "project/").headers["allow"] == "GET, POST"
+    capture = f"project/{uuid.uuid4()}/capture/{uuid.uuid4()}/"
+    assert httpx.post(server.url + capture).headers["allow"] == "GET, PUT, PATCH, DELETE"
+    assert httpx.post(server.url + "version/").headers["allow"] == "GET"
+    # Starlette's own routes (not in the document) serve HEAD too, and say so.
+    assert httpx.post(server.url + "openapi.json").headers["allow"] == "GET, HEAD"
+
+
+def test_every_conflict_rule_names_operations(document: dict[str, Any]) -> None:
+    for rule in CONFLICTS:
+        matched = [
+            (path, method)
+            for path, method, _ in operations(document)
+            if method in rule.methods and rule.path.search(path)
+        ]
+        assert matched, rule
+        for path, method in matched:
+            assert declared(document["paths"][path][method], 409)["description"]
+
+
+def test_409_where_declared(
+    document: dict[str, Any], api: httpx.Client, project: dict[str, Any]
+) -> None:
+    p = project["uuid"]
+    paths = document["paths"]
+
+    def conflict(response: httpx.Response, path: str, method: str) -> None:
+        assert_error(response, 409)
+        declared(paths[path][method], 409)
+
+    conflict(api.post("project/", json={"name": project["name"]}), "/project/", "post")
+    other = api.post("project/", json={"name": f"other-{uuid.uuid4().hex[:8]}"}).json()
+    conflict(
+        api.patch(f"project/{other['uuid']}/", json={"name": project["name"]}),
+        "/project/{project_uuid}/",
+        "patch",
+    )
+    label = api.post(f"project/{p}/label/", json={"name": "Activity", "values": ["walk"]})
+    assert label.status_code == 201, label.text
+    conflict(
+        api.post(f"project/{p}/metadata/", json={"name": "Activity"}),
+        "/project/{project_uuid}/metadata/",
+        "post",
+    )
+    conflict(
+        api.post(f"project/{p}/label/{label.json()['uuid']}/labelvalue/", json={"value": "walk"}),
+        "/project/{project_uuid}/label/{label_uuid}/labelvalue/",
+        "post",
+    )
+    chosen = str(uuid.uuid4())
+    first = api.post(f"project/{p}/captureconfiguration/", json={"name": "c", "uuid": chosen})
+    assert first.status_code == 201, first.text
+    conflict(
+        api.post(f"project/{p}/captureconfiguration/", json={"name": "c", "uuid": chosen}),
+        "/project/{project_uuid}/captureconfiguration/",
+        "post",
+    )
+
+    def upload() -> httpx.Response:
+        return api.post(
+            f"project/{p}/capture/", data={"name": "same.csv"}, files={"file": ("same.csv", CSV)}
+        )
+
+    assert upload().status_code == 201
+    conflict(upload(), CAPTURE_LIST, "post")
+
+
+UPLOAD_LIMIT = 1024
+
+
+@pytest.fixture(scope="module")
+def small_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ServerProcess, Account]]:
+    process = new_server("sqlite", tmp_path_factory.mktemp("openapi-limits"))
+    try:
+        account = process.create_account("limited", "lab")
+        process.start(CAPTUREHUB_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT))
+        yield process, account
+    finally:
+        process.close()
+
+
+def test_413_where_declared(small_server: tuple[ServerProcess, Account]) -> None:
+    process, account = small_server
+    document = httpx.get(process.url + "openapi.json").json()
+    paths = document["paths"]
+    # The routes that take a file declare the upload limit; routes that take JSON the guard's.
+    takes_file = {
+        (path, method)
+        for path, method, operation in operations(document)
+        if "multipart/form-data" in operation.get("requestBody", {}).get("content", {})
+    }
+    assert takes_file == {
+        (CAPTURE_LIST, "post"),
+        ("/project/{project_uuid}/capture/{capture_uuid}/", "put"),
+        ("/project/{project_uuid}/capture/{capture_uuid}/", "patch"),
+    }
+    for path, method, operation in operations(document):
+        content = operation.get("requestBody", {}).get("content", {})
+        if (path, method) in takes_file:
+            assert "CAPTUREHUB_MAX_UPLOAD_BYTES" in declared(operation, 413)["description"]
+        if "application/json" in content:
+            assert "JSON body" in declared(operation, 413)["description"]
+        if not content:
+            assert "413" not in operation["responses"], (method, path)
+
+    token = httpx.post(
+        process.url + "oauth/token/",
+        data={"grant_type": "password", "username": account.username, "password": account.password},
+    ).json()["access_token"]
+    with httpx.Client(
+        base_url=process.url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+    ) as api:
+        p = api.post("project/", json={"name": "limits"}).json()["uuid"]
+        big = CSV + b"7,8\n" * UPLOAD_LIMIT
+        too_big = api.post(
+            f"project/{p}/capture/", data={"name": "big.csv"}, files={"file": ("big.csv", big)}
+        )
+        assert_error(too_big, 413)
+        assert "413" in paths[CAPTURE_LIST]["post"]["responses"]
+        small = api.post(
+            f"project/{p}/capture/", data={"name": "small.csv"}, files={"file": ("s.csv", CSV)}
+        )
+        assert small.status_code == 201, small.text
+        replaced = api.patch(
+            f"project/{p}/capture/{small.json()['uuid']}/", files={"file": ("big.csv", big)}
+        )
+        assert_error(replaced, 413)
+        # The guard's cap on JSON bodies, on a route that takes JSON.
+        huge = api.post(
+            "project/",
+            content=b" " * (MAX_JSON_BYTES + 1),
+            headers={"Content-Type": "application/json"},
+        )
+        assert_error(huge, 413)
+        assert re.search(r"\d+ MiB", paths["/project/"]["post"]["responses"]["413"]["description"])
