@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -20,21 +21,73 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from benchmarks.data import make_csv, make_csv_of_size
-from tests.servers import ServerProcess, free_port, new_server
+from benchmarks.data import make_csv, make_csv_of_size, make_wav_of_size
+from benchmarks.sdk_client import reset_peak
+from tests.servers import Account, ServerProcess, free_port, new_server
+
+if TYPE_CHECKING:
+    from capturehub import Client
 
 MB = 1024 * 1024
+REPO = Path(__file__).resolve().parents[1]
 
 
 def median_of(runs: int, measure: Callable[[], float]) -> tuple[float, list[float]]:
     values = [measure() for _ in range(runs)]
     return statistics.median(values), values
+
+
+def interleaved(runs: int, measures: dict[str, Callable[[], float]]) -> dict[str, Any]:
+    """Each measure ``runs`` times, taking turns (a figure and its baseline meet the same load
+    on a shared machine): ``{name: median, name_runs: [values]}``."""
+    values: dict[str, list[float]] = {name: [] for name in measures}
+    for _ in range(runs):
+        for name, measure in measures.items():
+            values[name].append(measure())
+    figures: dict[str, Any] = {}
+    for name, runs_of_name in values.items():
+        figures[name] = statistics.median(runs_of_name)
+        figures[f"{name}_runs"] = runs_of_name
+    return figures
+
+
+def settle(memory_bytes: int) -> None:
+    """Bring every timed run of a section to the same start, not timed: ``sync`` (a run that
+    meets the write-back of files just generated is throttled), then touch and free
+    ``memory_bytes`` of memory.
+
+    The second is for the project's machines, VMs whose balloon driver hands free guest pages
+    back to the host a few seconds after they are freed: the next allocation of such a page
+    costs a fault in the host, about 3 s per GB (touching 2 GB took 6.0 s, then 0.25 s when
+    repeated at once, 5.6 s again after 15 s idle). A run that writes a 1 GB file into the
+    page cache or builds a 500 MB DataFrame pays that or not depending on what ran in the
+    seconds before it: a 1 GB ``cp`` took 3.7 s right after an upload to SUCCESS, 0.35 s
+    repeated at once, 2.2 s three seconds later. Freed just before the run, these pages are
+    what the run's allocations get.
+    """
+    import numpy as np
+
+    os.sync()
+    touched = np.ones(memory_bytes, dtype=np.uint8)
+    del touched
+
+
+def sized(workdir: Path, stem: str, size_bytes: int, suffix: str) -> Path:
+    """A generated file's path naming its size (a cached file of another size is not reused)."""
+    size = f"{size_bytes // MB}MB" if size_bytes % MB == 0 else f"{size_bytes}B"
+    return workdir / f"{stem}-{size}{suffix}"
+
+
+def big_csv(workdir: Path, size_bytes: int) -> Path:
+    """The big CSV of the memory and download sections (one file when their sizes agree)."""
+    return make_csv_of_size(sized(workdir, "big", size_bytes, ".csv"), size_bytes)
 
 
 def rss_kb(pid: int, field: str = "VmRSS") -> int:
@@ -50,20 +103,47 @@ class Session:
     def __init__(self, workdir: Path, backend: str) -> None:
         self.server_dir = Path(tempfile.mkdtemp(prefix=f"server-{backend}-", dir=workdir))
         self.process: ServerProcess = new_server(backend, self.server_dir)
-        account = self.process.create_account("bench", "bench")
+        self.account: Account = self.process.create_account("bench", "bench")
         self.process.start()
-        token = httpx.post(
+        self.token = httpx.post(
             self.process.url + "oauth/token/",
             data={
                 "grant_type": "password",
-                "username": account.username,
-                "password": account.password,
+                "username": self.account.username,
+                "password": self.account.password,
             },
         ).json()["access_token"]
-        self.api = httpx.Client(
-            base_url=self.process.url, timeout=600, headers={"Authorization": f"Bearer {token}"}
+        self.api = self._api()
+        self.project_name = "bench"
+        self.project = self.api.post("project/", json={"name": self.project_name}).json()["uuid"]
+
+    def _api(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.process.url,
+            timeout=600,
+            headers={"Authorization": f"Bearer {self.token}"},
         )
-        self.project = self.api.post("project/", json={"name": "bench"}).json()["uuid"]
+
+    def restart(self) -> None:
+        """Stop and start the server on its data (a fresh process: a fresh VmHWM)."""
+        self.api.close()
+        self.process.stop()
+        self.process.start()
+        self.api = self._api()
+
+    def client(self) -> Client:
+        """The SDK, logged in with username and password as a user would, project selected."""
+        from capturehub import Client
+
+        return Client(
+            server=self.process.url,
+            username=self.account.username,
+            password=self.account.password,
+            project=self.project_name,
+        )
+
+    def file_url(self, capture_uuid: str) -> str:
+        return f"project/{self.project}/capture/{capture_uuid}/file/"
 
     @property
     def pid(self) -> int:
@@ -101,6 +181,16 @@ class Session:
 def bench_ingest(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) -> dict[str, Any]:
     csv = make_csv(workdir / "ingest.csv", sizes["ingest_rows"])
     size_mb = csv.stat().st_size / MB
+    parallel = [
+        make_csv_of_size(
+            sized(workdir, f"parallel-{index}", sizes["parallel_bytes"], ".csv"),
+            sizes["parallel_bytes"],
+            seed=100 + index,
+        )
+        for index in range(sizes["parallel_uploads"])
+    ]
+    wav = make_wav_of_size(sized(workdir, "ingest", sizes["wav_bytes"], ".wav"), sizes["wav_bytes"])
+    wav_mb = wav.stat().st_size / MB
     results: dict[str, Any] = {"file_mb": round(size_mb, 1), "rows": sizes["ingest_rows"]}
 
     # Baseline 1: the same bytes streamed over loopback HTTP to a do-nothing ASGI app.
@@ -167,36 +257,343 @@ def bench_ingest(workdir: Path, backend: str, sizes: dict[str, int], repeat: int
             return size_mb / (time.perf_counter() - started)
 
         results["ingest_mb_s"], results["ingest_runs"] = median_of(repeat, ingest)
+        results.update(bench_parallel_ingest(session, parallel, repeat))
+
+        def ingest_wav() -> float:
+            started = time.perf_counter()
+            created = session.upload(wav, f"ingest-{next(counter)}.wav")
+            session.wait(created["uuid"])
+            return wav_mb / (time.perf_counter() - started)
+
+        results["wav_file_mb"] = round(wav_mb, 1)
+        results["wav_ingest_mb_s"], results["wav_ingest_runs"] = median_of(repeat, ingest_wav)
     finally:
         session.close()
     results["ingest_vs_reference"] = results["ingest_mb_s"] / results["reference_mb_s"]
     results["ingest_vs_raw_http"] = results["ingest_mb_s"] / results["raw_http_mb_s"]
+    results["wav_ingest_vs_raw_http"] = results["wav_ingest_mb_s"] / results["raw_http_mb_s"]
     return results
 
 
+def bench_parallel_ingest(session: Session, files: list[Path], repeat: int) -> dict[str, Any]:
+    """Several uploads at once, each to SUCCESS: the aggregate rate (all bytes / the wall time
+    from the first request to the last SUCCESS), beside one upload of one of the files alone,
+    the two taking turns."""
+    file_mb = files[0].stat().st_size / MB
+    total_mb = sum(path.stat().st_size for path in files) / MB
+    counter = iter(range(10_000))
+
+    def single() -> float:
+        started = time.perf_counter()
+        session.wait(session.upload(files[0], f"single-{next(counter)}.csv")["uuid"])
+        return file_mb / (time.perf_counter() - started)
+
+    def parallel() -> float:
+        run = next(counter)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(len(files)) as pool:
+            created = list(
+                pool.map(
+                    lambda item: session.upload(item[1], f"parallel-{run}-{item[0]}.csv"),
+                    enumerate(files),
+                )
+            )
+        # Polled one after the other (one poll at a time, as for a single upload): the loop
+        # ends when the last one is seen at SUCCESS, whichever finishes first.
+        for capture in created:
+            session.wait(capture["uuid"])
+        return total_mb / (time.perf_counter() - started)
+
+    figures = interleaved(repeat, {"parallel_ingest_mb_s": parallel, "single_mb_s": single})
+    return {
+        "parallel_uploads": len(files),
+        "parallel_file_mb": round(file_mb, 1),
+        "parallel_ingest_mb_s": figures["parallel_ingest_mb_s"],
+        "parallel_ingest_runs": figures["parallel_ingest_mb_s_runs"],
+        "parallel_single_mb_s": figures["single_mb_s"],
+        "parallel_single_runs": figures["single_mb_s_runs"],
+        "parallel_vs_single": figures["parallel_ingest_mb_s"] / figures["single_mb_s"],
+    }
+
+
+def run_sdk_client(
+    session: Session, arguments: list[str], when_ready: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """Run ``benchmarks/sdk_client.py`` (the SDK in a process of its own) against the session's
+    server: it warms up, says it is ready, ``when_ready`` runs, then the child makes its big
+    transfer and answers its figures (see that module)."""
+    env = {key: value for key, value in os.environ.items() if key != "CAPTUREHUB_API_KEY"}
+    env.update(
+        CAPTUREHUB_SERVER=session.process.url,
+        CAPTUREHUB_USERNAME=session.account.username,
+        CAPTUREHUB_PASSWORD=session.account.password,
+    )
+    command = [sys.executable, "-m", "benchmarks.sdk_client", *arguments]
+    command += ["--project", session.project_name]
+    with subprocess.Popen(
+        command, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdin is not None and child.stdout is not None
+        line = child.stdout.readline()
+        if not line:
+            raise RuntimeError(f"sdk_client {arguments[0]} exited early ({child.wait()})")
+        when_ready(json.loads(line))
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        output = child.stdout.read()
+        code = child.wait()
+    if code:
+        raise RuntimeError(f"sdk_client {arguments[0]} failed ({code}): {output[-2000:]}")
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return result
+
+
 def bench_memory(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[str, Any]:
-    """Server RSS growth while a big CSV is uploaded, then processed (a fresh server)."""
-    big = make_csv_of_size(workdir / "big.csv", sizes["memory_bytes"])
+    """Resident memory growth of the server and of the SDK while a big CSV is uploaded through
+    the SDK, processed, then downloaded through the SDK (a fresh server; the SDK in a child).
+
+    Growth = VmHWM (the peak) after the step - VmRSS before it. VmHWM is a high-water mark
+    since the process started, so taken as it is it would also hold the start-up's and
+    warm-ups' peaks, and the processing's peak in the download's figure. So right before each
+    measured step both processes (our own children) reset their peak to their current RSS by
+    writing 5 to /proc/<pid>/clear_refs (Linux 4.0+); the SDK child does it to itself after
+    its warm-up (benchmarks/sdk_client.py). Where the kernel refuses that (``peak_reset``
+    false): the server is restarted before the download (a fresh VmHWM, warmed by the child's
+    small download) and each figure is then HWM after - RSS before with HWM counted from the
+    process start: an upper bound, off by at most hwm_before - rss_before, which the JSON
+    shows (``*_hwm_slack_mb``).
+    """
+    big = big_csv(workdir, sizes["memory_bytes"])
+    small = make_csv(workdir / "warmup.csv", 20_000)
+    outdir = workdir / "memory-downloads"
+    session = Session(workdir, backend)
+    server: dict[str, int] = {}
+
+    def server_before(step: str) -> None:
+        server[f"{step}_reset"] = reset_peak(session.pid)
+        server[f"{step}_rss"] = rss_kb(session.pid)
+        server[f"{step}_hwm"] = rss_kb(session.pid, "VmHWM")
+
+    try:
+        # Warm up with a small file (uploaded, processed, downloaded) so one-time costs
+        # (imports, pools, caches) are not counted as growth caused by the big transfers.
+        warm = session.upload(small, "warmup.csv")["uuid"]
+        session.wait(warm)
+        session.api.get(session.file_url(warm)).raise_for_status()
+
+        def upload_ready(ready: dict[str, Any]) -> None:
+            session.wait(ready["warmup_uuid"])  # the SDK's warm-up upload, processed
+            server_before("upload")
+
+        upload = run_sdk_client(
+            session,
+            ["upload", "--file", str(big), "--name", "big.csv", "--warmup", str(small)],
+            upload_ready,
+        )
+        after_upload_peak = rss_kb(session.pid, "VmHWM")
+        session.wait(upload["uuid"])
+        after_processing_peak = rss_kb(session.pid, "VmHWM")
+
+        if not server["upload_reset"]:
+            session.restart()  # the peak cannot be reset: start from a fresh process's
+        download = run_sdk_client(
+            session,
+            ["download", "--uuid", upload["uuid"], "--warmup-uuid", warm, "--outdir", str(outdir)],
+            lambda ready: server_before("download"),
+        )
+        after_download_peak = rss_kb(session.pid, "VmHWM")
+    finally:
+        session.close()
+        shutil.rmtree(outdir, ignore_errors=True)
+
+    def mb(kb: int) -> float:
+        return round(kb / 1024, 1)
+
+    resets = [server["upload_reset"], server["download_reset"]]
+    resets += [upload["peak_reset"], download["peak_reset"]]
+    figures: dict[str, Any] = {
+        "file_mb": round(big.stat().st_size / MB, 1),
+        "peak_reset": all(resets),
+        "server_baseline_mb": mb(server["upload_rss"]),
+        "server_upload_growth_mb": mb(after_upload_peak - server["upload_rss"]),
+        "server_upload_and_processing_growth_mb": mb(after_processing_peak - server["upload_rss"]),
+        "server_download_growth_mb": mb(after_download_peak - server["download_rss"]),
+        "sdk_baseline_mb": mb(upload["rss_before_kb"]),
+        "sdk_upload_growth_mb": mb(upload["hwm_after_kb"] - upload["rss_before_kb"]),
+        "sdk_download_growth_mb": mb(download["hwm_after_kb"] - download["rss_before_kb"]),
+        "sdk_upload_mb_s": upload["bytes"] / MB / upload["seconds"],
+        "sdk_download_mb_s": download["bytes"] / MB / download["seconds"],
+    }
+    if not all(resets):  # the figures are upper bounds, by at most this much
+        figures["server_hwm_slack_mb"] = mb(
+            max(server[f"{step}_hwm"] - server[f"{step}_rss"] for step in ("upload", "download"))
+        )
+        figures["sdk_hwm_slack_mb"] = mb(
+            max(child["hwm_before_kb"] - child["rss_before_kb"] for child in (upload, download))
+        )
+    return figures
+
+
+def bench_download(
+    workdir: Path, backend: str, sizes: dict[str, int], repeat: int
+) -> dict[str, Any]:
+    """A big capture downloaded through the SDK (``Capture.download``), beside ``cp`` of the
+    same file on the same disk and the raw HTTP body read by httpx and thrown away (what the
+    server alone can send); then 1 MiB ``Range`` reads at random offsets.
+
+    Every timed run starts from :func:`settle` (not timed), so that neither the write-back of
+    the gigabytes just written nor the VM's cold pages decide which of the three is faster.
+    """
+    big = big_csv(workdir, sizes["download_bytes"])
+    size = big.stat().st_size
+    size_mb = size / MB
+    warm_bytes = size + 256 * MB  # the destination's page cache, and buffers
+    outdir = workdir / "downloads"
+    copy = workdir / "cp-copy.csv"
     session = Session(workdir, backend)
     try:
-        # Warm up with a small file so one-time costs (imports, pools, caches) are not counted
-        # as growth caused by the big upload.
-        small = make_csv(workdir / "warmup.csv", 20_000)
-        session.wait(session.upload(small, "warmup.csv")["uuid"])
-        baseline = rss_kb(session.pid)
-        created = session.upload(big, "big.csv")
-        after_upload_peak = rss_kb(session.pid, "VmHWM")
+        created = session.upload(big, "download.csv")
         session.wait(created["uuid"])
-        after_processing_peak = rss_kb(session.pid, "VmHWM")
+        url = session.file_url(created["uuid"])
+        with session.client() as client:
+            capture = client.project.captures.get_capture_by_uuid(created["uuid"])
+            assert capture is not None
+
+            def sdk() -> float:
+                settle(warm_bytes)
+                started = time.perf_counter()
+                path = capture.download(outdir)
+                elapsed = time.perf_counter() - started
+                written = path.stat().st_size
+                path.unlink()
+                if written != size:
+                    raise RuntimeError(f"the SDK downloaded {written} bytes of {size}")
+                return size_mb / elapsed
+
+            def cp() -> float:
+                # The source stays in the page cache after the first run (it was read by the
+                # upload just before); the destination is a new file every time.
+                settle(warm_bytes)
+                started = time.perf_counter()
+                subprocess.run(["cp", str(big), str(copy)], check=True)
+                elapsed = time.perf_counter() - started
+                copy.unlink()
+                return size_mb / elapsed
+
+            def raw_http() -> float:
+                received = 0
+                settle(warm_bytes)
+                started = time.perf_counter()
+                with session.api.stream("GET", url) as response:
+                    response.raise_for_status()
+                    for chunk in response.iter_raw():
+                        received += len(chunk)
+                elapsed = time.perf_counter() - started
+                if received != size:
+                    raise RuntimeError(f"the raw download got {received} bytes of {size}")
+                return size_mb / elapsed
+
+            figures = interleaved(
+                repeat, {"cp_mb_s": cp, "raw_http_mb_s": raw_http, "download_mb_s": sdk}
+            )
+
+        rng = random.Random(13)
+        length = MB
+
+        def range_read() -> float:
+            offset = rng.randrange(0, size - length)
+            started = time.perf_counter()
+            response = session.api.get(
+                url, headers={"Range": f"bytes={offset}-{offset + length - 1}"}
+            )
+            elapsed = time.perf_counter() - started
+            if response.status_code != 206 or len(response.content) != length:
+                raise RuntimeError(
+                    f"Range read at {offset}: {response.status_code}, {len(response.content)} bytes"
+                )
+            return elapsed
+
+        for _ in range(5):  # warm the connection and the route
+            range_read()
+        samples = [range_read() for _ in range(sizes["range_requests"])]
+    finally:
+        session.close()
+        shutil.rmtree(outdir, ignore_errors=True)
+        copy.unlink(missing_ok=True)
+    results: dict[str, Any] = {"file_mb": round(size_mb, 1), **figures}
+    results["download_vs_cp"] = results["download_mb_s"] / results["cp_mb_s"]
+    results["raw_http_vs_cp"] = results["raw_http_mb_s"] / results["cp_mb_s"]
+    results["download_vs_raw_http"] = results["download_mb_s"] / results["raw_http_mb_s"]
+    results["range_requests"] = sizes["range_requests"]
+    results["range_bytes"] = length
+    for key, value in percentiles(samples).items():
+        results[f"range_read_{key}"] = value
+    return results
+
+
+def bench_data(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) -> dict[str, Any]:
+    """``Capture.get_data()`` of a whole capture through the SDK (the server's columnar copy,
+    Arrow on the wire), beside pandas ``read_csv`` of the original CSV, and the same Arrow
+    stream read raw by httpx (what the server alone takes); each timed run starts from
+    :func:`settle` (room for the Arrow table and the DataFrame)."""
+    import pandas as pd
+
+    rows = sizes["data_rows"]
+    warm_bytes = 3 * rows * 6 * 8 + 64 * MB
+    csv = make_csv(workdir / f"data-{rows}rows.csv", rows)
+    session = Session(workdir, backend)
+    try:
+        created = session.upload(csv, csv.name)
+        session.wait(created["uuid"])
+        data_url = f"project/{session.project}/capture/{created['uuid']}/data/"
+        with session.client() as client:
+            capture = client.project.captures.get_capture_by_uuid(created["uuid"])
+            assert capture is not None
+            # Warm-ups, not timed: imports, the connection, pandas' and pyarrow's first calls.
+            capture.get_data(start=0, end=1000)
+            pd.read_csv(csv, nrows=1000)
+
+            def get_data() -> float:
+                settle(warm_bytes)
+                started = time.perf_counter()
+                frame = capture.get_data()
+                elapsed = time.perf_counter() - started
+                if len(frame) != rows:
+                    raise RuntimeError(f"get_data() answered {len(frame)} rows of {rows}")
+                return elapsed
+
+            def read_csv() -> float:
+                settle(warm_bytes)
+                started = time.perf_counter()
+                frame = pd.read_csv(csv)
+                elapsed = time.perf_counter() - started
+                if len(frame) != rows:
+                    raise RuntimeError(f"read_csv answered {len(frame)} rows of {rows}")
+                return elapsed
+
+            def raw_http() -> float:
+                # The same Arrow stream read by httpx and thrown away: the server's share.
+                settle(warm_bytes)
+                started = time.perf_counter()
+                with session.api.stream("GET", data_url) as response:
+                    response.raise_for_status()
+                    for _chunk in response.iter_raw():
+                        pass
+                return time.perf_counter() - started
+
+            figures = interleaved(
+                repeat,
+                {"get_data_s": get_data, "read_csv_s": read_csv, "data_raw_http_s": raw_http},
+            )
     finally:
         session.close()
     return {
-        "file_mb": round(big.stat().st_size / MB, 1),
-        "server_baseline_mb": round(baseline / 1024, 1),
-        "server_upload_growth_mb": round((after_upload_peak - baseline) / 1024, 1),
-        "server_upload_and_processing_growth_mb": round(
-            (after_processing_peak - baseline) / 1024, 1
-        ),
+        "rows": rows,
+        "channels": 6,
+        "file_mb": round(csv.stat().st_size / MB, 1),
+        **figures,
+        # How many times faster get_data() is than read_csv (> 1: faster).
+        "get_data_vs_read_csv": figures["read_csv_s"] / figures["get_data_s"],
     }
 
 
@@ -215,7 +612,8 @@ def bench_lookups(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[st
     from benchmarks.stats_bench import logged_in, seed_project
 
     captures = sizes["lookup_captures"]
-    process = new_server(backend, Path(tempfile.mkdtemp(prefix="lookups-", dir=workdir)))
+    server_dir = Path(tempfile.mkdtemp(prefix="lookups-", dir=workdir))
+    process = new_server(backend, server_dir)
     try:
         api = logged_in(process)
         project, uuids, _label = seed_project(process, api, captures, 0)
@@ -253,6 +651,7 @@ def bench_lookups(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[st
         return results
     finally:
         process.close()
+        shutil.rmtree(server_dir, ignore_errors=True)
 
 
 def bench_statistics(
@@ -260,7 +659,8 @@ def bench_statistics(
 ) -> dict[str, Any]:
     from benchmarks.stats_bench import logged_in, seed_project
 
-    process = new_server(backend, Path(tempfile.mkdtemp(prefix="statistics-", dir=workdir)))
+    server_dir = Path(tempfile.mkdtemp(prefix="statistics-", dir=workdir))
+    process = new_server(backend, server_dir)
     try:
         api = logged_in(process)
         project, _uuids, _label = seed_project(
@@ -283,12 +683,19 @@ def bench_statistics(
         }
     finally:
         process.close()
+        shutil.rmtree(server_dir, ignore_errors=True)
 
 
 SIZES = {
     "full": {
         "ingest_rows": 1_500_000,
+        "parallel_uploads": 4,
+        "parallel_bytes": 20 * MB,
+        "wav_bytes": 100 * MB,
         "memory_bytes": 1024 * MB,
+        "download_bytes": 1024 * MB,
+        "range_requests": 200,
+        "data_rows": 10_000_000,
         "lookup_captures": 100_000,
         "lookup_requests": 200,
         "stats_captures": 10_000,
@@ -296,12 +703,29 @@ SIZES = {
     },
     "smoke": {
         "ingest_rows": 20_000,
+        "parallel_uploads": 4,
+        "parallel_bytes": 1 * MB,
+        "wav_bytes": 2 * MB,
         "memory_bytes": 20 * MB,
+        "download_bytes": 20 * MB,
+        "range_requests": 20,
+        "data_rows": 100_000,
         "lookup_captures": 1_000,
         "lookup_requests": 20,
         "stats_captures": 200,
         "stats_segments": 2_000,
     },
+}
+
+# Each section as (workdir, backend, sizes, repeat) -> figures; the keys are --only's choices.
+Section = Callable[[Path, str, dict[str, int], int], dict[str, Any]]
+SECTIONS: dict[str, Section] = {
+    "ingest": bench_ingest,
+    "memory": lambda workdir, backend, sizes, repeat: bench_memory(workdir, backend, sizes),
+    "download": bench_download,
+    "data": bench_data,
+    "lookups": lambda workdir, backend, sizes, repeat: bench_lookups(workdir, backend, sizes),
+    "statistics": bench_statistics,
 }
 
 
@@ -319,18 +743,14 @@ def main(argv: list[str] | None = None) -> int:
         help="where generated files go (kept between runs to save time)",
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/latest.json"))
-    parser.add_argument("--only", nargs="*", default=None, help="sections to run")
+    parser.add_argument(
+        "--only", nargs="*", default=None, choices=list(SECTIONS), help="sections to run"
+    )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "full"
     repeat = args.repeat or (1 if args.smoke else 5)
     workdir = args.workdir or Path(tempfile.gettempdir()) / f"capturehub-bench-{mode}"
     workdir.mkdir(parents=True, exist_ok=True)
-    sections: dict[str, Callable[[], dict[str, Any]]] = {
-        "ingest": lambda: bench_ingest(workdir, args.backend, SIZES[mode], repeat),
-        "memory": lambda: bench_memory(workdir, args.backend, SIZES[mode]),
-        "lookups": lambda: bench_lookups(workdir, args.backend, SIZES[mode]),
-        "statistics": lambda: bench_statistics(workdir, args.backend, SIZES[mode], repeat),
-    }
     report: dict[str, Any] = {
         "mode": mode,
         "backend": args.backend,
@@ -340,16 +760,36 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "repeat": repeat,
     }
-    for name, run in sections.items():
+    for name, run in SECTIONS.items():
         if args.only and name not in args.only:
             continue
         print(f"running {name} ...", flush=True)
-        report[name] = run()
+        started = time.perf_counter()
+        report[name] = run(workdir, args.backend, SIZES[mode], repeat)
+        print(f"  {name} took {time.perf_counter() - started:.1f} s", flush=True)
     print_table(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"figures written to {args.out}")
     return 0
+
+
+def format_figure(value: Any) -> str:
+    """A figure with sensible digits: 1234, 463.2, 26.37, 0.0123; runs as such a list."""
+    if isinstance(value, bool) or not isinstance(value, float | list):
+        return str(value)
+    if isinstance(value, list):
+        return ", ".join(format_figure(float(item)) for item in value)
+    size = abs(value)
+    if size == 0:
+        return "0"
+    if size >= 1000:
+        return f"{value:.0f}"
+    if size >= 100:
+        return f"{value:.1f}"
+    if size >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
 
 
 def print_table(report: dict[str, Any]) -> None:
@@ -362,11 +802,7 @@ def print_table(report: dict[str, Any]) -> None:
             continue
         print(f"\n[{section}]")
         for key, value in figures.items():
-            if isinstance(value, float):
-                value = f"{value:.2f}"
-            elif isinstance(value, list):
-                value = ", ".join(f"{v:.1f}" for v in value)
-            print(f"  {key:<42} {value}")
+            print(f"  {key:<42} {format_figure(value)}")
 
 
 if __name__ == "__main__":

@@ -36,4 +36,12 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
     assert figures["memory"]["server_upload_growth_mb"] is not None
     assert figures["lookups"]["get_by_uuid_p95_ms"] > 0
     assert figures["statistics"]["statistics_s"] > 0
-    assert "[lookups]" in result.stdout
+    assert figures["ingest"]["parallel_ingest_mb_s"] > 0
+    assert figures["ingest"]["wav_ingest_mb_s"] > 0
+    for key in ("sdk_upload_growth_mb", "sdk_download_growth_mb", "server_download_growth_mb"):
+        assert figures["memory"][key] is not None, key
+    assert figures["download"]["download_mb_s"] > 0 and figures["download"]["cp_mb_s"] > 0
+    assert figures["download"]["range_read_p95_ms"] > 0
+    assert figures["data"]["get_data_s"] > 0 and figures["data"]["read_csv_s"] > 0
+    for section in ("[lookups]", "[download]", "[data]"):
+        assert section in result.stdout, section
