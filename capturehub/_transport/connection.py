@@ -37,6 +37,25 @@ from capturehub._transport.errors import (
 )
 from capturehub._version import __version__
 
+# httpcore reads a response 64 KiB at a time, and each read costs h11 some Python work: about
+# 1 CPU-second per GB received, the bound on a download or get_data() over loopback (measured
+# in benchmarks/run.py, sections download and data). 1 MiB reads cost a fraction of that. The
+# setting is httpcore's class attribute, so it applies to every httpx client of the process; a
+# read returns what has arrived, up to that size, so small responses are unaffected.
+READ_BYTES = 1 << 20
+
+
+def _read_larger_chunks() -> None:
+    try:
+        from httpcore._sync.http11 import HTTP11Connection
+    except ImportError:  # another httpcore layout: keep its default
+        return
+    if getattr(HTTP11Connection, "READ_NUM_BYTES", READ_BYTES) < READ_BYTES:
+        HTTP11Connection.READ_NUM_BYTES = READ_BYTES
+
+
+_read_larger_chunks()
+
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -46,7 +65,7 @@ _MAX_RETRY_AFTER = 30.0
 
 # Called with a local file and how many of its bytes have been sent (upload) or written
 # (download) so far in the current attempt; a retry starts again from 0. Called from the thread
-# doing the transfer, once per chunk (64 KiB or so).
+# doing the transfer, once per chunk (64 KiB to 1 MiB).
 TransferProgress = Callable[[Path, int], None]
 
 

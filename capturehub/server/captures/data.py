@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
+from typing import Any
 
 import pyarrow as pa
 
@@ -13,39 +13,26 @@ from capturehub.storage import BlobStore
 BATCH_ROWS = 256 * 1024
 
 
-class _Pending(io.RawIOBase):
-    """A write-only file that hands out what was written since the last :meth:`take`."""
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
-        self._parts.append(bytes(data))
-        return len(data)
-
-    def take(self) -> bytes:
-        data = b"".join(self._parts)
-        self._parts.clear()
-        return data
-
-
-def arrow_stream(blobs: BlobStore, key: str, start: int | None, end: int | None) -> Iterator[bytes]:
+def arrow_stream(blobs: BlobStore, key: str, start: int | None, end: int | None) -> Iterator[Any]:
     """Open the columnar copy now (a missing blob raises BlobNotFound before any byte is
     sent, so the route can still answer 404) and stream it batch by batch."""
     with blobs.local_copy(key) as path:
         # Memory-mapped: the mapping stays valid after a temporary copy is removed.
         table = read_columnar(path, start, end)
-    return _batches(table)
+    return _messages(table)
 
 
-def _batches(table: pa.Table) -> Iterator[bytes]:
-    pending = _Pending()
-    # Yield after every batch so the response streams instead of building in memory.
-    with pa.ipc.new_stream(pending, table.schema) as writer:
-        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
-            writer.write_batch(batch)
-            yield pending.take()
-    yield pending.take()
+# The stream's end: a continuation marker and a zero length (the Arrow IPC stream format).
+END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+
+
+def _messages(table: pa.Table) -> Iterator[Any]:
+    """The Arrow IPC stream: the schema message, one message per batch, the end marker.
+
+    Each message is serialized once into its own Arrow buffer and handed to the server as a
+    memoryview of it, with no further copy (a batch is ``BATCH_ROWS`` rows, a few MB).
+    """
+    yield memoryview(table.schema.serialize())
+    for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+        yield memoryview(batch.serialize())
+    yield END_OF_STREAM
