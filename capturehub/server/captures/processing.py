@@ -169,6 +169,11 @@ def process_capture(context: AppContext, capture_id: int) -> None:
         except IngestError as exc:
             failure = str(exc)
         except Exception:
+            if not _still_current(context, capture_id, blob_key):
+                # Its file went away under us (deleted, or replaced by a newer upload whose own
+                # job runs), e.g. between two opens of it: nothing to record, nothing wrong.
+                log.info("capture %s was deleted or replaced while processed", capture_id)
+                return
             log.exception("processing capture %s failed", capture_id)
             failure = (
                 "capturehub could not process this file because of an internal error; the "
@@ -188,6 +193,13 @@ def process_capture(context: AppContext, capture_id: int) -> None:
         raise
     if not keep_columnar and measurement is not None:
         context.blobs.delete(columnar_key)
+
+
+def _still_current(context: AppContext, capture_id: int, blob_key: str) -> bool:
+    """Whether the capture still exists with this file."""
+    with context.db.read() as session:
+        current = session.scalar(select(Capture.blob_key).where(Capture.id == capture_id))
+    return current == blob_key
 
 
 def _record_outcome(
