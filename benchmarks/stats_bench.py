@@ -96,7 +96,7 @@ def populate(
             .where(Project.id == project_id)
             .values(capture_count=Project.capture_count + len(capture_ids))
         )
-        value_ids = {
+        value_ids: dict[int, list[int]] = {
             row.label_id: []
             for row in session.execute(
                 select(Label.id.label("label_id")).where(Label.project_id == project_id)
