@@ -122,10 +122,11 @@ class Database:
             connection.exec_driver_sql("PRAGMA analysis_limit=1000")
             connection.exec_driver_sql("ANALYZE")
             connection.commit()
-        # A connection reads the statistics once, with the schema; only the one that ran
-        # ANALYZE sees the new ones. Replacing the pool makes every later query plan with them
-        # (connections in use are closed when they are returned).
-        self.engine.dispose()
+        # Known limit: a connection reads the statistics with the schema, so until the schema
+        # changes only the connection that ran ANALYZE plans with the new ones. Replacing the
+        # pool here (engine.dispose()) was tried and reverted: for a moment the server held no
+        # connection, and an fsck process closing the database then removed the WAL index
+        # under the next connection ("disk I/O error" on every later connection).
 
     def dispose(self) -> None:
         self.engine.dispose()
