@@ -252,11 +252,20 @@ def describe(document: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[str,
         too_large += [JSON_TOO_LARGE] if _takes_json(operation) else []
         if too_large:
             _declare(responses, 413, " ".join(too_large))
+        if method == "get" and path.endswith("/file/"):
+            # The stored file honours a `Range` header (download.py).
+            responses["206"] = {"description": RANGE_PART}
+            _declare(responses, 416, RANGE_OUTSIDE)
         operation["responses"] = dict(sorted(responses.items()))
     _describe_capture_list(document)
     _drop_unreferenced(components, FASTAPI_VALIDATION_SCHEMAS, document)
     return document
 
+
+RANGE_PART = "The part of the file a single `Range: bytes=...` header asked for."
+RANGE_OUTSIDE = (
+    "The `Range` asked for starts past the end of the file (`Content-Range` gives its size)."
+)
 
 _WWW_AUTHENTICATE = {
     "WWW-Authenticate": {

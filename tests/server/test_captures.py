@@ -126,6 +126,9 @@ def test_download_is_byte_identical_and_supports_range(
         assert tail.status_code == 206 and tail.content == original[-10:]
         beyond = api.get(url, headers={"Range": f"bytes={len(original) + 5}-"})
         assert beyond.status_code == 416
+        assert beyond.headers["content-range"] == f"bytes */{len(original)}"
+        assert beyond.json()["status"] == 416
+        assert f"{len(original)} bytes" in beyond.json()["detail"]
 
 
 def test_duplicate_name_is_409_and_keeps_the_first(

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from starlette.responses import Response, StreamingResponse
 
+from capturehub.server.errors import error_response
 from capturehub.storage import BlobStore
 
 CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".wav": "audio/wav"}
@@ -56,7 +57,13 @@ def blob_response(
     wanted = parse_range(range_header, size)
     if wanted == "unsatisfiable":
         headers["Content-Range"] = f"bytes */{size}"
-        return Response(status_code=416, headers=headers)
+        # The error shape, like every other refusal (RFC 9110 lets a 416 carry a body).
+        return error_response(
+            416,
+            f"The range {range_header!r} is outside the file, which has {size} bytes; ask for "
+            f"bytes 0-{max(size - 1, 0)} or leave the Range header out.",
+            headers=headers,
+        )
     if isinstance(wanted, tuple):
         start, end = wanted
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
