@@ -98,7 +98,9 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int | None) -> N
         )
     click.echo(f"Log in with the SDK:  Client(server={base!r}, username=..., password=...)")
     click.echo(f"API docs: {base}docs")
-    uvicorn.run(create_app(context=context), host=host, port=port, log_level="warning")
+    # The schema was upgraded by _context() above: no second pass at start-up.
+    app = create_app(context=context, migrate=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @click.group()

@@ -115,13 +115,18 @@ class Housekeeping:
                 log.exception("housekeeping pass failed")
 
 
-def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, context: AppContext | None = None, *, migrate: bool = True
+) -> FastAPI:
+    """The ASGI app. ``migrate=False`` when the caller has already brought the database to the
+    newest schema (``capturehub serve`` does, to create the first user before serving)."""
     settings = settings or (context.settings if context else Settings())
     context = context or build_context(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        upgrade(context.db.engine)
+        if migrate:
+            upgrade(context.db.engine)
         context.jobs.start()
         chores = Housekeeping(context)
         chores.run_once()
