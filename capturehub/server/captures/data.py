@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pyarrow as pa
 
@@ -13,7 +12,9 @@ from capturehub.storage import BlobStore
 BATCH_ROWS = 256 * 1024
 
 
-def arrow_stream(blobs: BlobStore, key: str, start: int | None, end: int | None) -> Iterator[Any]:
+def arrow_stream(
+    blobs: BlobStore, key: str, start: int | None, end: int | None
+) -> Iterator[bytes | memoryview]:
     """Open the columnar copy now (a missing blob raises BlobNotFound before any byte is
     sent, so the route can still answer 404) and stream it batch by batch."""
     with blobs.local_copy(key) as path:
@@ -26,7 +27,7 @@ def arrow_stream(blobs: BlobStore, key: str, start: int | None, end: int | None)
 END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
 
-def _messages(table: pa.Table) -> Iterator[Any]:
+def _messages(table: pa.Table) -> Iterator[bytes | memoryview]:
     """The Arrow IPC stream: the schema message, one message per batch, the end marker.
 
     Each message is serialized once into its own Arrow buffer and handed to the server as a
