@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.servers import Account, ServerProcess, new_server
+from tests.server.conftest import UPLOAD_LIMIT
+from tests.servers import Account, ServerProcess
 
-LIMIT = 1024 * 1024
+LIMIT = UPLOAD_LIMIT
 
 
-@pytest.fixture(scope="module")
-def small_server(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[ServerProcess, Account]]:
-    process = new_server("sqlite", tmp_path_factory.mktemp("limits"))
-    try:
-        account = process.create_account("limited", "lab")
-        process.start(CAPTUREHUB_MAX_UPLOAD_BYTES=str(LIMIT))
-        yield process, account
-    finally:
-        process.close()
+@pytest.fixture
+def small_server(limited_server: ServerProcess) -> tuple[ServerProcess, Account]:
+    """The limited server and a fresh account on it."""
+    return limited_server, limited_server.create_account(
+        f"limited-{uuid.uuid4().hex[:8]}", f"lab-{uuid.uuid4().hex[:8]}"
+    )
 
 
 def _client(process: ServerProcess, account: Account) -> httpx.Client:

@@ -21,7 +21,8 @@ from capturehub.server.captures.schemas import FORMATS, TASK_STATES
 from capturehub.server.guard import MAX_JSON_BYTES
 from capturehub.server.openapi import CONFLICTS
 from tests.conftest import RunningServer
-from tests.servers import Account, ServerProcess, new_server
+from tests.server.conftest import UPLOAD_LIMIT
+from tests.servers import Account, ServerProcess
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -412,20 +413,11 @@ def test_409_where_declared(
     conflict(upload(), CAPTURE_LIST, "post")
 
 
-UPLOAD_LIMIT = 1024
-
-
-@pytest.fixture(scope="module")
-def small_server(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[ServerProcess, Account]]:
-    process = new_server("sqlite", tmp_path_factory.mktemp("openapi-limits"))
-    try:
-        account = process.create_account("limited", "lab")
-        process.start(CAPTUREHUB_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT))
-        yield process, account
-    finally:
-        process.close()
+@pytest.fixture
+def small_server(limited_server: ServerProcess) -> tuple[ServerProcess, Account]:
+    return limited_server, limited_server.create_account(
+        f"openapi-{uuid.uuid4().hex[:8]}", f"lab-{uuid.uuid4().hex[:8]}"
+    )
 
 
 def test_413_where_declared(small_server: tuple[ServerProcess, Account]) -> None:
