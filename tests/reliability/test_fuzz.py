@@ -30,17 +30,18 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunningServer
-from tests.reliability.support import FULL, client
-
-schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
+# schemathesis is a dev dependency: a plain import, so that a missing install fails, not skips.
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
+
+from tests.conftest import RunningServer
+from tests.reliability.support import FULL, client
 
 MAX_EXAMPLES = 50 if FULL else 5
 CSV = b"AccelX,AccelY\n1,2\n3,4\n5,6\n"
