@@ -130,6 +130,9 @@ class Connection:
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self.retry = retry or RetryPolicy()
         self.progress = progress
+        # Whether this process can read the server's files in place (Capture.get_data): None
+        # until the first try, then what that try found.
+        self.reads_local_files: bool | None = None
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=self.timeout,

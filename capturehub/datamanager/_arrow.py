@@ -1,6 +1,7 @@
-"""Read a capture's samples from the server's Arrow IPC stream into a DataFrame.
+"""Read a capture's samples into a DataFrame: from the server's Arrow IPC stream, or in place
+from the server's columnar copy when the SDK runs on the server's machine.
 
-The body is fed to pyarrow as it arrives (a file-like view of the response chunks), so the
+The stream is fed to pyarrow as it arrives (a file-like view of the response chunks), so the
 encoded bytes are never held whole next to the decoded table. pyarrow and pandas are imported
 only here, on first use.
 """
@@ -8,8 +9,10 @@ only here, on first use.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import mmap
+import os
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from capturehub.exceptions import ServerError
 
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ARROW_STREAM_TYPE = "application/vnd.apache.arrow.stream"
+LOCAL_FILE_TYPE = "application/vnd.capturehub.local-file+json"
 
 
 class _ChunkReader(io.RawIOBase):
@@ -56,4 +60,47 @@ def read_arrow_stream(chunks: Iterator[bytes], content_type: str, url: str) -> p
         table = reader.read_all()
     except pa.ArrowInvalid as exc:
         raise ServerError(f"the server sent an invalid Arrow stream from {url}: {exc}") from exc
+    return table.to_pandas()
+
+
+def read_local_file(
+    location: Mapping[str, Any], start: int | None, end: int | None
+) -> pd.DataFrame | None:
+    """Rows ``[start, end)`` of the columnar copy the server located, read in place, or None
+    when this process cannot see that very file (another machine or container, no permission,
+    or a copy the server has replaced since it answered): the caller then asks for the stream.
+
+    The file is opened once and checked by ``fstat`` against the server's size, mtime, inode
+    and device before it is mapped, so what is read is the file the server described. The
+    server replaces a copy by renaming a new file over it and never writes into one, so the
+    mapping cannot change under the reader.
+    """
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    from capturehub._columnar import read_rows
+
+    try:
+        path = os.fsdecode(location["path"])
+        expected = tuple(int(location[key]) for key in ("size", "mtime_ns", "inode", "device"))
+        descriptor = os.open(path, os.O_RDONLY)
+    except (KeyError, TypeError, ValueError, OSError):
+        return None
+    try:
+        status = os.fstat(descriptor)
+        found = (status.st_size, status.st_mtime_ns, status.st_ino, status.st_dev)
+        if found != expected or not status.st_size:
+            return None
+        mapping = mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(descriptor)  # the mapping keeps the file open
+    try:
+        reader = pyarrow.ipc.open_file(pa.py_buffer(mapping))
+        table = read_rows(reader, start, end)
+    except pa.ArrowException:
+        return None
+    # to_pandas copies the samples out of the mapping: the frame owns its memory, and the
+    # mapping is released once pyarrow drops its last buffer.
     return table.to_pandas()

@@ -331,18 +331,45 @@ class Capture:
         return target
 
     def get_data(self, start: int | None = None, end: int | None = None) -> pd.DataFrame:
-        """The capture's samples as a DataFrame, read from the server's columnar copy (Arrow
-        on the wire). ``start``/``end`` select sample indices ``start <= i < end``."""
-        from capturehub.datamanager._arrow import read_arrow_stream
+        """The capture's samples as a DataFrame, read from the server's columnar copy.
+        ``start``/``end`` select sample indices ``start <= i < end``.
+
+        On the server's machine the copy is memory-mapped in place (the server names the file
+        and the SDK checks it opened that very file); elsewhere it comes as an Arrow stream.
+        """
+        from capturehub.datamanager import _arrow
 
         connection, _ = self._bound()
         params = {k: v for k, v in (("start", start), ("end", end)) if v is not None}
-        with connection.stream("GET", self._url("data/"), params=params) as response:
-            return read_arrow_stream(
-                connection.iter_body(response),
-                response.headers.get("content-type", ""),
-                str(response.url),
-            )
+        if connection.reads_local_files is not False:
+            accept = f"{_arrow.LOCAL_FILE_TYPE}, {_arrow.ARROW_STREAM_TYPE};q=0.5"
+            with connection.stream(
+                "GET", self._url("data/"), params=params, headers={"Accept": accept}
+            ) as response:
+                if not _is_media_type(response, _arrow.LOCAL_FILE_TYPE):
+                    return self._read_stream(connection, response)
+                response.read()
+                location = json_body(response)
+            frame = _arrow.read_local_file(location, start, end)
+            # Remembered per connection: a client that cannot see the server's files (another
+            # machine, a container) asks for the stream directly from then on.
+            connection.reads_local_files = frame is not None
+            if frame is not None:
+                return frame
+        with connection.stream(
+            "GET", self._url("data/"), params=params, headers={"Accept": _arrow.ARROW_STREAM_TYPE}
+        ) as response:
+            return self._read_stream(connection, response)
+
+    @staticmethod
+    def _read_stream(connection: Connection, response: httpx.Response) -> pd.DataFrame:
+        from capturehub.datamanager._arrow import read_arrow_stream
+
+        return read_arrow_stream(
+            connection.iter_body(response),
+            response.headers.get("content-type", ""),
+            str(response.url),
+        )
 
     @property
     def ready(self) -> bool:
@@ -411,6 +438,10 @@ class Capture:
 
     def __repr__(self) -> str:
         return f"<Capture name={self.name!r} uuid={self.uuid!r} task_state={self.task_state!r}>"
+
+
+def _is_media_type(response: httpx.Response, media_type: str) -> bool:
+    return response.headers.get("content-type", "").split(";")[0].strip().lower() == media_type
 
 
 def _upload_of(local: Path) -> Upload:

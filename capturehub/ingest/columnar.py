@@ -29,6 +29,7 @@ from types import TracebackType
 import pyarrow as pa
 import pyarrow.ipc
 
+from capturehub._columnar import read_rows
 from capturehub.ingest.errors import IngestError
 
 COLUMNAR_MEDIA_TYPE = "application/vnd.apache.arrow.file"
@@ -111,22 +112,6 @@ def read_columnar(path: Path, start: int | None = None, end: int | None = None) 
     if (start is not None and start < 0) or (end is not None and end < 0):
         raise ValueError("start and end must be non-negative row indices")
     try:
-        source = pa.memory_map(str(path), "r")
-        reader = pyarrow.ipc.open_file(source)
-        first = start or 0
-        batches: list[pa.RecordBatch] = []
-        offset = 0
-        for index in range(reader.num_record_batches):
-            if end is not None and offset >= end:
-                break
-            batch = reader.get_batch(index)
-            stop = offset + batch.num_rows
-            if stop > first:
-                low = max(first - offset, 0)
-                high = batch.num_rows if end is None else min(end - offset, batch.num_rows)
-                if high > low:
-                    batches.append(batch.slice(low, high - low))
-            offset = stop
-        return pa.Table.from_batches(batches, schema=reader.schema)
+        return read_rows(pyarrow.ipc.open_file(pa.memory_map(str(path), "r")), start, end)
     except (pa.ArrowException, OSError) as error:
         raise IngestError(f"cannot read the columnar copy {path.name}: {error}") from error

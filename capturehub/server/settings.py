@@ -52,6 +52,15 @@ class Settings(BaseSettings):
         "or STARTED (e.g. by a crash) again, and refreshes SQLite's planner statistics when "
         "the project data has grown.",
     )
+    local_data_access: bool = Field(
+        True,
+        description="Let an SDK on this machine (a request from a loopback address) read a "
+        "capture's samples in place: `get_data()` gets the columnar copy's file path and "
+        "memory-maps it instead of streaming it over HTTP. The SDK checks the file is the one "
+        "the server means and falls back to HTTP otherwise. Turn it off if a proxy on this "
+        "machine forwards remote clients without telling uvicorn their address "
+        "(X-Forwarded-For from a trusted proxy), or to keep file paths private.",
+    )
     stale_job_seconds: float = Field(
         60.0,
         description="A worker renews its claim on a capture every quarter of this; a capture "

@@ -64,3 +64,12 @@ class BlobStore(abc.ABC):
         Local disk hands out its own file; remote stores download to a temporary file that is
         removed when the context exits.
         """
+
+    def stored_path(self, key: str) -> Path | None:
+        """The file the blob lives in, when it lives in a file of this machine that stays in
+        place (local disk), else None (remote stores, without asking them). A local store
+        raises BlobNotFound for a missing key.
+
+        Lets a client on the same machine read a columnar copy in place instead of over HTTP.
+        """
+        return None

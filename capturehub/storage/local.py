@@ -150,3 +150,9 @@ class LocalBlobStore(BlobStore):
         if not path.is_file():
             raise BlobNotFound(key)
         return nullcontext(path)
+
+    def stored_path(self, key: str) -> Path | None:
+        path = self.path(key)
+        if not path.is_file():
+            raise BlobNotFound(key)
+        return path

@@ -458,9 +458,37 @@ def capture_files(
 @router.get(
     "/project/{project_uuid}/capture/{capture_uuid}/data/",
     summary="The samples as an Arrow IPC stream, from the columnar copy",
+    description="Rows `start <= i < end` of the capture's columnar copy, as an Arrow IPC "
+    "stream. A client on the server's machine that accepts "
+    "`application/vnd.capturehub.local-file+json` may instead get the copy's file path "
+    "(with its size, mtime, inode and device, to check it opened that very file) and read "
+    "the rows itself; see the `local_data_access` setting.",
     response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {
+                "application/vnd.apache.arrow.stream": {
+                    "schema": {"type": "string", "format": "binary"}
+                },
+                "application/vnd.capturehub.local-file+json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["path", "size", "mtime_ns", "inode", "device"],
+                        "properties": {
+                            "path": {"type": "string"},
+                            "size": {"type": "integer"},
+                            "mtime_ns": {"type": "integer"},
+                            "inode": {"type": "integer"},
+                            "device": {"type": "integer"},
+                        },
+                    }
+                },
+            }
+        }
+    },
 )
 def capture_data(
+    request: Request,
     project_uuid: str,
     capture_uuid: str,
     caller: CurrentCaller,
@@ -468,7 +496,7 @@ def capture_data(
     start: Annotated[int | None, Query(ge=0)] = None,
     end: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
-    from capturehub.server.captures.data import arrow_stream
+    from capturehub.server.captures import data
 
     with context.db.read() as session:
         capture = service.get_capture(session, caller, project_uuid, capture_uuid)
@@ -477,10 +505,17 @@ def capture_data(
             f"Capture {capture.name!r} has no data to read yet (task_state "
             f"{capture.task_state}); wait until it is SUCCESS."
         )
+    client_host = request.client.host if request.client else None
     try:
-        chunks = arrow_stream(context.blobs, capture.columnar_key, start, end)
+        if context.settings.local_data_access and data.wants_local_file(
+            request.headers.get("accept"), client_host
+        ):
+            location = data.local_file(context.blobs, capture.columnar_key)
+            if location is not None:
+                return JSONResponse(location, media_type=data.LOCAL_FILE_TYPE)
+        chunks = data.arrow_stream(context.blobs, capture.columnar_key, start, end)
     except BlobNotFound:
         raise NotFound(
             f"Capture {capture_uuid} was deleted or its file replaced meanwhile; ask again."
         ) from None
-    return StreamingResponse(chunks, media_type="application/vnd.apache.arrow.stream")
+    return StreamingResponse(chunks, media_type=data.ARROW_STREAM_TYPE)
