@@ -65,9 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uuid", help="download: the big capture")
     parser.add_argument("--warmup-uuid", help="download: a small capture downloaded first")
     parser.add_argument("--outdir", type=Path, help="download: where the files go")
+    parser.add_argument(
+        "--over-http",
+        action="store_true",
+        help="download over HTTP even on the server's machine (as a client elsewhere would)",
+    )
     args = parser.parse_args(argv)
 
     with Client(project=args.project) as client:
+        if args.over_http:
+            client.connection.reads_local_files = False
         captures = client.project.captures
         report: dict[str, Any] = {"action": args.action}
         if args.action == "upload":

@@ -42,6 +42,8 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
         assert figures["memory"][key] is not None, key
     assert figures["download"]["download_mb_s"] > 0 and figures["download"]["cp_mb_s"] > 0
     assert figures["download"]["range_read_p95_ms"] > 0
+    assert figures["download"]["download_http_mb_s"] > 0
+    assert figures["download"]["download_copied_in_place"] is True
     assert figures["data"]["get_data_s"] > 0 and figures["data"]["read_csv_s"] > 0
     assert figures["data"]["get_data_http_s"] > 0
     # The benchmark's SDK runs on the server's machine: get_data() must have read in place.

@@ -14,13 +14,15 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from capturehub._transport.local_files import LOCAL_FILE_TYPE, open_described
 from capturehub.exceptions import ServerError
+
+__all__ = ["ARROW_STREAM_TYPE", "LOCAL_FILE_TYPE", "read_arrow_stream", "read_local_file"]
 
 if TYPE_CHECKING:
     import pandas as pd
 
 ARROW_STREAM_TYPE = "application/vnd.apache.arrow.stream"
-LOCAL_FILE_TYPE = "application/vnd.capturehub.local-file+json"
 
 
 class _ChunkReader(io.RawIOBase):
@@ -67,29 +69,21 @@ def read_local_file(
     location: Mapping[str, Any], start: int | None, end: int | None
 ) -> pd.DataFrame | None:
     """Rows ``[start, end)`` of the columnar copy the server located, read in place, or None
-    when this process cannot see that very file (another machine or container, no permission,
-    or a copy the server has replaced since it answered): the caller then asks for the stream.
-
-    The file is opened once and checked by ``fstat`` against the server's size, mtime, inode
-    and device before it is mapped, so what is read is the file the server described. The
-    server replaces a copy by renaming a new file over it and never writes into one, so the
-    mapping cannot change under the reader.
+    when this process cannot see that very file (see ``_transport/local_files.py``): the caller
+    then asks for the stream. The checked file is memory-mapped; the server never writes into
+    a copy (a new one is renamed over it), so the mapping cannot change under the reader.
     """
     import pyarrow as pa
     import pyarrow.ipc
 
     from capturehub._columnar import read_rows
 
-    try:
-        path = os.fsdecode(location["path"])
-        expected = tuple(int(location[key]) for key in ("size", "mtime_ns", "inode", "device"))
-        descriptor = os.open(path, os.O_RDONLY)
-    except (KeyError, TypeError, ValueError, OSError):
+    opened = open_described(location)
+    if opened is None:
         return None
+    descriptor, size = opened
     try:
-        status = os.fstat(descriptor)
-        found = (status.st_size, status.st_mtime_ns, status.st_ino, status.st_dev)
-        if found != expected or not status.st_size:
+        if not size:
             return None
         mapping = mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError):

@@ -278,6 +278,7 @@ def test_interrupted_download_is_resumed(
     proxy: FaultProxy, server: RunningServer, project_name: str, wav_file: Path, tmp_path: Path
 ):
     with Client(proxy.url, api_key=server.api_key, project=project_name) as client:
+        client.connection.reads_local_files = False  # as on another machine: over HTTP
         capture = client.project.captures.create_capture("resumed", wav_file)
         proxy.requests.clear()
         proxy.ranges.clear()

@@ -1,9 +1,11 @@
-"""``Capture.get_data()`` on the server's machine: the SDK memory-maps the columnar copy the
-server names, and answers exactly the DataFrame the Arrow stream gives; when it cannot see that
-very file, or the server does not offer it, it reads the stream."""
+"""The SDK on the server's machine reads stored files in place: ``Capture.get_data()``
+memory-maps the columnar copy the server names and answers exactly the DataFrame the Arrow
+stream gives; ``Capture.download()`` copies the original and writes exactly the bytes HTTP
+gives. When the SDK cannot see that very file, or the server does not offer it, HTTP it is."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import uuid
 import wave
@@ -18,7 +20,7 @@ import pytest
 from capturehub import Captures, Client
 from capturehub.datamanager import _arrow
 from capturehub.datamanager.capture import Capture
-from capturehub.server.captures.data import wants_local_file
+from capturehub.server.captures.local_files import wants_local_file
 from tests.conftest import RunningServer
 from tests.servers import ServerProcess, new_server
 
@@ -59,6 +61,42 @@ def test_wav_read_in_place_equals_the_stream(captures: Captures, wav_file: Path)
     np.testing.assert_array_equal(frame["channel_0"].to_numpy(), samples)
     for start, end in SLICES:
         pd.testing.assert_frame_equal(capture.get_data(start, end), streamed(capture, start, end))
+
+
+def test_download_copies_in_place_the_exact_bytes(
+    client: Client, wav_file: Path, watch_files: list[Path], tmp_path: Path
+):
+    reports: list[tuple[Path, int]] = []
+    client.connection.progress = lambda path, done: reports.append((path, done))
+    captures = client.project.captures
+    for source in (wav_file, watch_files[2]):
+        capture = captures.create_capture(source.name, source, asynchronous=False)
+        local = capture.download(tmp_path / "in-place")
+        assert client.connection.reads_local_files is True
+        assert local.read_bytes() == source.read_bytes()
+        assert reports[-1] == (local.with_name(local.name + ".part"), source.stat().st_size)
+        client.connection.reads_local_files = False
+        remote = capture.download(tmp_path / "over-http")
+        client.connection.reads_local_files = True
+        assert remote.read_bytes() == source.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "in-place").iterdir()) == sorted(
+        [wav_file.name, watch_files[2].name]
+    )
+
+
+def test_the_file_route_locates_only_whole_files(
+    server: RunningServer, captures: Captures, wav_file: Path
+):
+    capture = captures.create_capture("whole.wav", wav_file, asynchronous=False)
+    url = f"project/{captures._project.uuid}/capture/{capture.uuid}/file/"
+    with server.http() as api:
+        located = api.get(url, headers={"Accept": _arrow.LOCAL_FILE_TYPE})
+        assert located.headers["content-type"] == _arrow.LOCAL_FILE_TYPE
+        assert Path(located.json()["path"]).read_bytes() == wav_file.read_bytes()
+        # A Range asks for bytes (a resumed download): they are sent, whatever Accept says.
+        ranged = api.get(url, headers={"Accept": _arrow.LOCAL_FILE_TYPE, "Range": "bytes=4-11"})
+        assert ranged.status_code == 206
+        assert ranged.content == wav_file.read_bytes()[4:12]
 
 
 def test_the_frame_owns_its_memory(captures: Captures, watch_files: list[Path]):
@@ -149,6 +187,28 @@ def test_a_file_that_is_not_the_one_described_is_not_read(tmp_path: Path, watch_
     assert _arrow.read_local_file(location, None, None) is None
 
 
+def test_a_download_that_cannot_see_the_file_falls_back_to_http(
+    client: Client, wav_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The module, not the function of the same name that the package exports.
+    download_module = importlib.import_module("capturehub._transport.download")
+
+    capture = client.project.captures.create_capture("elsewhere.wav", wav_file, asynchronous=False)
+    described = download_module.open_described
+    seen: list[str] = []
+
+    def elsewhere(location: dict[str, Any]) -> Any:
+        seen.append(location["path"])
+        return described({**location, "inode": int(location["inode"]) + 1})
+
+    monkeypatch.setattr(download_module, "open_described", elsewhere)
+    target = capture.download(tmp_path)
+    assert target.read_bytes() == wav_file.read_bytes()
+    assert len(seen) == 1 and client.connection.reads_local_files is False
+    assert capture.download(tmp_path / "again").read_bytes() == wav_file.read_bytes()
+    assert len(seen) == 1  # not asked again on this connection
+
+
 def test_a_client_that_cannot_see_the_file_falls_back_to_the_stream(
     captures: Captures, watch_files: list[Path], monkeypatch: pytest.MonkeyPatch
 ):
@@ -194,7 +254,7 @@ def server_without_local_access(
 
 
 def test_the_setting_turns_the_local_path_off(
-    server_without_local_access: ServerProcess, watch_files: list[Path]
+    server_without_local_access: ServerProcess, watch_files: list[Path], tmp_path: Path
 ):
     account = server_without_local_access.create_account(f"eve-{uuid.uuid4().hex[:6]}", "lab")
     with Client(
@@ -205,9 +265,11 @@ def test_the_setting_turns_the_local_path_off(
             "streamed.csv", watch_files[0], asynchronous=False
         )
         frame = capture.get_data(3, 9)
+        downloaded = capture.download(tmp_path)
         # The server answered with the stream, so the SDK never learnt whether it could read
         # in place; it keeps asking (a server may turn the setting on).
         assert client.connection.reads_local_files is None
+    assert downloaded.read_bytes() == watch_files[0].read_bytes()
     expected = pd.read_csv(watch_files[0])[3:9].reset_index(drop=True)
     for column in expected.columns:
         np.testing.assert_array_equal(frame[column].to_numpy(), expected[column].to_numpy())

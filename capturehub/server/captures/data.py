@@ -1,59 +1,18 @@
-"""Serving samples from the columnar copy: as an Arrow IPC stream (never re-parsing the CSV),
-or, to an SDK on the same machine, as the copy's file path to read in place.
+"""Serving samples from the columnar copy as an Arrow IPC stream (never re-parsing the CSV).
 
-Why the path: 480 MB of samples take about 0.3 s just to cross loopback, more than it takes
-the SDK to build the whole DataFrame from a memory-mapped file (about 0.1 s). The SDK asks for
-it with ``Accept: application/vnd.capturehub.local-file+json``; it is offered only to loopback
-clients, when the blob store keeps files on this machine and ``local_data_access`` is on.
-The answer names the file's size, mtime, inode and device, so that the SDK can tell it opened
-the very file the server means (not a same-named file of another machine, nor a copy the
-server has since replaced) and falls back to the stream otherwise.
-"""
+An SDK on the server's machine reads the copy in place instead (see local_files.py)."""
 
 from __future__ import annotations
 
-import ipaddress
-import os
 from collections.abc import Iterator
-from typing import Any
 
 import pyarrow as pa
 
 from capturehub.ingest import read_columnar
-from capturehub.storage import BlobNotFound, BlobStore
+from capturehub.storage import BlobStore
 
 BATCH_ROWS = 256 * 1024
 ARROW_STREAM_TYPE = "application/vnd.apache.arrow.stream"
-LOCAL_FILE_TYPE = "application/vnd.capturehub.local-file+json"
-
-
-def wants_local_file(accept: str | None, client_host: str | None) -> bool:
-    """True when the request asks for the file's location and comes from this machine."""
-    if not accept or LOCAL_FILE_TYPE not in accept.lower() or not client_host:
-        return False
-    try:
-        return ipaddress.ip_address(client_host).is_loopback
-    except ValueError:  # not an IP address (e.g. a Unix socket's peer): not offered
-        return False
-
-
-def local_file(blobs: BlobStore, key: str) -> dict[str, Any] | None:
-    """Where the columnar copy lies and how to recognize it, or None if it is not on a local
-    file system (the caller then streams it). Raises BlobNotFound when it is gone."""
-    path = blobs.stored_path(key)
-    if path is None:
-        return None
-    try:
-        status = os.stat(path)
-    except FileNotFoundError as error:
-        raise BlobNotFound(key) from error
-    return {
-        "path": str(path),
-        "size": status.st_size,
-        "mtime_ns": status.st_mtime_ns,
-        "inode": status.st_ino,
-        "device": status.st_dev,
-    }
 
 
 def arrow_stream(

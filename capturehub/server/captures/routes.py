@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, StreamingResponse
 
 from capturehub.server.auth.deps import Context, CurrentCaller
-from capturehub.server.captures import filters, service
+from capturehub.server.captures import filters, local_files, service
+from capturehub.server.captures.data import ARROW_STREAM_TYPE
 from capturehub.server.captures.download import CONTENT_TYPES, blob_response
 from capturehub.server.captures.multipart import UploadForm, read_upload
 from capturehub.server.captures.schemas import (
@@ -23,6 +24,7 @@ from capturehub.server.captures.schemas import (
     parse_optional_text,
     parse_rate,
 )
+from capturehub.server.db import id_among
 from capturehub.server.errors import BadRequest, NotFound
 from capturehub.server.models import Capture, CaptureConfiguration, Project, new_uuid
 from capturehub.server.projects.service import get_project
@@ -78,7 +80,7 @@ def list_captures(
             found = {
                 row.id: row
                 for row in session.connection().execute(
-                    _select_with_configuration().where(Capture.id.in_(page_ids))
+                    _select_with_configuration().where(id_among(Capture.id, page_ids, session))
                 )
             }
             rows = [found[capture_id] for capture_id in page_ids if capture_id in found]
@@ -393,7 +395,12 @@ def delete_capture(
 @router.get(
     "/project/{project_uuid}/capture/{capture_uuid}/file/",
     summary="The stored file, byte for byte (Range supported)",
+    description="The file as it was uploaded. A client on the server's machine that accepts "
+    f"`{local_files.LOCAL_FILE_TYPE}` (and sends no `Range`) may instead get the file's path, "
+    "with its size, mtime, inode and device, and copy it itself; see the "
+    "`local_data_access` setting.",
     response_class=StreamingResponse,
+    responses={200: {"content": local_files.LOCATION_CONTENT}},
 )
 def download_capture(
     project_uuid: str,
@@ -405,6 +412,12 @@ def download_capture(
     with context.db.read() as session:
         capture = service.get_capture(session, caller, project_uuid, capture_uuid)
     try:
+        if request.headers.get("range") is None:
+            located = local_files.location_response(
+                request, context.settings, context.blobs, capture.blob_key
+            )
+            if located is not None:
+                return located
         return blob_response(
             context.blobs,
             capture.blob_key,
@@ -460,29 +473,15 @@ def capture_files(
     summary="The samples as an Arrow IPC stream, from the columnar copy",
     description="Rows `start <= i < end` of the capture's columnar copy, as an Arrow IPC "
     "stream. A client on the server's machine that accepts "
-    "`application/vnd.capturehub.local-file+json` may instead get the copy's file path "
-    "(with its size, mtime, inode and device, to check it opened that very file) and read "
-    "the rows itself; see the `local_data_access` setting.",
+    f"`{local_files.LOCAL_FILE_TYPE}` may instead get the copy's file path (with its size, "
+    "mtime, inode and device, to check it opened that very file) and read the rows itself; "
+    "see the `local_data_access` setting.",
     response_class=StreamingResponse,
     responses={
         200: {
             "content": {
-                "application/vnd.apache.arrow.stream": {
-                    "schema": {"type": "string", "format": "binary"}
-                },
-                "application/vnd.capturehub.local-file+json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["path", "size", "mtime_ns", "inode", "device"],
-                        "properties": {
-                            "path": {"type": "string"},
-                            "size": {"type": "integer"},
-                            "mtime_ns": {"type": "integer"},
-                            "inode": {"type": "integer"},
-                            "device": {"type": "integer"},
-                        },
-                    }
-                },
+                ARROW_STREAM_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                **local_files.LOCATION_CONTENT,
             }
         }
     },
@@ -496,7 +495,7 @@ def capture_data(
     start: Annotated[int | None, Query(ge=0)] = None,
     end: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
-    from capturehub.server.captures import data
+    from capturehub.server.captures.data import arrow_stream
 
     with context.db.read() as session:
         capture = service.get_capture(session, caller, project_uuid, capture_uuid)
@@ -505,17 +504,15 @@ def capture_data(
             f"Capture {capture.name!r} has no data to read yet (task_state "
             f"{capture.task_state}); wait until it is SUCCESS."
         )
-    client_host = request.client.host if request.client else None
     try:
-        if context.settings.local_data_access and data.wants_local_file(
-            request.headers.get("accept"), client_host
-        ):
-            location = data.local_file(context.blobs, capture.columnar_key)
-            if location is not None:
-                return JSONResponse(location, media_type=data.LOCAL_FILE_TYPE)
-        chunks = data.arrow_stream(context.blobs, capture.columnar_key, start, end)
+        located = local_files.location_response(
+            request, context.settings, context.blobs, capture.columnar_key
+        )
+        if located is not None:
+            return located
+        chunks = arrow_stream(context.blobs, capture.columnar_key, start, end)
     except BlobNotFound:
         raise NotFound(
             f"Capture {capture_uuid} was deleted or its file replaced meanwhile; ask again."
         ) from None
-    return StreamingResponse(chunks, media_type=data.ARROW_STREAM_TYPE)
+    return StreamingResponse(chunks, media_type=ARROW_STREAM_TYPE)
