@@ -58,6 +58,13 @@ def interleaved(runs: int, measures: dict[str, Callable[[], float]]) -> dict[str
     return figures
 
 
+def paired_ratio(figures: dict[str, Any], name: str, baseline: str) -> float:
+    """The median of the ratios of runs taken in the same turn (``interleaved``): steadier than
+    the ratio of the two medians when the machine's speed swings from one turn to the next."""
+    pairs = zip(figures[f"{name}_runs"], figures[f"{baseline}_runs"], strict=True)
+    return statistics.median(value / base for value, base in pairs)
+
+
 def settle(memory_bytes: int) -> None:
     """Bring every timed run of a section to the same start, not timed: ``sync`` (a run that
     meets the write-back of files just generated is throttled), then touch and free
@@ -549,7 +556,9 @@ def bench_download(
         copy.unlink(missing_ok=True)
     results: dict[str, Any] = {"file_mb": round(size_mb, 1), **figures}
     results["download_vs_cp"] = results["download_mb_s"] / results["cp_mb_s"]
+    results["download_vs_cp_paired"] = paired_ratio(results, "download_mb_s", "cp_mb_s")
     results["download_http_vs_cp"] = results["download_http_mb_s"] / results["cp_mb_s"]
+    results["download_http_vs_cp_paired"] = paired_ratio(results, "download_http_mb_s", "cp_mb_s")
     # True when download() copied the stored file in place (it should, on one machine).
     results["download_copied_in_place"] = copied_in_place
     results["raw_http_vs_cp"] = results["raw_http_mb_s"] / results["cp_mb_s"]
@@ -640,6 +649,7 @@ def bench_data(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) 
         **figures,
         # How many times faster get_data() is than read_csv (> 1: faster).
         "get_data_vs_read_csv": figures["read_csv_s"] / figures["get_data_s"],
+        "get_data_vs_read_csv_paired": paired_ratio(figures, "read_csv_s", "get_data_s"),
         "get_data_http_vs_read_csv": figures["read_csv_s"] / figures["get_data_http_s"],
         # True when get_data() read the columnar copy in place (it should, on one machine).
         "get_data_read_in_place": read_in_place,
