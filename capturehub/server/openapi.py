@@ -13,7 +13,8 @@ routes, so a new route is described correctly without touching this file:
 
 - ``400`` everywhere: request validation, and the request guard (capturehub/server/guard.py)
   refuses NUL characters in any URL and non-strict JSON in any body.
-- ``401`` on every route that depends on :func:`~capturehub.server.auth.deps.current_caller`.
+- ``401`` on every route that takes a bearer token
+  (:data:`~capturehub.server.auth.deps.bearer_scheme`, through ``current_caller`` or directly).
 - ``404`` on every route with a path parameter: every id in a path is looked up in the caller's
   team, and a miss (or another team's object) is a 404.
 - ``413`` on routes that take a file (``multipart/form-data`` with a binary part) and on routes
@@ -41,7 +42,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.routing import BaseRoute
 
 from capturehub.server.allow import served_routes
-from capturehub.server.auth.deps import current_caller
+from capturehub.server.auth.deps import bearer_scheme
 from capturehub.server.auth.service import LOGIN_WINDOW, MAX_FAILED_LOGINS
 from capturehub.server.captures import filters as capture_filters
 from capturehub.server.captures.schemas import FORMATS, TASK_STATES
@@ -227,7 +228,7 @@ def describe(document: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[str,
     authenticated = {
         (route.path_format, method.lower())
         for route in served_routes(routes)
-        if _depends_on(getattr(route, "dependant", None), current_caller)
+        if _depends_on(getattr(route, "dependant", None), bearer_scheme)
         for method in route.methods or ()
     }
     for path, method, operation in _operations(document):

@@ -1,4 +1,11 @@
-"""The dependency every authenticated route declares: who is calling."""
+"""The dependency every authenticated route declares: who is calling.
+
+Routes declare :data:`CurrentCaller`. The busiest read route (the capture list) declares only
+:data:`Credentials` and checks them with :func:`caller_of` inside its own read transaction:
+that spares it a second pool checkout (with its ping), BEGIN and COMMIT, and a thread hop,
+about a millisecond a request on PostgreSQL. Either way the OpenAPI document declares the
+route's 401, since both depend on :data:`bearer_scheme`.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +13,36 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from capturehub.server.auth.service import Caller, authenticate
 from capturehub.server.context import AppContext, get_context
 from capturehub.server.errors import Unauthorized
 
 # auto_error=False: a missing header must give our 401 shape, not FastAPI's 403.
-_bearer = HTTPBearer(auto_error=False, description="An access token or an API key.")
+bearer_scheme = HTTPBearer(auto_error=False, description="An access token or an API key.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def caller_of(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Caller:
+    """The caller behind the request's bearer token, looked up in ``session``; else 401."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized()
+    caller = authenticate(session, credentials.credentials)
+    if caller is None:
+        raise Unauthorized("The access token or API key is invalid or expired; log in again.")
+    return caller
 
 
 def current_caller(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Credentials,
     context: Annotated[AppContext, Depends(get_context)],
 ) -> Caller:
     if credentials is None or not credentials.credentials:
-        raise Unauthorized()
+        raise Unauthorized()  # before taking a connection
     with context.db.read() as session:
-        caller = authenticate(session, credentials.credentials)
-    if caller is None:
-        raise Unauthorized("The access token or API key is invalid or expired; log in again.")
+        caller = caller_of(session, credentials)
     request.state.caller = caller
     return caller
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, StreamingResponse
 
-from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.auth.deps import Context, Credentials, CurrentCaller, caller_of
 from capturehub.server.captures import filters, local_files, service
 from capturehub.server.captures.data import ARROW_STREAM_TYPE
 from capturehub.server.captures.download import CONTENT_TYPES, blob_response
@@ -68,10 +68,12 @@ def _select_with_configuration() -> Any:
 
 @router.get("/project/{project_uuid}/capture/", summary="List captures (filters, paging)")
 def list_captures(
-    project_uuid: str, request: Request, caller: CurrentCaller, context: Context
+    project_uuid: str, request: Request, credentials: Credentials, context: Context
 ) -> Any:
     params = request.query_params
     with context.db.read() as session:
+        # Authenticated in the route's own transaction (see auth/deps.py): the hot path.
+        caller = caller_of(session, credentials)
         project = get_project(session, caller, project_uuid)
         page = filters.page_of(params)
         if page is not None:
