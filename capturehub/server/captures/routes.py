@@ -79,13 +79,14 @@ def list_captures(
         if page is not None:
             ids_query = filters.apply_filters(select(Capture.id), params, project.id, session)
             page_ids, count = _page_of_ids(session, ids_query, params, page, project)
-            found = {
-                row.id: row
-                for row in session.connection().execute(
-                    _select_with_configuration().where(id_among(Capture.id, page_ids, session))
+            if isinstance(page_ids, list):
+                rows_query = _select_with_configuration().where(
+                    id_among(Capture.id, page_ids, session)
                 )
-            }
-            rows = [found[capture_id] for capture_id in page_ids if capture_id in found]
+            else:  # the page's ids as a subquery: ids and rows in one statement
+                chosen = page_ids.subquery()
+                rows_query = _select_with_configuration().join(chosen, chosen.c.id == Capture.id)
+            rows = list(session.connection().execute(filters.apply_ordering(rows_query, params)))
             return JSONResponse(
                 {
                     "count": count,
@@ -105,8 +106,9 @@ SMALL_MATCH = 5_000
 
 def _page_of_ids(
     session: Session, ids_query: Any, params: Any, page: filters.Page, project: Project
-) -> tuple[list[int], int]:
-    """The ids of the requested page, in order, and how many captures match in all.
+) -> tuple[list[int] | Any, int]:
+    """The ids of the requested page (a list, or a query that selects them), and how many
+    captures match in all.
 
     Ids are paged before rows are loaded (an index-only scan, even deep into the list; OFFSET
     on full rows would fetch every skipped row). The unfiltered list's count is the project's
@@ -122,29 +124,26 @@ def _page_of_ids(
         count = session.scalar(select(func.count()).select_from(ids_query.subquery())) or 0
     else:
         count = project.capture_count
-    return _ids_at(session, ids_query, params, page, count), count
+    return _ids_at(ids_query, params, page, count), count
 
 
-def _ids_at(
-    session: Session, ids_query: Any, params: Any, page: filters.Page, count: int
-) -> list[int]:
-    """One page of ids, read from whichever end of the order is nearer.
+def _ids_at(ids_query: Any, params: Any, page: filters.Page, count: int) -> list[int] | Any:
+    """The query of one page of ids, read from whichever end of the order is nearer (the
+    caller loads the rows with it, in one statement, and puts them back in order).
 
     OFFSET has to step over every skipped entry of the index, so the last page of 100,000
-    captures would walk all of them; from the other end (the order reversed, then the page
-    reversed back) no page is more than half the list away.
+    captures would walk all of them; from the other end (the order reversed) no page is more
+    than half the list away.
     """
     if page.offset >= count or page.limit == 0:
         return []
     from_end = count - page.offset - page.limit  # entries after the page
     if from_end >= page.offset:
         ordered = filters.apply_ordering(ids_query, params)
-        return list(session.scalars(ordered.limit(page.limit).offset(page.offset)))
+        return ordered.limit(page.limit).offset(page.offset)
     limit = page.limit + min(from_end, 0)  # the last page may be short
     reversed_query = filters.apply_ordering(ids_query, params, reverse=True)
-    ids = list(session.scalars(reversed_query.limit(limit).offset(max(from_end, 0))))
-    ids.reverse()
-    return ids
+    return reversed_query.limit(limit).offset(max(from_end, 0))
 
 
 def _page_link(request: Request, offset: int, limit: int, count: int) -> str | None:
