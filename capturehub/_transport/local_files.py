@@ -25,7 +25,8 @@ def open_described(location: Mapping[str, Any]) -> tuple[int, int] | None:
     try:
         path = os.fsdecode(location["path"])
         expected = tuple(int(location[key]) for key in _CHECKED)
-        descriptor = os.open(path, os.O_RDONLY)
+        # O_BINARY: Windows would otherwise translate line ends when the bytes are read.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except (KeyError, TypeError, ValueError, OSError):
         return None
     try:
@@ -68,12 +69,15 @@ def _copy_through_buffer(
     source: int, size: int, output: BinaryIO, progress: Callable[[int], None] | None
 ) -> bool:
     copied = 0
-    while copied < size:
-        chunk = os.pread(source, min(1 << 20, size - copied), copied)
-        if not chunk:
-            break
-        output.write(chunk)
-        copied += len(chunk)
-        if progress is not None:
-            progress(copied)
+    # A duplicate descriptor, so that closing this file object leaves the caller's open.
+    with os.fdopen(os.dup(source), "rb") as reader:
+        reader.seek(0)
+        while copied < size:
+            chunk = reader.read(min(1 << 20, size - copied))
+            if not chunk:
+                break
+            output.write(chunk)
+            copied += len(chunk)
+            if progress is not None:
+                progress(copied)
     return copied == size

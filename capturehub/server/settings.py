@@ -54,12 +54,13 @@ class Settings(BaseSettings):
     )
     local_data_access: bool = Field(
         True,
-        description="Let an SDK on this machine (a request from a loopback address) read a "
-        "capture's samples in place: `get_data()` gets the columnar copy's file path and "
-        "memory-maps it instead of streaming it over HTTP. The SDK checks the file is the one "
-        "the server means and falls back to HTTP otherwise. Turn it off if a proxy on this "
-        "machine forwards remote clients without telling uvicorn their address "
-        "(X-Forwarded-For from a trusted proxy), or to keep file paths private.",
+        description="Let an SDK on this machine (a request from a loopback address) read "
+        "stored files in place: `get_data()` gets the columnar copy's path and memory-maps it, "
+        "`download()` gets the original's path and copies it, instead of both coming over "
+        "HTTP. The SDK checks the file is the one the server means and falls back to HTTP "
+        "otherwise. Turn it off if a proxy on this machine forwards remote clients without "
+        "telling uvicorn their address (X-Forwarded-For from a trusted proxy), or to keep file "
+        "paths private.",
     )
     stale_job_seconds: float = Field(
         60.0,

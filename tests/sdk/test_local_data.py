@@ -273,3 +273,35 @@ def test_the_setting_turns_the_local_path_off(
     expected = pd.read_csv(watch_files[0])[3:9].reset_index(drop=True)
     for column in expected.columns:
         np.testing.assert_array_equal(frame[column].to_numpy(), expected[column].to_numpy())
+
+
+@pytest.mark.parametrize("kernel_copy", [True, False], ids=["sendfile", "buffered"])
+def test_the_copy_gives_every_byte_and_reports_progress(
+    tmp_path: Path, wav_file: Path, kernel_copy: bool, monkeypatch: pytest.MonkeyPatch
+):
+    """Where the kernel cannot copy file to file (macOS's sendfile wants a socket, Windows has
+    none), the bytes go through a buffer: the same bytes either way."""
+    from capturehub._transport import local_files
+
+    if not kernel_copy:
+
+        def refused(*args: Any) -> int:
+            raise OSError(22, "Invalid argument")
+
+        monkeypatch.setattr(local_files.os, "sendfile", refused, raising=False)
+    monkeypatch.setattr(local_files, "COPY_CHUNK", 100_000)
+    source = wav_file.read_bytes()
+    descriptor = os.open(wav_file, os.O_RDONLY)
+    reported: list[int] = []
+    try:
+        with open(tmp_path / "copy", "wb") as output:
+            output.write(b"stale")  # the copy starts from the file's beginning, not here
+            output.seek(0)
+            output.truncate()
+            assert local_files.copy_descriptor(descriptor, len(source), output, reported.append)
+        # The caller's descriptor is still open and usable.
+        assert os.pread(descriptor, 4, 0) == source[:4]
+    finally:
+        os.close(descriptor)
+    assert (tmp_path / "copy").read_bytes() == source
+    assert reported[-1] == len(source) and reported == sorted(reported)

@@ -32,6 +32,9 @@ CLIENT_SCRIPT = textwrap.dedent(
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
     client = Client(server=url, api_key=api_key, project=project)
+    # Over HTTP, as from another machine: the path where the bytes pass through the SDK (on
+    # the server's machine the SDK would copy the stored file in place).
+    client.connection.reads_local_files = False
     captures = client.project.captures
     warm = captures.create_capture("warm-up", small)
     warm.download(outdir)
