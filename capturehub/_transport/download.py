@@ -17,11 +17,13 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import httpx
-
 from capturehub._transport.connection import Connection
-from capturehub._transport.errors import json_body
-from capturehub._transport.local_files import LOCAL_FILE_TYPE, copy_descriptor, open_described
+from capturehub._transport.local_files import (
+    accepting_location,
+    copy_descriptor,
+    location_in,
+    open_described,
+)
 from capturehub.exceptions import ServerUnreachableError
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
@@ -35,13 +37,11 @@ def download(connection: Connection, path: str, destination: Path) -> int:
         while True:
             headers = {"Range": f"bytes={written}-"} if written else {}
             if not written and connection.reads_local_files is not False:
-                headers["Accept"] = f"{LOCAL_FILE_TYPE}, */*;q=0.5"
+                headers["Accept"] = accepting_location("*/*")
             try:
                 with connection.stream("GET", path, headers=headers or None) as response:
-                    if _media_type(response) == LOCAL_FILE_TYPE:
-                        response.read()
-                        location = json_body(response)
-                    else:
+                    location = location_in(response)
+                    if location is None:
                         if written and not _resumes_at(
                             response.status_code, response.headers.get("content-range"), written
                         ):
@@ -73,7 +73,7 @@ def _copy_in_place(
 ) -> int | None:
     """Copy the located file into ``output``; None (and ``output`` emptied) when this process
     cannot read that very file, or it came out short."""
-    opened = open_described(location) if isinstance(location, dict) else None
+    opened = open_described(location)
     if opened is None:
         return None
     descriptor, size = opened
@@ -92,10 +92,6 @@ def _copy_in_place(
         output.truncate()
         return None
     return size
-
-
-def _media_type(response: httpx.Response) -> str:
-    return response.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 def _resumes_at(status: int, content_range: str | None, offset: int) -> bool:

@@ -14,12 +14,35 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
 
+import httpx
+
+from capturehub._transport.errors import json_body
+
 LOCAL_FILE_TYPE = "application/vnd.capturehub.local-file+json"
 _CHECKED = ("size", "mtime_ns", "inode", "device")
 COPY_CHUNK = 64 * 1024 * 1024  # progress is reported after each chunk
 
 
-def open_described(location: Mapping[str, Any]) -> tuple[int, int] | None:
+def accepting_location(media_type: str) -> str:
+    """The ``Accept`` header of a first request: the file's location, else ``media_type``."""
+    return f"{LOCAL_FILE_TYPE}, {media_type};q=0.5"
+
+
+def media_type(response: httpx.Response) -> str:
+    """The response's media type, without parameters, in lower case."""
+    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def location_in(response: httpx.Response) -> Any | None:
+    """The location the server answered instead of the bytes (the body is read), or None when
+    the response carries the bytes themselves."""
+    if media_type(response) != LOCAL_FILE_TYPE:
+        return None
+    response.read()
+    return json_body(response)
+
+
+def open_described(location: Mapping[str, Any] | Any) -> tuple[int, int] | None:
     """``(descriptor, size)`` of the file the location describes, opened read-only, or None
     when this process cannot open that very file. The caller closes the descriptor."""
     try:
@@ -27,7 +50,7 @@ def open_described(location: Mapping[str, Any]) -> tuple[int, int] | None:
         expected = tuple(int(location[key]) for key in _CHECKED)
         # O_BINARY: Windows would otherwise translate line ends when the bytes are read.
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-    except (KeyError, TypeError, ValueError, OSError):
+    except (KeyError, TypeError, ValueError, OSError):  # TypeError: not an object at all
         return None
     try:
         status = os.fstat(descriptor)

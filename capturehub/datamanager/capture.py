@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import httpx
 
 from capturehub._transport import Connection, Upload, download, json_body
+from capturehub._transport.local_files import accepting_location, location_in
 from capturehub.datamanager._wire import parse_time, segment
 from capturehub.exceptions import (
     CaptureExistsError,
@@ -342,14 +343,13 @@ class Capture:
         connection, _ = self._bound()
         params = {k: v for k, v in (("start", start), ("end", end)) if v is not None}
         if connection.reads_local_files is not False:
-            accept = f"{_arrow.LOCAL_FILE_TYPE}, {_arrow.ARROW_STREAM_TYPE};q=0.5"
+            accept = accepting_location(_arrow.ARROW_STREAM_TYPE)
             with connection.stream(
                 "GET", self._url("data/"), params=params, headers={"Accept": accept}
             ) as response:
-                if not _is_media_type(response, _arrow.LOCAL_FILE_TYPE):
+                location = location_in(response)
+                if location is None:
                     return self._read_stream(connection, response)
-                response.read()
-                location = json_body(response)
             frame = _arrow.read_local_file(location, start, end)
             # Remembered per connection: a client that cannot see the server's files (another
             # machine, a container) asks for the stream directly from then on.
@@ -438,10 +438,6 @@ class Capture:
 
     def __repr__(self) -> str:
         return f"<Capture name={self.name!r} uuid={self.uuid!r} task_state={self.task_state!r}>"
-
-
-def _is_media_type(response: httpx.Response, media_type: str) -> bool:
-    return response.headers.get("content-type", "").split(";")[0].strip().lower() == media_type
 
 
 def _upload_of(local: Path) -> Upload:
