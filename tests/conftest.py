@@ -88,24 +88,10 @@ class RunningServer:
         self.process.expire_tokens(username or self.main.username)
 
     def token(self, account: Account | None = None) -> str:
-        account = account or self.main
-        response = httpx.post(
-            self.url + "oauth/token/",
-            data={
-                "grant_type": "password",
-                "username": account.username,
-                "password": account.password,
-            },
-        )
-        response.raise_for_status()
-        return str(response.json()["access_token"])
+        return self.process.token(account or self.main)
 
     def http(self, account: Account | None = None) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url,
-            headers={"Authorization": f"Bearer {self.token(account)}"},
-            timeout=120,
-        )
+        return self.process.http(account or self.main)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -165,6 +165,27 @@ class ServerProcess:
             context.db.dispose()
         return Account(username=username, password=password, team=team, api_key=key)
 
+    def token(self, account: Account) -> str:
+        """An access token for ``account``, by the password grant."""
+        response = httpx.post(
+            self.url + "oauth/token/",
+            data={
+                "grant_type": "password",
+                "username": account.username,
+                "password": account.password,
+            },
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def http(self, account: Account, timeout: float = 120) -> httpx.Client:
+        """An HTTP client of this server logged in as ``account``."""
+        return httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.token(account)}"},
+            timeout=timeout,
+        )
+
     def expire_tokens(self, username: str) -> None:
         from capturehub.server.auth import service
 

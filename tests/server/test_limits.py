@@ -23,21 +23,11 @@ def small_server(limited_server: ServerProcess) -> tuple[ServerProcess, Account]
     )
 
 
-def _client(process: ServerProcess, account: Account) -> httpx.Client:
-    token = httpx.post(
-        process.url + "oauth/token/",
-        data={"grant_type": "password", "username": account.username, "password": account.password},
-    ).json()["access_token"]
-    return httpx.Client(
-        base_url=process.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    )
-
-
 def test_upload_over_the_limit_is_413_and_leaves_nothing(
     small_server: tuple[ServerProcess, Account], tmp_path: Path
 ) -> None:
     process, account = small_server
-    with _client(process, account) as api:
+    with process.http(account, timeout=60) as api:
         project = api.post("project/", json={"name": "limits"}).json()
         base = f"project/{project['uuid']}/capture/"
 

@@ -444,13 +444,7 @@ def test_413_where_declared(small_server: tuple[ServerProcess, Account]) -> None
         if not content:
             assert "413" not in operation["responses"], (method, path)
 
-    token = httpx.post(
-        process.url + "oauth/token/",
-        data={"grant_type": "password", "username": account.username, "password": account.password},
-    ).json()["access_token"]
-    with httpx.Client(
-        base_url=process.url, headers={"Authorization": f"Bearer {token}"}, timeout=120
-    ) as api:
+    with process.http(account) as api:
         p = api.post("project/", json={"name": "limits"}).json()["uuid"]
         big = CSV + b"7,8\n" * UPLOAD_LIMIT
         too_big = api.post(
