@@ -20,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,16 @@ def interleaved(runs: int, measures: dict[str, Callable[[], float]]) -> dict[str
         figures[name] = statistics.median(runs_of_name)
         figures[f"{name}_runs"] = runs_of_name
     return figures
+
+
+@contextmanager
+def over_http(client: Client) -> Iterator[None]:
+    """The SDK as on another machine: told it cannot read the server's files in place."""
+    client.connection.reads_local_files = False
+    try:
+        yield
+    finally:
+        client.connection.reads_local_files = True
 
 
 def paired_ratio(figures: dict[str, Any], name: str, baseline: str) -> float:
@@ -480,11 +491,8 @@ def bench_download(
             assert capture is not None
 
             def sdk_over_http() -> float:
-                client.connection.reads_local_files = False  # as on another machine
-                try:
+                with over_http(client):
                     return sdk()
-                finally:
-                    client.connection.reads_local_files = True
 
             def sdk() -> float:
                 settle(warm_bytes)
@@ -604,12 +612,8 @@ def bench_data(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) 
                 return elapsed
 
             def get_data_http() -> float:
-                # As a client on another machine: told it cannot read the server's files.
-                client.connection.reads_local_files = False
-                try:
+                with over_http(client):
                     return get_data()
-                finally:
-                    client.connection.reads_local_files = True
 
             def read_csv() -> float:
                 settle(warm_bytes)
