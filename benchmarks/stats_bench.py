@@ -71,8 +71,8 @@ def populate(
     with context.db.session() as session:
         project_id = session.scalars(select(Project.id).where(Project.uuid == project_uuid)).one()
         uuids = [new_uuid() for _ in range(captures)]
-        capture_ids = session.scalars(
-            insert(Capture).returning(Capture.id, sort_by_parameter_order=True),
+        created = session.execute(
+            insert(Capture).returning(Capture.id, Capture.created_at, sort_by_parameter_order=True),
             [
                 {
                     "uuid": uuid,
@@ -90,6 +90,7 @@ def populate(
                 for i, uuid in enumerate(uuids)
             ],
         ).all()
+        capture_ids = [row.id for row in created]
         # What the upload path does in the same transaction as each insert.
         session.execute(
             update(Project)
@@ -117,8 +118,9 @@ def populate(
                 "capture_id": capture_id,
                 "label_id": key_id,
                 "label_value_id": rng.choice(value_ids[key_id]),
+                "capture_created_at": capture_created_at,
             }
-            for capture_id in capture_ids
+            for capture_id, capture_created_at in created
             for key_id in key_ids
         ]
         rows = []

@@ -219,7 +219,15 @@ class CaptureMetadataValue(Base):
     __tablename__ = "capture_metadata_value"
     __table_args__ = (
         UniqueConstraint("capture_id", "label_id", name="uq_capture_metadata_value_capture_label"),
-        Index("ix_capture_metadata_value_lookup", "label_id", "label_value_id", "capture_id"),
+        # A key's captures with a value, in the capture list's default order: a filtered page
+        # is read from this index alone (see metadata/filters.py, ordered_ids).
+        Index(
+            "ix_capture_metadata_value_ordered",
+            "label_id",
+            "label_value_id",
+            "capture_created_at",
+            "capture_id",
+        ),
         # Deleting a value (its ON DELETE CASCADE) finds the captures using it.
         Index("ix_capture_metadata_value_value", "label_value_id"),
     )
@@ -228,6 +236,10 @@ class CaptureMetadataValue(Base):
     capture_id: Mapped[int] = mapped_column(ForeignKey("capture.id", ondelete="CASCADE"))
     label_id: Mapped[int] = mapped_column(ForeignKey("label.id", ondelete="CASCADE"))
     label_value_id: Mapped[int] = mapped_column(ForeignKey("label_value.id", ondelete="CASCADE"))
+    # The capture's created_at (which never changes), copied so that the list's default order
+    # needs no visit to `capture`: on 100,000 captures those visits were most of the time of a
+    # metadata-filtered page.
+    capture_created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import MetaData, insert, select
+from sqlalchemy.orm import Session
 
-from capturehub.server.models import Base
-from tests.conftest import RunningServer
+from capturehub.server.db import alembic_config, make_engine, upgrade
+from capturehub.server.models import Base, Capture, CaptureMetadataValue
+from tests.conftest import RunningServer, require_backend
+from tests.servers import create_postgres_database, drop_postgres_database
 
 
 def test_the_migrated_schema_matches_the_models(server: RunningServer) -> None:
@@ -20,3 +31,80 @@ def test_the_migrated_schema_matches_the_models(server: RunningServer) -> None:
     finally:
         context.db.dispose()
     assert differences == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_metadata_rows_get_their_capture_s_created_at(backend: str, tmp_path: Path) -> None:
+    """Migration 0004 on a database that already holds metadata: each row gets its capture's
+    created_at, and the filtered list reads them in the captures' order."""
+    require_backend(backend)
+    url = create_postgres_database() if backend == "postgresql" else f"sqlite:///{tmp_path}/db"
+    engine = make_engine(url)
+    try:
+        command.upgrade(alembic_config(engine), "0003")
+        tables = MetaData()
+        tables.reflect(engine)
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        stamps = {"created_at": now, "last_modified": now}
+        created = [now - timedelta(days=day) for day in range(3)]  # newest first
+        with engine.begin() as connection:
+
+            def add(table: str, **values: Any) -> int:
+                row = {"uuid": str(uuid.uuid4()), **stamps, **values}
+                statement = insert(tables.tables[table]).returning(tables.tables[table].c.id)
+                return int(connection.execute(statement, row).scalar_one())
+
+            team = add("team", name="lab")
+            project = add(
+                "project",
+                team_id=team,
+                name="p",
+                description="",
+                settings={},
+                capture_sample_schema={},
+                lock_schema=False,
+            )
+            key = add(
+                "label",
+                project_id=project,
+                name="Subject",
+                type="string",
+                is_dropdown=True,
+                is_metadata=True,
+            )
+            value = add("label_value", label_id=key, value="S01", color="#000000")
+            for index, when in enumerate(created):
+                capture = add(
+                    "capture",
+                    project_id=project,
+                    name=f"c{index}.csv",
+                    format=".csv",
+                    file_size=1,
+                    sha256="0" * 64,
+                    blob_key=f"k{index}",
+                    version=1,
+                    task_state="SUCCESS",
+                    schema={},
+                    statistics={},
+                    **{**stamps, "created_at": when},
+                )
+                add(
+                    "capture_metadata_value", capture_id=capture, label_id=key, label_value_id=value
+                )
+        upgrade(engine)
+        with Session(engine) as session:
+            rows = session.execute(
+                select(CaptureMetadataValue.capture_created_at, Capture.created_at)
+                .join(Capture, Capture.id == CaptureMetadataValue.capture_id)
+                .order_by(CaptureMetadataValue.capture_created_at)
+            ).all()
+        # SQLite gives back naive datetimes (UTC), PostgreSQL aware ones.
+        naive = [copied.replace(tzinfo=None) for copied, _ in rows]
+        assert naive == [when.replace(tzinfo=None) for when in sorted(created)]
+        assert all(copied == original for copied, original in rows)
+        command.downgrade(alembic_config(engine), "0003")  # and back again
+        upgrade(engine)
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_postgres_database(url)

@@ -78,20 +78,44 @@ def test_a_filtered_list_pages_the_same_way(api: httpx.Client, filled: str) -> N
         assert [c["name"] for c in page["results"]] == whole[offset : offset + 3]
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"name__contains": "cap-", "ordering": "name"},
+        # Metadata filters alone, in the default order: ids from the metadata index.
+        {"metadata.Group": "all"},
+        {"metadata.Group__exists": "true", "ordering": "-created_at"},
+    ],
+)
 def test_large_filtered_matches_page_from_the_nearer_end(
-    server: RunningServer, api: httpx.Client, filled: str, monkeypatch: pytest.MonkeyPatch
+    server: RunningServer,
+    api: httpx.Client,
+    filled: str,
+    monkeypatch: pytest.MonkeyPatch,
+    query: dict[str, str],
 ) -> None:
     """The path for filters matching more than SMALL_MATCH captures (a count query, then the
     page from the nearer end), run in-process on the server's database with a tiny
     threshold."""
+    api.post(f"project/{filled}/metadata/", json={"name": "Group", "values": ["all"]})
+    captures = api.get(f"project/{filled}/capture/").json()
+    tagged = api.post(
+        f"project/{filled}/metadata-relationship/",
+        json=[{"capture": c["uuid"], "label": "Group", "label_value": "all"} for c in captures],
+    )
+    assert tagged.status_code < 300, tagged.text
     monkeypatch.setattr(capture_routes, "SMALL_MATCH", 2)
     context = server.process.context()
     try:
         with context.db.read() as session:
             project = session.scalars(select(Project).where(Project.uuid == filled)).one()
-            params = QueryParams({"name__contains": "cap-", "ordering": "name"})
-            ids_query = filters.apply_filters(select(Capture.id), params, project.id, session)
-            whole = list(session.scalars(filters.apply_ordering(ids_query, params)))
+            params = QueryParams(query)
+            ids_query = filters.id_query(params, project.id, session)
+            # Which source answers: capture's columns, or the metadata rows alone.
+            from_metadata = "metadata" in ids_query.query.get_final_froms()[0].name
+            assert from_metadata == (not any(key.startswith("name") for key in query))
+            everything = filters.apply_filters(select(Capture.id), params, project.id, session)
+            whole = list(session.scalars(filters.apply_ordering(everything, params)))
             assert len(whole) == CAPTURES
             for limit in (1, 4):
                 for offset in range(CAPTURES + 1):

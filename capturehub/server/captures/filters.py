@@ -3,16 +3,18 @@
 ``?name=`` exact name, ``?name__contains=`` substring (case-insensitive), ``?task_state=``
 one state or a comma-separated list, ``?format=.csv``, ``?ordering=`` one of
 :data:`ORDERINGS` (``-`` for descending; default ``created_at``), ``?limit=&offset=`` for a
-page. Metadata filters are added by the metadata feature through :data:`EXTRA_FILTERS`.
+page. Metadata filters are added by the metadata feature through :data:`EXTRA_FILTERS`, and
+:data:`ID_SOURCES` lets it answer a metadata-only query in the default order from its own
+index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 
@@ -33,6 +35,36 @@ MAX_OFFSET = 2**62  # past any real list, and within every database's integer ra
 # Hooks that narrow the capture query from more query parameters (e.g. metadata filters).
 ExtraFilter = Callable[[Select[Any], QueryParams, int, Session], Select[Any]]
 EXTRA_FILTERS: list[ExtraFilter] = []
+
+
+@dataclass(frozen=True)
+class IdQuery:
+    """A query of the filtered captures' ids, and the columns that put it in the list's order
+    (``orderings`` by name, and the tie-breaker)."""
+
+    query: Select[Any]
+    orderings: Mapping[str, Any] = field(default_factory=lambda: ORDERINGS)
+    # A factory: a column as a plain default would act as a descriptor on the dataclass.
+    tie_breaker: Any = field(default_factory=lambda: Capture.id)
+
+    def ordered(self, params: QueryParams, reverse: bool = False) -> Select[Any]:
+        return apply_ordering(self.query, params, reverse, self.orderings, self.tie_breaker)
+
+
+# Hooks that can select the filtered ids in the list's default order from their own tables,
+# without reading `capture` (the metadata filters do, from their index); each answers None
+# for a query it cannot serve alone.
+IdSource = Callable[[QueryParams, int, Session], IdQuery | None]
+ID_SOURCES: list[IdSource] = []
+
+
+def id_query(params: QueryParams, project_id: int, session: Session) -> IdQuery:
+    """The ids of the captures the query asks for (all filters applied), to be paged."""
+    if (params.get("ordering") or "created_at").lstrip("-") == "created_at":
+        for source in ID_SOURCES:
+            if (found := source(params, project_id, session)) is not None:
+                return found
+    return IdQuery(apply_filters(select(Capture.id), params, project_id, session))
 
 
 @dataclass
@@ -100,16 +132,23 @@ def apply_filters(
     return query
 
 
-def apply_ordering(query: Select[Any], params: QueryParams, reverse: bool = False) -> Select[Any]:
-    """The ``ordering`` asked for (``reverse``: the exact opposite, for reading from the end)."""
+def apply_ordering(
+    query: Select[Any],
+    params: QueryParams,
+    reverse: bool = False,
+    orderings: Mapping[str, Any] = ORDERINGS,
+    tie_breaker: Any = Capture.id,
+) -> Select[Any]:
+    """The ``ordering`` asked for (``reverse``: the exact opposite, for reading from the end),
+    by default on ``capture``'s columns."""
     ordering = params.get("ordering") or "created_at"
     descending = ordering.startswith("-") != reverse
-    column = ORDERINGS.get(ordering.lstrip("-"))
-    if column is None:
+    if ordering.lstrip("-") not in ORDERINGS:
         raise BadRequest(
             f"Cannot order by {ordering!r}; use one of {', '.join(ORDERINGS)} (prefix - for "
             "descending)."
         )
+    column = orderings[ordering.lstrip("-")]
     if descending:
-        return query.order_by(column.desc(), Capture.id.desc())
-    return query.order_by(column, Capture.id)
+        return query.order_by(column.desc(), tie_breaker.desc())
+    return query.order_by(column, tie_breaker)

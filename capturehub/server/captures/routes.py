@@ -77,8 +77,8 @@ def list_captures(
         project = get_project(session, caller, project_uuid)
         page = filters.page_of(params)
         if page is not None:
-            ids_query = filters.apply_filters(select(Capture.id), params, project.id, session)
-            page_ids, count = _page_of_ids(session, ids_query, params, page, project)
+            ids = filters.id_query(params, project.id, session)
+            page_ids, count = _page_of_ids(session, ids, params, page, project)
             if isinstance(page_ids, list):
                 rows_query = _select_with_configuration().where(
                     id_among(Capture.id, page_ids, session)
@@ -105,7 +105,7 @@ SMALL_MATCH = 5_000
 
 
 def _page_of_ids(
-    session: Session, ids_query: Any, params: Any, page: filters.Page, project: Project
+    session: Session, ids: filters.IdQuery, params: Any, page: filters.Page, project: Project
 ) -> tuple[list[int] | Any, int]:
     """The ids of the requested page (a list, or a query that selects them), and how many
     captures match in all.
@@ -116,18 +116,18 @@ def _page_of_ids(
     expensive part, so the ordered ids of all matches are fetched once (up to SMALL_MATCH) and
     both the count and the page come from that list; otherwise the count is one more query.
     """
-    ordered = filters.apply_ordering(ids_query, params)  # a 400 for an unknown ordering
+    ordered = ids.ordered(params)  # a 400 for an unknown ordering
     if filters.has_filters(params):
         matches = session.scalars(ordered.limit(SMALL_MATCH + 1)).all()
         if len(matches) <= SMALL_MATCH:
             return list(matches[page.offset : page.offset + page.limit]), len(matches)
-        count = session.scalar(select(func.count()).select_from(ids_query.subquery())) or 0
+        count = session.scalar(select(func.count()).select_from(ids.query.subquery())) or 0
     else:
         count = project.capture_count
-    return _ids_at(ids_query, params, page, count), count
+    return _ids_at(ids, params, page, count), count
 
 
-def _ids_at(ids_query: Any, params: Any, page: filters.Page, count: int) -> list[int] | Any:
+def _ids_at(ids: filters.IdQuery, params: Any, page: filters.Page, count: int) -> list[int] | Any:
     """The query of one page of ids, read from whichever end of the order is nearer (the
     caller loads the rows with it, in one statement, and puts them back in order).
 
@@ -139,11 +139,9 @@ def _ids_at(ids_query: Any, params: Any, page: filters.Page, count: int) -> list
         return []
     from_end = count - page.offset - page.limit  # entries after the page
     if from_end >= page.offset:
-        ordered = filters.apply_ordering(ids_query, params)
-        return ordered.limit(page.limit).offset(page.offset)
+        return ids.ordered(params).limit(page.limit).offset(page.offset)
     limit = page.limit + min(from_end, 0)  # the last page may be short
-    reversed_query = filters.apply_ordering(ids_query, params, reverse=True)
-    return reversed_query.limit(limit).offset(max(from_end, 0))
+    return ids.ordered(params, reverse=True).limit(limit).offset(max(from_end, 0))
 
 
 def _page_link(request: Request, offset: int, limit: int, count: int) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid as uuid_module
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -294,6 +295,7 @@ class CaptureRow:
     task_state: str
     task_result: str | None
     max_sequence: int | None
+    created_at: datetime  # copied into its metadata rows (the list's order)
 
 
 CAPTURE_COLUMNS = (
@@ -303,6 +305,7 @@ CAPTURE_COLUMNS = (
     Capture.task_state,
     Capture.task_result,
     Capture.max_sequence,
+    Capture.created_at,
 )
 
 
@@ -331,6 +334,7 @@ def capture_row(capture: Capture) -> CaptureRow:
         task_state=capture.task_state,
         task_result=capture.task_result,
         max_sequence=capture.max_sequence,
+        created_at=capture.created_at,
     )
 
 

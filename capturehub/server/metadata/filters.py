@@ -6,9 +6,10 @@ keys), ``metadata.<key>__exists=true|false``. Several filters AND together, and 
 capture list's other filters. Equality on an integer or float key compares numbers (``30``
 matches ``30.0``).
 
-Each filter is one ``capture.id IN (subquery)`` (or ``NOT EXISTS``) whose subquery walks the
-indexes: the key by (project, name), its values by (label, value) or (label, number), the
-captures by (label, label_value, capture).
+Each filter is one ``capture.id IN (subquery)`` (or ``EXISTS``/``NOT EXISTS``) whose subquery
+walks the indexes: the key by (project, name), its values by (label, value) or (label, number),
+the captures by (label, label_value, created_at, capture). A paged list in the default order
+whose filters are all metadata filters skips ``capture`` altogether (:func:`ordered_ids`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, exists, false, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, exists, false, or_, select
+from sqlalchemy.orm import Session, aliased
 from starlette.datastructures import QueryParams
 
 from capturehub.server.captures import filters as capture_filters
@@ -116,26 +117,14 @@ def _range(item: MetadataFilter, label: Label | None) -> ColumnElement[bool]:
 # the capture query (no join with label_value); beyond that, the join.
 MAX_LISTED_VALUES = 1000
 
+# Which of a key's values a filter accepts: their ids; or, when they are too many to list or
+# the key was not looked up, the condition on ``label_value``; or None for any value (exists).
+Values = list[int] | ColumnElement[bool] | None
 
-def condition(
-    item: MetadataFilter,
-    project_id: int,
-    label: Label | None = None,
-    session: Session | None = None,
-) -> ColumnElement[bool]:
-    """The WHERE clause on ``capture`` for one filter (``label``: the key, when looked up;
-    ``session``: to look up the matching values first, which makes the capture query lighter).
-    """
-    label_id: Any = label.id if label is not None else _label_id(project_id, item.key)
+
+def _accepted_values(item: MetadataFilter, label: Label | None, session: Session | None) -> Values:
     if item.operator == "exists":
-        wanted = item.raw.strip().lower()
-        if wanted not in ("true", "1", "yes", "false", "0", "no"):
-            raise BadRequest(f"{item.parameter} must be true or false, not {item.raw!r}.")
-        has_key = exists().where(
-            CaptureMetadataValue.capture_id == Capture.id,
-            CaptureMetadataValue.label_id == label_id,
-        )
-        return has_key if wanted in ("true", "1", "yes") else ~has_key
+        return None
     if item.operator in RANGES:
         value_condition = _range(item, label)
     else:
@@ -143,34 +132,63 @@ def condition(
         if item.operator == "in":
             raws = [part.strip() for part in item.raw.split(",") if part.strip()]
         value_condition = _value_matches(item, label, raws)
-    value_ids = None
     if label is not None and session is not None:
         value_ids = _listed_values(session, label, value_condition)
-    if value_ids is not None and not value_ids:
+        if value_ids is not None:
+            return value_ids
+    return value_condition
+
+
+def _wants_key(item: MetadataFilter) -> bool:
+    """For ``__exists``: whether the capture must have the key (true) or must not (false)."""
+    wanted = item.raw.strip().lower()
+    if wanted not in ("true", "1", "yes", "false", "0", "no"):
+        raise BadRequest(f"{item.parameter} must be true or false, not {item.raw!r}.")
+    return wanted in ("true", "1", "yes")
+
+
+def _holds(rows: Any, label_id: Any, values: Values) -> ColumnElement[bool]:
+    """The condition on metadata ``rows`` (the table or an alias of it): their key is
+    ``label_id`` and their value one of ``values``."""
+    held = rows.label_id == label_id
+    if isinstance(values, list):
+        return and_(held, rows.label_value_id.in_(values))
+    if values is not None:
+        accepted = select(LabelValue.id).where(LabelValue.label_id == label_id, values)
+        return and_(held, rows.label_value_id.in_(accepted))
+    return held
+
+
+def condition(
+    item: MetadataFilter,
+    project_id: int,
+    label: Label | None = None,
+    session: Session | None = None,
+    capture_id: Any = Capture.id,
+) -> ColumnElement[bool]:
+    """The WHERE clause for one filter on the captures whose id is ``capture_id`` (``label``:
+    the key, when looked up; ``session``: to look up the matching values first, which makes
+    the capture query lighter).
+    """
+    label_id: Any = label.id if label is not None else _label_id(project_id, item.key)
+    if item.operator == "exists":
+        has_key = exists().where(
+            CaptureMetadataValue.capture_id == capture_id,
+            _holds(CaptureMetadataValue, label_id, None),
+        )
+        return has_key if _wants_key(item) else ~has_key
+    values = _accepted_values(item, label, session)
+    if isinstance(values, list) and not values:
         return false()
+    held = _holds(CaptureMetadataValue, label_id, values)
     if item.operator in RANGES:
         # A range often matches most captures: probing each candidate capture's value through
         # the unique (capture, key) index beats building the list of every match, which an
         # IN (...) would do before the first row could be returned or counted.
-        probe = exists().where(
-            CaptureMetadataValue.capture_id == Capture.id,
-            CaptureMetadataValue.label_id == label_id,
-        )
-        if value_ids is not None:
-            return probe.where(CaptureMetadataValue.label_value_id.in_(value_ids))
-        return probe.where(LabelValue.id == CaptureMetadataValue.label_value_id, value_condition)
+        return exists().where(CaptureMetadataValue.capture_id == capture_id, held)
     # The matching values by (label, value) or (label, number), then their captures by the
-    # (label, label_value, capture) index.
-    matches = select(CaptureMetadataValue.capture_id).where(
-        CaptureMetadataValue.label_id == label_id
-    )
-    if value_ids is not None:
-        return Capture.id.in_(matches.where(CaptureMetadataValue.label_value_id.in_(value_ids)))
-    return Capture.id.in_(
-        matches.join(LabelValue, LabelValue.id == CaptureMetadataValue.label_value_id).where(
-            LabelValue.label_id == label_id, value_condition
-        )
-    )
+    # (label, label_value, ...) index.
+    return capture_id.in_(select(CaptureMetadataValue.capture_id).where(held))
 
 
 def _listed_values(
@@ -221,6 +239,18 @@ def check_range(item: MetadataFilter, label: Label) -> None:
         )
 
 
+def _looked_up(
+    params: QueryParams, project_id: int, session: Session
+) -> tuple[list[MetadataFilter], dict[str, Label]]:
+    """The query's metadata filters and their keys: a 400 for an unknown key or a range on a
+    string key."""
+    items = parse_filters(params)
+    labels = metadata_keys(session, project_id, {item.key for item in items}) if items else {}
+    for item in items:
+        check_range(item, labels[item.key])
+    return items, labels
+
+
 def apply_metadata_filters(
     query: Select[Any], params: QueryParams, project_id: int, session: Session | None = None
 ) -> Select[Any]:
@@ -230,24 +260,61 @@ def apply_metadata_filters(
     400 that says so. Without one, the same filters run on key names alone (an unknown key then
     matches nothing).
     """
-    items = parse_filters(params)
-    if not items:
-        return query
     labels: dict[str, Label] = {}
-    if session is not None:
-        labels = metadata_keys(session, project_id, {item.key for item in items})
+    if session is None:
+        items = parse_filters(params)
+    else:
+        items, labels = _looked_up(params, project_id, session)
     for item in items:
-        label = labels.get(item.key)
-        if label is not None:
-            check_range(item, label)
-        query = query.where(condition(item, project_id, label, session))
+        query = query.where(condition(item, project_id, labels.get(item.key), session))
     return query
+
+
+# The order in which filters are preferred to lead the search: one value usually matches fewer
+# captures than several, several fewer than a range, and a range fewer than "has the key".
+LEAD_PREFERENCE = {"eq": 0, "in": 1, "gt": 2, "gte": 2, "lt": 2, "lte": 2, "exists": 3}
+
+
+def ordered_ids(
+    params: QueryParams, project_id: int, session: Session
+) -> capture_filters.IdQuery | None:
+    """The capture list's hook for metadata-only filters (captures.filters.ID_SOURCES).
+
+    The captures that match are read from ``capture_metadata_value`` alone: one filter leads,
+    walking its key's index in the list's order (created_at, then id, both copied into each
+    metadata row), and each other filter probes the same capture's row for its key through the
+    unique (capture, key) index. ``capture`` is not visited until the page's rows are loaded.
+    None when another filter needs ``capture``, or when no filter can lead (only
+    ``__exists=false``).
+    """
+    if any(key in capture_filters.FILTER_PARAMETERS for key in params):
+        return None
+    items, labels = _looked_up(params, project_id, session)
+    leaders = [item for item in items if item.operator != "exists" or _wants_key(item)]
+    if not leaders:
+        return None
+    lead = min(leaders, key=lambda item: LEAD_PREFERENCE[item.operator])
+    rows = aliased(CaptureMetadataValue)
+    values = _accepted_values(lead, labels[lead.key], session)
+    if isinstance(values, list) and not values:
+        query = select(rows.capture_id.label("id")).where(false())
+    else:
+        query = select(rows.capture_id.label("id")).where(_holds(rows, labels[lead.key].id, values))
+    for item in items:
+        if item is not lead:
+            label = labels[item.key]
+            query = query.where(condition(item, project_id, label, session, rows.capture_id))
+    return capture_filters.IdQuery(
+        query, orderings={"created_at": rows.capture_created_at}, tie_breaker=rows.capture_id
+    )
 
 
 def register() -> None:
     """Add the metadata filters to the capture list (idempotent)."""
     if apply_metadata_filters not in capture_filters.EXTRA_FILTERS:
         capture_filters.EXTRA_FILTERS.append(apply_metadata_filters)
+    if ordered_ids not in capture_filters.ID_SOURCES:
+        capture_filters.ID_SOURCES.append(ordered_ids)
 
 
 register()

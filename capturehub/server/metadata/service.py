@@ -130,6 +130,7 @@ def set_metadata(
                     "capture_id": item.capture.id,
                     "label_id": item.label.id,
                     "label_value_id": item.value.id,
+                    "capture_created_at": item.capture.created_at,
                     "created_at": now,
                     "last_modified": now,
                 }
