@@ -8,6 +8,7 @@ Starlette's HTTP errors into that shape, so a client never sees another format.
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
@@ -123,6 +124,21 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OverflowError)
     async def _overflow(_request: Request, exc: OverflowError) -> JSONResponse:
         return error_response(400, "A number in the request is too large.")
+
+    # A full disk is the server's condition, not the client's fault, but it is one the person
+    # running the server can act on, and the client may retry once space is freed. The write
+    # that failed is abandoned and its partial file removed (the blob writers abort); what
+    # was stored before is untouched.
+    @app.exception_handler(OSError)
+    async def _storage(request: Request, exc: OSError) -> JSONResponse:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return await _unexpected(request, exc)
+        log.error("storage full: %s", exc)
+        return error_response(
+            507,
+            "The server has no storage space left for this request; nothing was stored. Free "
+            "space on its data volume (or raise its quota) and retry.",
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

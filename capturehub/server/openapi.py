@@ -19,6 +19,8 @@ routes, so a new route is described correctly without touching this file:
   team, and a miss (or another team's object) is a 404.
 - ``413`` on routes that take a file (``multipart/form-data`` with a binary part) and on routes
   that take a JSON body (the guard's 64 MiB cap).
+- ``507`` on routes that take a file: the server's disk filled while storing or processing it
+  (capturehub/server/errors.py).
 - ``429`` on the token route: failed logins are rate-limited per user name
   (capturehub/server/auth/service.py).
 - ``409`` is the exception: conflicts come from the services' rules (unique names, a capture
@@ -110,6 +112,9 @@ UNAUTHORIZED = (
 NOT_FOUND = (
     "An object named in the path does not exist, or belongs to another team or another "
     "project (the two are not told apart)."
+)
+STORAGE_FULL = (
+    "The server's disk is full: nothing was stored. Retry once space on its data volume is freed."
 )
 FILE_TOO_LARGE = (
     "The file is larger than the server's upload limit (setting CAPTUREHUB_MAX_UPLOAD_BYTES); "
@@ -253,6 +258,8 @@ def describe(document: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[str,
         too_large += [JSON_TOO_LARGE] if _takes_json(operation) else []
         if too_large:
             _declare(responses, 413, " ".join(too_large))
+        if _takes_file(operation):
+            _declare(responses, 507, STORAGE_FULL)
         if method == "get" and path.endswith("/file/"):
             # The stored file honours a `Range` header (download.py).
             responses["206"] = {"description": RANGE_PART}

@@ -1,0 +1,88 @@
+"""A full disk: uploads that do not fit get a 507 that says so, and nothing stored is lost.
+
+The server's data folder is a small tmpfs (4 MB), so its disk really fills: first while an
+upload streams in, then while a synchronous upload writes its columnar copy. Needs root (to
+mount); skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.servers import ServerProcess, new_server
+
+SMALL = b"ax,ay,az\n" + b"1,2,3\n" * 50
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount_point = tmp_path / "data"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip() or 'not root'}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount_point)], check=False)
+
+
+@pytest.fixture
+def api(small_disk: Path) -> Iterator[httpx.Client]:
+    process: ServerProcess = new_server("sqlite", small_disk)
+    try:
+        account = process.create_account("filler", "lab")
+        process.start()
+        with process.http(account) as client:
+            yield client
+        assert "Traceback" not in process.log()
+    finally:
+        process.close()
+
+
+def _upload(
+    api: httpx.Client, project: str, name: str, body: bytes, **fields: str
+) -> httpx.Response:
+    return api.post(
+        f"project/{project}/capture/",
+        data={"name": name, **fields},
+        files={"file": (name, body)},
+    )
+
+
+def test_uploads_that_do_not_fit_get_a_507_and_keep_what_is_stored(api: httpx.Client) -> None:
+    project = api.post("project/", json={"name": "full"}).json()["uuid"]
+    kept = _upload(api, project, "kept.csv", SMALL, asynchronous="False")
+    assert kept.status_code == 201, kept.text
+
+    # Larger than the whole disk: the disk fills while the file streams in.
+    huge = b"ax,ay,az\n" + b"1000,2000,3000\n" * 400_000  # 6 MB
+    streamed = _upload(api, project, "huge.csv", huge)
+    assert streamed.status_code == 507, streamed.text
+    assert "no storage space left" in streamed.json()["detail"]
+
+    # Fits as a CSV (1.8 MB), but its columnar copy (3 channels of 8-byte numbers, 2.4 MB) does
+    # not fit beside it: the disk fills while a synchronous upload is processed.
+    dense = b"ax,ay,az\n" + b"1,2,3\n" * 300_000
+    processed = _upload(api, project, "dense.csv", dense, asynchronous="False")
+    assert processed.status_code == 507, processed.text
+
+    # Neither left a capture or used space: the same small file still fits, and the first
+    # capture is whole.
+    names = {capture["name"] for capture in api.get(f"project/{project}/capture/").json()}
+    assert names == {"kept.csv"}
+    again = _upload(api, project, "again.csv", SMALL, asynchronous="False")
+    assert again.status_code == 201, again.text
+    url = f"project/{project}/capture/{kept.json()['uuid']}/file/"
+    downloaded = api.get(url)
+    assert hashlib.sha256(downloaded.content).hexdigest() == hashlib.sha256(SMALL).hexdigest()
