@@ -326,6 +326,44 @@ def test_the_capture_list_accepts_what_it_declares(
         assert_error(api.get(url, params=params), 400)
 
 
+RELATIONSHIP_LISTS = [
+    "/v2/project/{project_uuid}/capture/{capture_uuid}/metadata-relationship/",
+    "/project/{project_uuid}/metadata-relationship/",
+    "/project/{project_uuid}/capture/{capture_uuid}/label-relationship/",
+    "/project/{project_uuid}/label-relationship/",
+    "/v2/project/{project_uuid}/segmenter/{segmenter_id}/label-relationship/",
+]
+
+
+def test_the_relationship_lists_declare_their_paging_and_page_with_it(
+    document: dict[str, Any], api: httpx.Client, project: dict[str, Any]
+) -> None:
+    for path in RELATIONSHIP_LISTS:
+        operation = document["paths"][path]["get"]
+        query = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
+        assert set(query) == {"page_size", "page", "limit", "offset"}, path
+    p = project["uuid"]
+    uploaded = api.post(
+        f"project/{p}/capture/",
+        data={"name": "one.csv", "asynchronous": "False"},
+        files={"file": ("one.csv", CSV)},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    api.post(f"project/{p}/metadata/", json={"name": "Subject", "values": ["S1"]})
+    tagged = api.post(
+        f"project/{p}/metadata-relationship/",
+        json=[{"capture": uploaded.json()["uuid"], "label": "Subject", "label_value": "S1"}],
+    )
+    assert tagged.status_code < 300, tagged.text
+    url = f"project/{p}/metadata-relationship/"
+    for params in ({"page_size": 1, "page": 1}, {"limit": 1, "offset": 0}):
+        page = api.get(url, params=params).json()
+        assert (page["count"], len(page["results"])) == (1, 1)
+    assert api.get(url, params={"page": 2, "page_size": 1}).json()["results"] == []
+    for name, schema in query.items():  # one below each declared minimum
+        assert_error(api.get(url, params={name: schema["minimum"] - 1}), 400)
+
+
 def test_405_allow_lists_every_method_of_the_path(
     server: RunningServer, document: dict[str, Any]
 ) -> None:

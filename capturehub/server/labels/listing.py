@@ -25,6 +25,35 @@ BATCH = 1000
 RowJSON = Callable[[Row[Any]], dict[str, Any]]
 
 
+def _paging_parameter(name: str, description: str, minimum: int, default: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "integer", "minimum": minimum, "default": default},
+    }
+
+
+# The query parameters `page_of` reads by hand, for the OpenAPI document: pass as
+# `openapi_extra=PAGED` on each route answered by `list_response`.
+PAGED: dict[str, Any] = {
+    "parameters": [
+        _paging_parameter(
+            "page_size",
+            f"Page size (at most {MAX_PAGE_SIZE}). With `page_size` or `page` (or `limit` or "
+            "`offset`) the answer is one page, `{count, next, previous, results}`; without "
+            "any of them, the whole list as an array.",
+            1,
+            100,
+        ),
+        _paging_parameter("page", "Which page, counting from 1 (see `page_size`).", 1, 1),
+        _paging_parameter("limit", f"Page size, as `page_size` (at most {MAX_PAGE_SIZE}).", 1, 100),
+        _paging_parameter("offset", "How many items to skip before the page.", 0, 0),
+    ]
+}
+
+
 def json_response(content: Any, status_code: int = 200) -> Response:
     """JSON of plain values, without FastAPI's per-field encoder (10,000 items stay cheap)."""
     return Response(

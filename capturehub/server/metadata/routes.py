@@ -10,7 +10,7 @@ from sqlalchemy import select
 from capturehub.server.auth.deps import Context, CurrentCaller
 from capturehub.server.captures.schemas import capture_json
 from capturehub.server.errors import BadRequest
-from capturehub.server.labels.listing import json_response, list_response
+from capturehub.server.labels.listing import PAGED, json_response, list_response
 from capturehub.server.labels.resolve import capture_of, items_of, uuids_of
 from capturehub.server.metadata import service
 from capturehub.server.metadata.filters import MetadataFilter, condition, metadata_keys
@@ -71,7 +71,7 @@ def parse_query_path(rest: str) -> tuple[str, str]:
     return text[1:separator], text[separator + 3 : -1]
 
 
-@router.get(CAPTURE_LIST, summary="The capture's metadata")
+@router.get(CAPTURE_LIST, summary="The capture's metadata", openapi_extra=PAGED)
 def list_capture_metadata(
     project_uuid: str, capture_uuid: str, request: Request, caller: CurrentCaller, context: Context
 ) -> Response:
@@ -162,7 +162,7 @@ def delete_capture_metadata_one(
     return Response(status_code=204)
 
 
-@router.get(PROJECT_LIST, summary="Every metadata relationship of the project")
+@router.get(PROJECT_LIST, summary="Every metadata relationship of the project", openapi_extra=PAGED)
 def list_project_metadata(
     project_uuid: str, request: Request, caller: CurrentCaller, context: Context
 ) -> Response:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Request, Response
 
 from capturehub.server.auth.deps import Context, CurrentCaller
 from capturehub.server.errors import BadRequest
-from capturehub.server.labels.listing import json_response, list_response
+from capturehub.server.labels.listing import PAGED, json_response, list_response
 from capturehub.server.labels.resolve import capture_of, items_of, uuids_of
 from capturehub.server.models import Segment
 from capturehub.server.projects.service import get_project
@@ -30,7 +30,7 @@ SEGMENTER_LIST = "/v2/project/{project_uuid}/segmenter/{segmenter_id}/label-rela
 JSONBody = Annotated[Any, Body()]
 
 
-@router.get(CAPTURE_LIST, summary="The capture's segments, in sample order")
+@router.get(CAPTURE_LIST, summary="The capture's segments, in sample order", openapi_extra=PAGED)
 def list_capture_segments(
     project_uuid: str, capture_uuid: str, request: Request, caller: CurrentCaller, context: Context
 ) -> Response:
@@ -120,7 +120,7 @@ def delete_capture_segment(
     return Response(status_code=204)
 
 
-@router.get(PROJECT_LIST, summary="Every segment of the project")
+@router.get(PROJECT_LIST, summary="Every segment of the project", openapi_extra=PAGED)
 def list_project_segments(
     project_uuid: str, request: Request, caller: CurrentCaller, context: Context
 ) -> Response:
@@ -163,7 +163,7 @@ def delete_project_segments(
     return Response(status_code=204)
 
 
-@router.get(SEGMENTER_LIST, summary="The segments a segmenter made")
+@router.get(SEGMENTER_LIST, summary="The segments a segmenter made", openapi_extra=PAGED)
 def list_segmenter_segments(
     project_uuid: str,
     segmenter_id: int,
