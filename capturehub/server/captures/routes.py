@@ -71,8 +71,10 @@ def list_captures(
     project_uuid: str, request: Request, credentials: Credentials, context: Context
 ) -> Any:
     params = request.query_params
-    with context.db.read() as session:
-        # Authenticated in the route's own transaction (see auth/deps.py): the hot path.
+    # No snapshot: the page is one statement (or, filtered, the ids then their rows; a capture
+    # deleted in between is simply not on the page).
+    with context.db.read(snapshot=False) as session:
+        # Authenticated in the route's own session (see auth/deps.py): the hot path.
         caller = caller_of(session, credentials)
         project = get_project(session, caller, project_uuid)
         page = filters.page_of(params)
@@ -251,9 +253,11 @@ async def _receive(request: Request, context: Any, blob_key: str) -> UploadForm:
 
 @router.get("/project/{project_uuid}/capture/{capture_uuid}/", summary="One capture")
 def get_capture(
-    project_uuid: str, capture_uuid: str, caller: CurrentCaller, context: Context
+    project_uuid: str, capture_uuid: str, credentials: Credentials, context: Context
 ) -> dict[str, Any]:
-    with context.db.read() as session:
+    # Authenticated in the route's own session, as the list (see auth/deps.py).
+    with context.db.read(snapshot=False) as session:
+        caller = caller_of(session, credentials)
         capture = service.get_capture(session, caller, project_uuid, capture_uuid)
         return capture_json(capture, service.configuration_uuid_of(session, capture))
 
