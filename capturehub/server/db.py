@@ -6,8 +6,10 @@ new data directory or database needs no separate step.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,35 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# How many times the planner statistics were refreshed (ANALYZE) in this process, per database
+# file. A SQLite connection reads the statistics once, with the schema, and ANALYZE does not
+# change the schema, so each pooled connection re-reads them when it is handed out after a
+# refresh ("ANALYZE sqlite_schema" does only that; see SQLite's ANALYZE documentation).
+_statistics_generation: dict[str, int] = {}
+
+
+def _sqlite_connected(url: str, _dbapi_connection: Any, record: Any) -> None:
+    record.info["statistics"] = _statistics_generation.get(url, 0)  # read as it opens
+
+
+def _sqlite_checkout(url: str, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    generation = _statistics_generation.get(url, 0)
+    if record.info.get("statistics") == generation:
+        return
+    # It needs the write lock for a moment: wait for a writer briefly, else retry at the next
+    # checkout (the old statistics only make plans slower, never answers wrong).
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout=100")
+        cursor.execute("ANALYZE sqlite_schema")
+        record.info["statistics"] = generation
+    except sqlite3.OperationalError:
+        pass
+    finally:
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
 def id_among(column: Any, ids: list[int], session: Session) -> ColumnElement[bool]:
     """``column IN ids`` for a list of integer ids known in Python (a page of rows).
 
@@ -78,6 +109,8 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "connect", partial(_sqlite_connected, url))
+        event.listen(engine, "checkout", partial(_sqlite_checkout, url))
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, pool_use_lifo=True)
 
@@ -165,11 +198,11 @@ class Database:
             connection.exec_driver_sql("PRAGMA analysis_limit=1000")
             connection.exec_driver_sql("ANALYZE")
             connection.commit()
-        # Known limit: a connection reads the statistics with the schema, so until the schema
-        # changes only the connection that ran ANALYZE plans with the new ones. Replacing the
-        # pool here (engine.dispose()) was tried and reverted: for a moment the server held no
-        # connection, and an fsck process closing the database then removed the WAL index
-        # under the next connection ("disk I/O error" on every later connection).
+        # The other pooled connections re-read them when next handed out (_sqlite_checkout).
+        # Replacing the pool instead (engine.dispose()) was tried and reverted: for a moment
+        # the server held no connection, and an fsck process closing the database then
+        # removed the WAL index under the next connection ("disk I/O error" afterwards).
+        _statistics_generation[self.url] = _statistics_generation.get(self.url, 0) + 1
 
     def dispose(self) -> None:
         self.engine.dispose()
