@@ -201,6 +201,9 @@ def fsck_command(repair: bool, min_age: float, data_dir: Path | None) -> None:
     click.echo(f"projects whose capture count is wrong: {len(report.wrong_counts)}")
     for uuid, (kept, counted) in report.wrong_counts.items():
         click.echo(f"  {uuid}: {kept} kept, {counted} counted")
+    click.echo(
+        f"metadata values with a wrong copy of their capture's date: {report.misdated_metadata}"
+    )
     click.echo(f"stale temporary files: {report.stale_temp_files}")
     if report.clean:
         click.echo("clean")

@@ -5,7 +5,8 @@ its row, or between deleting a row and its files), captures whose original file 
 and processed captures whose columnar copy is missing. ``repair`` deletes the orphan blobs,
 marks captures without their original as FAILURE (their row and labels are kept), queues
 captures without a columnar copy for processing again, and sets each project's
-``capture_count`` (the capture list's count) back to the number of captures it holds.
+``capture_count`` (the capture list's count) back to the number of captures it holds, and each
+metadata row's copy of its capture's ``created_at`` (the filtered list's order) back to it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from capturehub.server.context import AppContext
-from capturehub.server.models import Capture, Project
+from capturehub.server.models import Capture, CaptureMetadataValue, Project
 from capturehub.storage.local import LocalBlobStore
 
 
@@ -31,6 +32,9 @@ class FsckReport:
     missing_columnar: list[str] = field(default_factory=list)
     # Projects whose capture_count is not their number of captures: uuid -> (kept, actual).
     wrong_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Metadata rows whose copy of their capture's created_at (the filtered list's order)
+    # differs from the capture's.
+    misdated_metadata: int = 0
     stale_temp_files: int = 0
     repaired: bool = False
 
@@ -41,6 +45,7 @@ class FsckReport:
             or self.missing_originals
             or self.missing_columnar
             or self.wrong_counts
+            or self.misdated_metadata
             or self.stale_temp_files
         )
 
@@ -54,6 +59,7 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
             select(Capture.uuid, Capture.blob_key, Capture.columnar_key, Capture.task_state)
         ).all()
         report.wrong_counts = _wrong_counts(session)
+        report.misdated_metadata = session.scalar(select(func.count()).where(_misdated())) or 0
     referenced = set()
     for uuid, blob_key, columnar_key, state in rows:
         referenced.add(blob_key)
@@ -89,6 +95,9 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
     return report
 
 
+REPAIR_CHUNK = 1000
+
+
 def _counted() -> Any:
     """Each project's number of captures, as a subquery correlated to ``project``."""
     return (
@@ -97,6 +106,20 @@ def _counted() -> Any:
         .correlate(Project)
         .scalar_subquery()
     )
+
+
+def _capture_created_at() -> Any:
+    """The created_at of a metadata row's capture, as a subquery correlated to the row."""
+    return (
+        select(Capture.created_at)
+        .where(Capture.id == CaptureMetadataValue.capture_id)
+        .correlate(CaptureMetadataValue)
+        .scalar_subquery()
+    )
+
+
+def _misdated() -> Any:
+    return CaptureMetadataValue.capture_created_at != _capture_created_at()
 
 
 def _wrong_counts(session: Session) -> dict[str, tuple[int, int]]:
@@ -113,23 +136,24 @@ def _repair(context: AppContext, report: FsckReport) -> None:
     for key in report.orphan_blobs:
         context.blobs.delete(key)
     with context.db.session() as session:
-        if report.missing_originals:
+        # In slices: a repair after losing the blob folder names every capture, more than a
+        # statement may carry parameters (PostgreSQL allows 65,535).
+        missing = report.missing_originals
+        for start in range(0, len(missing), REPAIR_CHUNK):
             session.execute(
                 update(Capture)
-                .where(Capture.uuid.in_(report.missing_originals))
+                .where(Capture.uuid.in_(missing[start : start + REPAIR_CHUNK]))
                 .values(
                     task_state="FAILURE",
                     task_result="The stored file of this capture is missing (found by "
                     "capturehub fsck); upload it again with update().",
                 )
             )
-        if report.missing_columnar:
+        reprocess = sorted(set(report.missing_columnar) - set(missing))
+        for start in range(0, len(reprocess), REPAIR_CHUNK):
             session.execute(
                 update(Capture)
-                .where(
-                    Capture.uuid.in_(report.missing_columnar),
-                    Capture.uuid.not_in(report.missing_originals),
-                )
+                .where(Capture.uuid.in_(reprocess[start : start + REPAIR_CHUNK]))
                 .values(task_state="SENT", task_result=None, columnar_key=None)
             )
         if report.wrong_counts:  # counted again inside this transaction, not from the report
@@ -137,6 +161,13 @@ def _repair(context: AppContext, report: FsckReport) -> None:
                 update(Project)
                 .where(Project.uuid.in_(report.wrong_counts))
                 .values(capture_count=_counted())
+                .execution_options(synchronize_session=False)
+            )
+        if report.misdated_metadata:
+            session.execute(
+                update(CaptureMetadataValue)
+                .where(_misdated())
+                .values(capture_created_at=_capture_created_at())
                 .execution_options(synchronize_session=False)
             )
     report.repaired = True
