@@ -26,6 +26,7 @@ from capturehub.server.captures.schemas import (
 )
 from capturehub.server.db import id_among
 from capturehub.server.errors import BadRequest, NotFound
+from capturehub.server.labels.versions import CHUNK
 from capturehub.server.models import Capture, CaptureConfiguration, Project, new_uuid
 from capturehub.server.projects.service import get_project
 from capturehub.server.storage_keys import original_key
@@ -449,14 +450,19 @@ def capture_files(
         raise BadRequest(
             "capture_uuids must be a list of capture uuids.", data={"capture_uuids": ["required"]}
         )
+    found: dict[str, str] = {}
     with context.db.read() as session:
         project = get_project(session, caller, project_uuid)
-        rows = session.execute(
-            select(Capture.uuid, Capture.name).where(
-                Capture.project_id == project.id, Capture.uuid.in_(uuids)
+        # A thousand at a time: a whole project's list would pass the number of parameters a
+        # statement may carry (65,535 on PostgreSQL).
+        for start in range(0, len(uuids), CHUNK):
+            rows = session.execute(
+                select(Capture.uuid, Capture.name).where(
+                    Capture.project_id == project.id,
+                    Capture.uuid.in_(uuids[start : start + CHUNK]),
+                )
             )
-        ).all()
-    found = {uuid: name for uuid, name in rows}
+            found.update((uuid, name) for uuid, name in rows)
     missing = [uuid for uuid in uuids if uuid not in found]
     if missing:
         raise NotFound(f"Captures not found in this project: {', '.join(missing[:20])}.")
