@@ -383,7 +383,7 @@ class Capture:
             )
         return state not in PENDING_STATES
 
-    def await_ready(self, sleep: int = 3, retries: int = 0) -> bool:
+    def await_ready(self, sleep: float = 3, retries: int = 0) -> bool:
         """Block until processed: True at SUCCESS, False when ``retries`` polls (0: no limit)
         ran out first; raises CaptureUploadFailureError at FAILURE."""
         polls = 0

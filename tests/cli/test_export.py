@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -37,14 +38,16 @@ def test_export_loads_back(
     metadata = read(out / f"metadata.{table}")
     segments = read(out / f"segments.{table}")
     assert set(metadata["capture"]) == wanted
+    # pandas-stubs types every field of a row as any scalar; "capture" and "file" hold names.
     for row in metadata.itertuples():
-        assert row.number_samples == samples_of[row.capture]
-        assert row.Subject == manifest[row.capture]["metadata"]["Subject"]
+        capture = cast(str, row.capture)
+        assert row.number_samples == samples_of[capture]
+        assert row.Subject == manifest[capture]["metadata"]["Subject"]
         assert row.sample_rate == 50
     assert list(segments.columns) == ["capture", "label", "value", "start", "end"]
     assert len(segments) == len(wanted)
     for row in segments.itertuples():
-        expected = manifest[row.capture]["segments"][0]
+        expected = manifest[cast(str, row.capture)]["segments"][0]
         assert (row.label, row.value, row.start, row.end) == (
             "Exercise",
             expected["value"],
@@ -53,7 +56,10 @@ def test_export_loads_back(
         )
 
     if fmt == "npz":
-        data = {row.capture: np.load(out / row.file) for row in metadata.itertuples()}
+        data = {
+            cast(str, row.capture): np.load(out / cast(str, row.file))
+            for row in metadata.itertuples()
+        }
         assert set(data) == wanted
         for name, arrays in data.items():
             assert sorted(arrays.files) == sorted(CHANNELS)
@@ -65,7 +71,9 @@ def test_export_loads_back(
         assert sizes.to_dict() == {name: samples_of[name] for name in wanted}
         first = sorted(wanted)[0]
         one = samples[samples["capture"] == first]
-        assert list(one["sample"]) == list(range(samples_of[first]))
+        count = samples_of[first]
+        assert count is not None  # a processed capture knows its length
+        assert list(one["sample"]) == list(range(count))
         original = pd.read_csv(shared_data / "watch" / "captures" / first)
         np.testing.assert_allclose(one[CHANNELS].to_numpy(), original.to_numpy())
 

@@ -10,6 +10,7 @@ import struct
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -90,7 +91,9 @@ def test_signed_32_and_64_bit(write_file: WriteFile, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("extensible", [False, True])
-def test_ieee_float(write_file: WriteFile, tmp_path: Path, dtype: type, extensible: bool) -> None:
+def test_ieee_float(
+    write_file: WriteFile, tmp_path: Path, dtype: type[np.floating[Any]], extensible: bool
+) -> None:
     values = RNG.normal(size=(400, 2)).astype(dtype)
     bits = np.dtype(dtype).itemsize * 8
     raw = values.astype(np.dtype(dtype).newbyteorder("<")).tobytes()
@@ -217,7 +220,7 @@ def test_scipy_damaged_files(name: str, words: list[str]) -> None:
 
 def pcm16(frames: int = 10, **overrides: int) -> bytes:
     options = {"channels": 1, "rate": 8000, "bits": 16, **overrides}
-    return wav_bytes(bytes(2 * frames * options["channels"]), **options)  # type: ignore[arg-type]
+    return wav_bytes(bytes(2 * frames * options["channels"]), **options)
 
 
 def fmt_patched(data: bytes, offset: int, fmt: str, value: int) -> bytes:

@@ -52,7 +52,7 @@ def few(
 # -- capture.metadata -------------------------------------------------------------------------
 
 
-def test_metadata_reads_and_writes_through(captures: Captures, few: dict[str, Any]):
+def test_metadata_reads_and_writes_through(captures: Captures, few: dict[str, Any]) -> None:
     capture = few["S01_0_ABD_007.csv"]
     metadata = capture.metadata
     assert dict(metadata) == {"Subject": "S01", "Side": "0"}
@@ -87,14 +87,17 @@ def test_metadata_reads_and_writes_through(captures: Captures, few: dict[str, An
     with pytest.raises(ValidationError, match="holds integers"):
         capture.metadata["Age"] = "old"
     with pytest.raises(TypeError):
-        capture.metadata["Age"] = True  # type: ignore[assignment]
+        # bool is an int to the type checker; the SDK refuses it all the same.
+        capture.metadata["Age"] = True
     capture.metadata.clear()
     assert dict(capture.metadata) == {}
     # Other captures kept theirs.
     assert few["S01_0_ER_115.csv"].metadata["Subject"] == "S01"
 
 
-def test_dropdown_metadata_keys_refuse_other_values(captures: Captures, few: dict[str, Any]):
+def test_dropdown_metadata_keys_refuse_other_values(
+    captures: Captures, few: dict[str, Any]
+) -> None:
     key = captures.create_metadata("Site", ["Lab", "Home"], dropdown=True)
     assert isinstance(key, Label)
     assert key.values == ("Lab", "Home") and key.is_dropdown and key.is_metadata
@@ -115,7 +118,7 @@ def test_dropdown_metadata_keys_refuse_other_values(captures: Captures, few: dic
 # -- capture.segments -------------------------------------------------------------------------
 
 
-def test_segments_add_list_remove(captures: Captures, few: dict[str, Any]):
+def test_segments_add_list_remove(captures: Captures, few: dict[str, Any]) -> None:
     capture = few["S01_0_ER_115.csv"]
     capture.refresh()
     segments = capture.segments
@@ -144,7 +147,7 @@ def test_segments_add_list_remove(captures: Captures, few: dict[str, Any]):
     assert row["Exercise: ER"] == 1 and row["total_event_count"] == 1
 
 
-def test_bad_segments_raise_the_servers_reason(captures: Captures, few: dict[str, Any]):
+def test_bad_segments_raise_the_servers_reason(captures: Captures, few: dict[str, Any]) -> None:
     capture = few["S01_0_FEL_028.csv"]
     capture.refresh()
     last = capture.max_sequence
@@ -173,7 +176,7 @@ def test_bad_segments_raise_the_servers_reason(captures: Captures, few: dict[str
 
 def test_query_integer_ranges_and_and(
     captures: Captures, watch_manifest: Manifest, shared_data: Path, tmp_path: Path
-):
+) -> None:
     entries = subset(watch_manifest, r"/S0[12]_")
     imported = import_entries(captures, entries, shared_data, tmp_path)
     trial = captures.create_metadata("Trial", type="integer")
@@ -215,7 +218,9 @@ def test_query_integer_ranges_and_and(
         captures.query(Trial="many")
 
 
-def test_query_pages_through_big_results(captures: Captures, few: dict[str, Any], monkeypatch):
+def test_query_pages_through_big_results(
+    captures: Captures, few: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from capturehub.datamanager import _wire
 
     monkeypatch.setattr(_wire, "PAGE_SIZE", 5)
@@ -223,7 +228,7 @@ def test_query_pages_through_big_results(captures: Captures, few: dict[str, Any]
     assert sorted(c.name for c in found) == sorted(few)
 
 
-def test_query_parameters():
+def test_query_parameters() -> None:
     assert query_parameters(
         {
             "Subject__in": ["S01", "S02"],
@@ -258,7 +263,7 @@ def test_query_parameters():
 
 def test_import_reports_conflicts_and_bad_entries(
     captures: Captures, watch_manifest: Manifest, shared_data: Path, tmp_path: Path
-):
+) -> None:
     entries = subset(watch_manifest, r"/S02_0_")
     assert len(entries) == 7
     # A capture of the same name but other content is on the server already.
@@ -309,7 +314,7 @@ def test_import_reports_conflicts_and_bad_entries(
 
 def test_import_sets_sample_rates_and_types(
     captures: Captures, watch_manifest: Manifest, shared_data: Path, tmp_path: Path
-):
+) -> None:
     entries = [
         {
             **entry,
@@ -339,7 +344,7 @@ def test_import_sets_sample_rates_and_types(
 
 def test_import_refuses_a_label_used_as_metadata(
     captures: Captures, watch_manifest: Manifest, shared_data: Path, tmp_path: Path
-):
+) -> None:
     captures.create_metadata("Exercise")
     manifest = tmp_path / "m.json"
     manifest.write_text(json.dumps(subset(watch_manifest, r"/S04_0_ABD")))

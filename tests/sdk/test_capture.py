@@ -31,14 +31,16 @@ def ragged(tmp_path: Path) -> Path:
     return path
 
 
-def test_await_ready_and_ready(captures: Captures, watch_files: list[Path]):
+def test_await_ready_and_ready(captures: Captures, watch_files: list[Path]) -> None:
     capture = captures.create_capture("ready", watch_files[0])
     assert capture.await_ready(sleep=0.05) is True
     assert capture.ready is True
     assert capture.task_state == "SUCCESS"
 
 
-def test_failed_processing_raises_with_the_servers_message(captures: Captures, ragged: Path):
+def test_failed_processing_raises_with_the_servers_message(
+    captures: Captures, ragged: Path
+) -> None:
     capture = captures.create_capture("ragged", ragged)  # accepted, fails in the background
     with pytest.raises(CaptureUploadFailureError) as caught:
         capture.await_ready(sleep=0.05)
@@ -49,7 +51,7 @@ def test_failed_processing_raises_with_the_servers_message(captures: Captures, r
         _ = capture.ready
 
 
-def test_synchronous_failure_raises_and_stores_nothing(captures: Captures, ragged: Path):
+def test_synchronous_failure_raises_and_stores_nothing(captures: Captures, ragged: Path) -> None:
     with pytest.raises(CaptureUploadFailureError) as caught:
         captures.create_capture("ragged", ragged, asynchronous=False)
     assert caught.value.status_code == 400
@@ -58,7 +60,7 @@ def test_synchronous_failure_raises_and_stores_nothing(captures: Captures, ragge
     assert captures.get_capture_by_filename("ragged") is None
 
 
-def test_refused_file_format(captures: Captures, tmp_path: Path):
+def test_refused_file_format(captures: Captures, tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("a,b\n1,2\n")
     with pytest.raises(CaptureUploadFailureError) as caught:
@@ -66,12 +68,12 @@ def test_refused_file_format(captures: Captures, tmp_path: Path):
     assert caught.value.status_code == 400
 
 
-def test_missing_local_file(captures: Captures, tmp_path: Path):
+def test_missing_local_file(captures: Captures, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         captures.create_capture("nothing", tmp_path / "nothing.csv")
 
 
-def test_await_ready_gives_up_after_retries(captures: Captures, tmp_path: Path):
+def test_await_ready_gives_up_after_retries(captures: Captures, tmp_path: Path) -> None:
     big = tmp_path / "big.csv"
     row = b"1.5,2.25,3.125,4.0625,5.5,6.75\n"
     with big.open("wb") as out:
@@ -86,7 +88,7 @@ def test_await_ready_gives_up_after_retries(captures: Captures, tmp_path: Path):
     assert capture.number_samples == 1_000_000
 
 
-def test_refresh(client: Client, server: RunningServer, watch_files: list[Path]):
+def test_refresh(client: Client, server: RunningServer, watch_files: list[Path]) -> None:
     capture = client.project.captures.create_capture("before", watch_files[0])
     with Client(server.url, api_key=server.api_key, project=client.project.name) as colleague:
         theirs = colleague.project.captures.get_capture_by_uuid(capture.uuid)
@@ -98,9 +100,10 @@ def test_refresh(client: Client, server: RunningServer, watch_files: list[Path])
     assert capture.name == "after"
 
 
-def test_update_fields_without_file(captures: Captures, watch_files: list[Path]):
+def test_update_fields_without_file(captures: Captures, watch_files: list[Path]) -> None:
     capture = captures.create_capture("old name", watch_files[0], asynchronous=False)
     version = capture.version
+    assert version is not None  # a stored capture has one
     capture.name = "new name"
     capture.set_sample_rate = 25
     response = capture.update()
@@ -113,7 +116,7 @@ def test_update_fields_without_file(captures: Captures, watch_files: list[Path])
     assert capture.number_samples == sum(1 for _ in watch_files[0].open()) - 1  # data kept
 
 
-def test_update_with_new_file(captures: Captures, watch_files: list[Path], tmp_path: Path):
+def test_update_with_new_file(captures: Captures, watch_files: list[Path], tmp_path: Path) -> None:
     capture = captures.create_capture("replaced", watch_files[0], asynchronous=False)
     capture.path = str(watch_files[1])
     capture.update()
@@ -128,7 +131,7 @@ def test_update_with_new_file(captures: Captures, watch_files: list[Path], tmp_p
     assert capture.file_size == watch_files[1].stat().st_size
 
 
-def test_rename_onto_taken_name(captures: Captures, watch_files: list[Path]):
+def test_rename_onto_taken_name(captures: Captures, watch_files: list[Path]) -> None:
     captures.create_capture("taken", watch_files[0])
     capture = captures.create_capture("free", watch_files[1])
     capture.name = "taken"
@@ -137,7 +140,7 @@ def test_rename_onto_taken_name(captures: Captures, watch_files: list[Path]):
     assert caught.value.status_code == 409
 
 
-def test_delete(captures: Captures, watch_files: list[Path]):
+def test_delete(captures: Captures, watch_files: list[Path]) -> None:
     capture = captures.create_capture("doomed", watch_files[0])
     response = capture.delete()
     assert response.status_code == 204
@@ -150,7 +153,9 @@ def test_delete(captures: Captures, watch_files: list[Path]):
         capture.delete()
 
 
-def test_download_streams_exact_bytes(captures: Captures, watch_files: list[Path], tmp_path):
+def test_download_streams_exact_bytes(
+    captures: Captures, watch_files: list[Path], tmp_path: Path
+) -> None:
     capture = captures.create_capture("Capture Name", watch_files[0])
     target = capture.download(tmp_path / "out")
     assert target == tmp_path / "out" / "Capture Name.csv"
@@ -158,14 +163,18 @@ def test_download_streams_exact_bytes(captures: Captures, watch_files: list[Path
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["Capture Name.csv"]
 
 
-def test_download_keeps_a_name_with_extension(captures: Captures, wav_file: Path, tmp_path):
+def test_download_keeps_a_name_with_extension(
+    captures: Captures, wav_file: Path, tmp_path: Path
+) -> None:
     capture = captures.create_capture("calls.WAV", wav_file)
     target = capture.download(str(tmp_path))
     assert target.name == "calls.WAV"
     assert target.read_bytes() == wav_file.read_bytes()
 
 
-def test_download_sanitizes_the_name(captures: Captures, watch_files: list[Path], tmp_path):
+def test_download_sanitizes_the_name(
+    captures: Captures, watch_files: list[Path], tmp_path: Path
+) -> None:
     capture = captures.create_capture("../up/and away", watch_files[0])
     target = capture.download(tmp_path)
     assert target.parent == tmp_path
@@ -173,8 +182,8 @@ def test_download_sanitizes_the_name(captures: Captures, watch_files: list[Path]
 
 
 def test_download_defaults_to_the_current_directory(
-    captures: Captures, watch_files: list[Path], tmp_path: Path, monkeypatch
-):
+    captures: Captures, watch_files: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     target = captures.create_capture("here", watch_files[0]).download()
     assert target == tmp_path / "here.csv"
@@ -182,7 +191,7 @@ def test_download_defaults_to_the_current_directory(
 
 def test_download_error_raises_and_writes_nothing(
     captures: Captures, watch_files: list[Path], tmp_path: Path
-):
+) -> None:
     """The SensiML SDK writes the error page to disk; ours raises."""
     capture = captures.create_capture("vanishing", watch_files[0])
     capture.delete()
@@ -191,7 +200,7 @@ def test_download_error_raises_and_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_get_data_csv(captures: Captures, watch_files: list[Path]):
+def test_get_data_csv(captures: Captures, watch_files: list[Path]) -> None:
     path = watch_files[0]
     capture = captures.create_capture("data", path, asynchronous=False)
     frame = capture.get_data()
@@ -207,7 +216,7 @@ def test_get_data_csv(captures: Captures, watch_files: list[Path]):
     )
 
 
-def test_get_data_wav(captures: Captures, wav_file: Path):
+def test_get_data_wav(captures: Captures, wav_file: Path) -> None:
     capture = captures.create_capture("audio", wav_file, asynchronous=False)
     frame = capture.get_data()
     with wave.open(str(wav_file)) as audio:
@@ -216,7 +225,7 @@ def test_get_data_wav(captures: Captures, wav_file: Path):
     np.testing.assert_array_equal(frame["channel_0"].to_numpy(), samples)
 
 
-def test_statistics(captures: Captures, watch_files: list[Path]):
+def test_statistics(captures: Captures, watch_files: list[Path]) -> None:
     path = watch_files[0]
     capture = captures.create_capture("stats", path)
     assert capture.await_ready(sleep=0.05)
@@ -234,7 +243,7 @@ def test_statistics(captures: Captures, watch_files: list[Path]):
         assert got["std"] == pytest.approx(values.std())
 
 
-def test_fields_and_repr(client: Client, watch_files: list[Path]):
+def test_fields_and_repr(client: Client, watch_files: list[Path]) -> None:
     captures = client.project.captures
     capture = captures.create_capture("fields", watch_files[0])
     assert capture.path == str(watch_files[0])  # the local file it came from
@@ -252,7 +261,7 @@ def test_fields_and_repr(client: Client, watch_files: list[Path]):
     )
 
 
-def test_insert_directly(client: Client, watch_files: list[Path]):
+def test_insert_directly(client: Client, watch_files: list[Path]) -> None:
     capture = Capture(client.connection, client.project, filename="", path=str(watch_files[0]))
     assert capture.name == watch_files[0].name
     response = capture.insert(asynchronous=True)
@@ -262,7 +271,7 @@ def test_insert_directly(client: Client, watch_files: list[Path]):
         Capture(client.connection, client.project, path=str(watch_files[0])).insert()
 
 
-def test_initialize_from_dict(client: Client, watch_files: list[Path]):
+def test_initialize_from_dict(client: Client, watch_files: list[Path]) -> None:
     created = client.project.captures.create_capture("dict", watch_files[0])
     detached = Capture.initialize_from_dict(created.capture_info)
     assert (detached.name, detached.uuid) == ("dict", created.uuid)
@@ -276,7 +285,7 @@ def test_initialize_from_dict(client: Client, watch_files: list[Path]):
 
 def test_interrupted_download_is_resumed(
     proxy: FaultProxy, server: RunningServer, project_name: str, wav_file: Path, tmp_path: Path
-):
+) -> None:
     with Client(proxy.url, api_key=server.api_key, project=project_name) as client:
         client.connection.reads_local_files = False  # as on another machine: over HTTP
         capture = client.project.captures.create_capture("resumed", wav_file)
@@ -292,7 +301,7 @@ def test_interrupted_download_is_resumed(
 
 def test_redirect_is_an_error_with_a_hint(
     proxy: FaultProxy, server: RunningServer, project_name: str
-):
+) -> None:
     with Client(proxy.url, api_key=server.api_key, project=project_name) as client:
         proxy.fail_next("redirect")
         with pytest.raises(APIError) as caught:

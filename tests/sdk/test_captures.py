@@ -29,7 +29,7 @@ def _rows(path: Path) -> int:
     return sum(1 for _ in path.open()) - 1
 
 
-def test_create_capture_csv(captures: Captures, watch_files: list[Path]):
+def test_create_capture_csv(captures: Captures, watch_files: list[Path]) -> None:
     path = watch_files[0]
     capture = captures.create_capture("walk 1", path, capture_info={"set_sample_rate": 50})
     assert isinstance(capture, Capture)
@@ -46,7 +46,7 @@ def test_create_capture_csv(captures: Captures, watch_files: list[Path]):
     assert set(capture.schema) == set(path.open().readline().strip().split(","))
 
 
-def test_create_capture_wav(captures: Captures, wav_file: Path):
+def test_create_capture_wav(captures: Captures, wav_file: Path) -> None:
     capture = captures.create_capture("pup calls", str(wav_file), asynchronous=False)
     assert capture.task_state == "SUCCESS"  # processed before the answer
     with wave.open(str(wav_file)) as audio:
@@ -56,7 +56,7 @@ def test_create_capture_wav(captures: Captures, wav_file: Path):
     assert list(capture.schema) == ["channel_0"]
 
 
-def test_duplicate_name_raises_capture_exists(captures: Captures, watch_files: list[Path]):
+def test_duplicate_name_raises_capture_exists(captures: Captures, watch_files: list[Path]) -> None:
     captures.create_capture("dup", watch_files[0])
     with pytest.raises(CaptureExistsError) as caught:
         captures.create_capture("dup", watch_files[1])
@@ -68,7 +68,7 @@ def test_duplicate_name_raises_capture_exists(captures: Captures, watch_files: l
 
 def test_concurrent_duplicate_raises_capture_exists(
     client: Client, server: RunningServer, watch_files: list[Path]
-):
+) -> None:
     """Two clients race to upload the same name: the server decides, the loser gets 409."""
     barrier = threading.Barrier(4)
     outcomes: list[Any] = []
@@ -90,7 +90,7 @@ def test_concurrent_duplicate_raises_capture_exists(
     assert sum(isinstance(o, CaptureExistsError) for o in outcomes) == 3
 
 
-def test_get_capture_by_filename(captures: Captures, watch_files: list[Path]):
+def test_get_capture_by_filename(captures: Captures, watch_files: list[Path]) -> None:
     created = captures.create_capture("Capture Name", watch_files[0])
     found = captures.get_capture_by_filename("Capture Name")
     assert found is not None
@@ -99,7 +99,7 @@ def test_get_capture_by_filename(captures: Captures, watch_files: list[Path]):
     assert captures.get_capture_by_filename("missing") is None
 
 
-def test_lookups_never_answer_deleted_captures(captures: Captures, watch_files: list[Path]):
+def test_lookups_never_answer_deleted_captures(captures: Captures, watch_files: list[Path]) -> None:
     """The SensiML SDK's cache keeps deleted captures; ours asks the server."""
     kept = captures.create_capture("kept", watch_files[0])
     gone = captures.create_capture("gone", watch_files[1])
@@ -114,7 +114,7 @@ def test_lookups_never_answer_deleted_captures(captures: Captures, watch_files: 
 
 def test_lookups_see_uploads_from_other_clients(
     client: Client, server: RunningServer, watch_files: list[Path]
-):
+) -> None:
     """The SensiML SDK's cache misses captures uploaded elsewhere; ours does not."""
     captures = client.project.captures
     assert captures.build_capture_list() == {}
@@ -126,7 +126,7 @@ def test_lookups_see_uploads_from_other_clients(
     assert list(captures.build_capture_list(force=False)) == ["elsewhere"]
 
 
-def test_get_capture_by_uuid(captures: Captures, watch_files: list[Path]):
+def test_get_capture_by_uuid(captures: Captures, watch_files: list[Path]) -> None:
     created = captures.create_capture("by uuid", watch_files[0])
     found = captures.get_capture_by_uuid(created.uuid)
     assert found is not None
@@ -138,7 +138,7 @@ def test_get_capture_by_uuid(captures: Captures, watch_files: list[Path]):
 
 def test_other_teams_captures_are_invisible(
     client: Client, server: RunningServer, watch_files: list[Path]
-):
+) -> None:
     mine = client.project.captures.create_capture("private", watch_files[0])
     other = server.other
     with Client(server.url, other.username, other.password, project="rival project") as rival:
@@ -146,7 +146,7 @@ def test_other_teams_captures_are_invisible(
         assert rival.project.captures.get_capture_by_filename("private") is None
 
 
-def test_get_captures(captures: Captures, watch_files: list[Path]):
+def test_get_captures(captures: Captures, watch_files: list[Path]) -> None:
     created = [captures.create_capture(path.name, path) for path in watch_files[:3]]
     listed = captures.get_captures()
     assert sorted(c.uuid for c in listed) == sorted(c.uuid for c in created)
@@ -154,7 +154,7 @@ def test_get_captures(captures: Captures, watch_files: list[Path]):
     assert sorted(c.name for c in captures) == sorted(p.name for p in watch_files[:3])
 
 
-def test_get_or_create(captures: Captures, watch_files: list[Path]):
+def test_get_or_create(captures: Captures, watch_files: list[Path]) -> None:
     first = captures.get_or_create("shared name", watch_files[0])
     second = captures.get_or_create("shared name", watch_files[1])  # exists: not uploaded
     assert second.uuid == first.uuid
@@ -162,7 +162,7 @@ def test_get_or_create(captures: Captures, watch_files: list[Path]):
     assert len(captures.get_captures()) == 1
 
 
-def test_upload_many(captures: Captures, watch_files: list[Path]):
+def test_upload_many(captures: Captures, watch_files: list[Path]) -> None:
     paths = watch_files[:12]
     uploaded = captures.upload_many(paths, workers=4)
     assert [c.name for c in uploaded] == [p.name for p in paths]
@@ -173,7 +173,9 @@ def test_upload_many(captures: Captures, watch_files: list[Path]):
     assert [c.uuid for c in again] == [c.uuid for c in uploaded[:3]]
 
 
-def test_upload_many_collects_failures(captures: Captures, watch_files: list[Path], tmp_path):
+def test_upload_many_collects_failures(
+    captures: Captures, watch_files: list[Path], tmp_path: Path
+) -> None:
     captures.create_capture(watch_files[0].name, watch_files[0])
     missing = tmp_path / "missing.csv"
     paths = [watch_files[0], watch_files[1], missing, watch_files[2]]
@@ -186,14 +188,14 @@ def test_upload_many_collects_failures(captures: Captures, watch_files: list[Pat
     assert "2 of 4 uploads failed" in str(error)
 
 
-def test_upload_many_names(captures: Captures, watch_files: list[Path]):
+def test_upload_many_names(captures: Captures, watch_files: list[Path]) -> None:
     uploaded = captures.upload_many(watch_files[:2], names=["a", "b"])
     assert [c.name for c in uploaded] == ["a", "b"]
     with pytest.raises(ValueError, match="2 names for 1 paths"):
         captures.upload_many(watch_files[:1], names=["a", "b"])
 
 
-def test_list_captures_dataframe(client: Client, watch_files: list[Path]):
+def test_list_captures_dataframe(client: Client, watch_files: list[Path]) -> None:
     captures = client.project.captures
     created = captures.create_capture("framed", watch_files[0], asynchronous=False)
     frame = client.list_captures()
@@ -221,7 +223,7 @@ def test_list_captures_pages(
     project_name: str,
     watch_files: list[Path],
     monkeypatch: pytest.MonkeyPatch,
-):
+) -> None:
     monkeypatch.setattr(wire, "PAGE_SIZE", 2)
     with Client(proxy.url, api_key=server.api_key, project=project_name) as client:
         captures = client.project.captures
@@ -239,7 +241,10 @@ def test_list_captures_pages(
 
 @pytest.fixture
 def annotated(
-    client: Client, server: RunningServer, watch_files: list[Path], watch_manifest
+    client: Client,
+    server: RunningServer,
+    watch_files: list[Path],
+    watch_manifest: list[dict[str, Any]],
 ) -> list[Capture]:
     """Four watch captures with their Subject/Side metadata and Exercise segment."""
     captures = client.project.captures
@@ -254,7 +259,9 @@ def annotated(
     return uploaded
 
 
-def test_label_and_metadata_names(captures: Captures, annotated, watch_manifest):
+def test_label_and_metadata_names(
+    captures: Captures, annotated: list[Capture], watch_manifest: list[dict[str, Any]]
+) -> None:
     entries = watch_manifest[:4]
     assert captures.get_label_names() == ["Exercise"]
     assert sorted(captures.get_metadata_names()) == ["Side", "Subject"]
@@ -267,7 +274,12 @@ def test_label_and_metadata_names(captures: Captures, annotated, watch_manifest)
     assert metadata["Subject"]["type"] == "string"
 
 
-def test_get_captures_by_metadata(captures: Captures, annotated, watch_manifest, server):
+def test_get_captures_by_metadata(
+    captures: Captures,
+    annotated: list[Capture],
+    watch_manifest: list[dict[str, Any]],
+    server: RunningServer,
+) -> None:
     entries = watch_manifest[:4]
     subject = entries[0]["metadata"]["Subject"]
     expected = {
@@ -285,7 +297,9 @@ def test_get_captures_by_metadata(captures: Captures, annotated, watch_manifest,
     assert [c.uuid for c in odd] == [annotated[1].uuid]
 
 
-def test_get_statistics(captures: Captures, annotated, watch_manifest):
+def test_get_statistics(
+    captures: Captures, annotated: list[Capture], watch_manifest: list[dict[str, Any]]
+) -> None:
     entries = watch_manifest[:4]
     frame, complete = captures.get_statistics()
     assert complete is True
@@ -308,7 +322,7 @@ def test_get_statistics(captures: Captures, annotated, watch_manifest):
 
 def test_get_statistics_reports_unfinished_processing(
     captures: Captures, watch_files: list[Path], tmp_path: Path
-):
+) -> None:
     frame, complete = captures.get_statistics()
     assert frame.empty and complete is True
     captures.create_capture("good", watch_files[0], asynchronous=False)

@@ -25,7 +25,9 @@ from tests.sdk.proxy import FaultProxy
 from tests.servers import free_port
 
 
-def test_password_login_selects_and_creates_project(server: RunningServer, project_name: str):
+def test_password_login_selects_and_creates_project(
+    server: RunningServer, project_name: str
+) -> None:
     with Client(server=server.url, username=server.username, password=server.password) as client:
         assert client.projects.get_project_by_name(project_name) is None
         client.project = project_name
@@ -39,7 +41,7 @@ def test_password_login_selects_and_creates_project(server: RunningServer, proje
         assert client.team_info()["name"] == server.team
 
 
-def test_project_kwarg_and_repr(server: RunningServer, project_name: str):
+def test_project_kwarg_and_repr(server: RunningServer, project_name: str) -> None:
     with Client(server.url, server.username, server.password, project=project_name) as client:
         assert client.project.name == project_name
         assert project_name in repr(client)
@@ -48,7 +50,7 @@ def test_project_kwarg_and_repr(server: RunningServer, project_name: str):
         )
 
 
-def test_api_key_login(server: RunningServer, project_name: str):
+def test_api_key_login(server: RunningServer, project_name: str) -> None:
     with Client(server=server.url, api_key=server.api_key) as client:
         client.project = project_name
         assert client.team_info()["name"] == server.team
@@ -57,7 +59,7 @@ def test_api_key_login(server: RunningServer, project_name: str):
 
 def test_environment_credentials(
     server: RunningServer, project_name: str, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     monkeypatch.setenv("CAPTUREHUB_SERVER", server.url)
     monkeypatch.setenv("CAPTUREHUB_API_KEY", server.api_key)
     with Client() as client:
@@ -65,28 +67,28 @@ def test_environment_credentials(
         assert client.team_info()["name"] == server.team
 
 
-def test_wrong_password_is_authentication_error(server: RunningServer):
+def test_wrong_password_is_authentication_error(server: RunningServer) -> None:
     with pytest.raises(AuthenticationError) as caught:
         Client(server=server.url, username=server.username, password="wrong")
     assert server.username in caught.value.detail
     assert caught.value.status_code == 400  # the OAuth answer to a bad password (wire-api §2)
 
 
-def test_wrong_api_key_is_authentication_error(server: RunningServer):
+def test_wrong_api_key_is_authentication_error(server: RunningServer) -> None:
     with pytest.raises(AuthenticationError) as caught:
         Client(server=server.url, api_key="not-a-key")
     assert caught.value.status_code == 401
     assert "API key" in str(caught.value)
 
 
-def test_no_credentials(server: RunningServer, monkeypatch: pytest.MonkeyPatch):
+def test_no_credentials(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CAPTUREHUB_API_KEY", "CAPTUREHUB_USERNAME", "CAPTUREHUB_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(AuthenticationError, match="no credentials"):
         Client(server=server.url)
 
 
-def test_expired_token_is_refreshed(client: Client, server: RunningServer):
+def test_expired_token_is_refreshed(client: Client, server: RunningServer) -> None:
     tokens = client.connection.tokens
     before = tokens.generation
     server.expire_tokens()
@@ -95,7 +97,9 @@ def test_expired_token_is_refreshed(client: Client, server: RunningServer):
     assert tokens.generation == before + 1
 
 
-def test_expired_token_and_refused_refresh_log_in_again(client: Client, server: RunningServer):
+def test_expired_token_and_refused_refresh_log_in_again(
+    client: Client, server: RunningServer
+) -> None:
     tokens = client.connection.tokens
     tokens._refresh_token = "revoked-refresh-token"  # as if rotated away by another client
     server.expire_tokens()
@@ -103,7 +107,9 @@ def test_expired_token_and_refused_refresh_log_in_again(client: Client, server: 
     assert tokens._refresh_token != "revoked-refresh-token"  # a fresh password login
 
 
-def test_concurrent_401s_renew_once(client: Client, server: RunningServer, watch_files):
+def test_concurrent_401s_renew_once(
+    client: Client, server: RunningServer, watch_files: list[Path]
+) -> None:
     tokens = client.connection.tokens
     before = tokens.generation
     server.expire_tokens()
@@ -121,23 +127,25 @@ def test_concurrent_401s_renew_once(client: Client, server: RunningServer, watch
         ("https://h/api/?x=1", "https://h/api/"),
     ],
 )
-def test_base_url_normalization(given: str, expected: str):
+def test_base_url_normalization(given: str, expected: str) -> None:
     assert normalize_base_url(given) == expected
 
 
-def test_invalid_server_url():
+def test_invalid_server_url() -> None:
     with pytest.raises(ValueError, match="invalid server URL"):
         Client(server="ftp://h/", api_key="k")
 
 
 @pytest.mark.parametrize("slash", ["", "/"])
-def test_works_with_and_without_trailing_slash(server: RunningServer, slash: str):
+def test_works_with_and_without_trailing_slash(server: RunningServer, slash: str) -> None:
     with Client(server=server.url.rstrip("/") + slash, api_key=server.api_key) as client:
         assert client.server == server.url
         assert isinstance(client.list_projects(), pd.DataFrame)
 
 
-def test_path_prefix(proxy: FaultProxy, server: RunningServer, project_name: str, watch_files):
+def test_path_prefix(
+    proxy: FaultProxy, server: RunningServer, project_name: str, watch_files: list[Path]
+) -> None:
     url = proxy.url.rstrip("/")  # http://127.0.0.1:PORT/api
     with Client(server=url, username=server.username, password=server.password) as client:
         client.project = project_name
@@ -147,7 +155,7 @@ def test_path_prefix(proxy: FaultProxy, server: RunningServer, project_name: str
     assert paths and all(path.startswith("/api/") for path in paths)
 
 
-def test_list_projects(client: Client, project_name: str):
+def test_list_projects(client: Client, project_name: str) -> None:
     frame = client.list_projects()
     assert list(frame.columns) == ["name", "uuid", "created_at", "last_modified", "description"]
     row = frame[frame["name"] == project_name].iloc[0]
@@ -156,7 +164,7 @@ def test_list_projects(client: Client, project_name: str):
     assert row["created_at"].tzinfo is not None
 
 
-def test_no_project_selected(server: RunningServer):
+def test_no_project_selected(server: RunningServer) -> None:
     with (
         Client(server=server.url, api_key=server.api_key) as client,
         pytest.raises(CapturehubError, match="no project selected"),
@@ -164,26 +172,26 @@ def test_no_project_selected(server: RunningServer):
         client.list_captures()
 
 
-def test_duplicate_project_is_conflict(client: Client, project_name: str):
+def test_duplicate_project_is_conflict(client: Client, project_name: str) -> None:
     with pytest.raises(ConflictError) as caught:
         client.projects.create_project(project_name)
     assert caught.value.status_code == 409
     assert caught.value.detail
 
 
-def test_other_team_cannot_see_project(client: Client, server: RunningServer):
+def test_other_team_cannot_see_project(client: Client, server: RunningServer) -> None:
     other = server.other
     with Client(server=server.url, username=other.username, password=other.password) as rival:
         assert rival.projects.get_project_by_name(client.project.name) is None
         assert rival.projects.get_project_by_uuid(client.project.uuid) is None
 
 
-def test_project_delete(client: Client, project_name: str):
+def test_project_delete(client: Client, project_name: str) -> None:
     client.project.delete()
     assert client.projects.get_project_by_name(project_name) is None
 
 
-def test_unreachable_server():
+def test_unreachable_server() -> None:
     url = f"http://127.0.0.1:{free_port()}/"
     started = time.monotonic()
     with pytest.raises(ServerUnreachableError) as caught:
@@ -195,7 +203,7 @@ def test_unreachable_server():
 
 def test_idempotent_requests_retry_on_503_and_dropped_connections(
     proxy: FaultProxy, server: RunningServer, project_name: str
-):
+) -> None:
     with Client(server=proxy.url, api_key=server.api_key) as client:
         client.connection.retry = RetryPolicy(retries=4, backoff=0.01)
         client.project = project_name
@@ -205,7 +213,7 @@ def test_idempotent_requests_retry_on_503_and_dropped_connections(
         assert len(proxy.requests) == 5  # four faults, then the answer
 
 
-def test_retries_run_out(proxy: FaultProxy, server: RunningServer, project_name: str):
+def test_retries_run_out(proxy: FaultProxy, server: RunningServer, project_name: str) -> None:
     with Client(server=proxy.url, api_key=server.api_key, retries=1) as client:
         client.project = project_name
         proxy.fail_next("503", "503")
@@ -216,8 +224,8 @@ def test_retries_run_out(proxy: FaultProxy, server: RunningServer, project_name:
 
 
 def test_post_is_not_retried_after_a_server_error(
-    proxy: FaultProxy, server: RunningServer, project_name: str, watch_files
-):
+    proxy: FaultProxy, server: RunningServer, project_name: str, watch_files: list[Path]
+) -> None:
     with Client(server=proxy.url, api_key=server.api_key) as client:
         client.project = project_name
         proxy.fail_next("503")
@@ -226,7 +234,9 @@ def test_post_is_not_retried_after_a_server_error(
         assert client.project.captures.get_captures() == []
 
 
-def test_server_error_carries_detail(proxy: FaultProxy, server: RunningServer, project_name: str):
+def test_server_error_carries_detail(
+    proxy: FaultProxy, server: RunningServer, project_name: str
+) -> None:
     with Client(server=proxy.url, api_key=server.api_key) as client:
         client.project = project_name
         proxy.fail_next("500")
@@ -237,12 +247,12 @@ def test_server_error_carries_detail(proxy: FaultProxy, server: RunningServer, p
         assert "/api/project/" in (caught.value.url or "")
 
 
-def test_every_request_has_a_timeout(client: Client):
+def test_every_request_has_a_timeout(client: Client) -> None:
     timeout = client.connection.timeout
     assert None not in (timeout.connect, timeout.read, timeout.write, timeout.pool)
 
 
-def test_import_is_light(tmp_path: Path):
+def test_import_is_light(tmp_path: Path) -> None:
     import subprocess
     import sys
 
@@ -259,7 +269,7 @@ def test_import_is_light(tmp_path: Path):
     assert result.stdout.strip() == "[]"
 
 
-def test_timeout_is_translated(proxy: FaultProxy, server: RunningServer, project_name: str):
+def test_timeout_is_translated(proxy: FaultProxy, server: RunningServer, project_name: str) -> None:
     with Client(proxy.url, api_key=server.api_key, project=project_name) as client:
         client.connection.retry = RetryPolicy(retries=0)
         client.connection.timeout = httpx.Timeout(0.5)

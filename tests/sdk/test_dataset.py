@@ -87,7 +87,7 @@ def imported(server: RunningServer, shared_data: Path) -> Iterator[Imported]:
         client.close()
 
 
-def test_the_import_reports_what_it_did(imported: Imported):
+def test_the_import_reports_what_it_did(imported: Imported) -> None:
     report = imported.report
     names = [base_name(entry) for entry in imported.manifest]
     assert report.failed == {}
@@ -108,14 +108,14 @@ def test_the_import_reports_what_it_did(imported: Imported):
     assert imported.events[-1].stage == "done"
 
 
-def test_captures_by_metadata_are_the_manifests(imported: Imported):
+def test_captures_by_metadata_are_the_manifests(imported: Imported) -> None:
     expected = {base_name(e) for e in imported.manifest if e["metadata"]["Subject"] == "S01"}
     found = imported.captures.get_captures_by_metadata("Subject", "S01")
     assert len(found) == len(expected) == 14
     assert {capture.name for capture in found} == expected
 
 
-def test_names_and_values_are_the_manifests(imported: Imported):
+def test_names_and_values_are_the_manifests(imported: Imported) -> None:
     captures = imported.captures
     keys: dict[str, set[str]] = {}
     for entry in imported.manifest:
@@ -133,7 +133,7 @@ def test_names_and_values_are_the_manifests(imported: Imported):
     assert all(not key.is_dropdown and key.is_metadata for key in captures.get_metadata_keys())
 
 
-def test_statistics_count_the_manifests_segments(imported: Imported):
+def test_statistics_count_the_manifests_segments(imported: Imported) -> None:
     frame, complete = imported.captures.get_statistics()
     assert complete
     assert len(frame) == 140
@@ -152,7 +152,7 @@ def test_statistics_count_the_manifests_segments(imported: Imported):
         assert int(frame[f"Exercise: {value}"].sum()) == expected_total[value]
 
 
-def test_a_capture_reads_its_metadata_and_segments(imported: Imported):
+def test_a_capture_reads_its_metadata_and_segments(imported: Imported) -> None:
     entry = imported.manifest[0]
     capture = imported.captures.get_capture_by_filename(base_name(entry))
     assert capture is not None
@@ -166,7 +166,7 @@ def test_a_capture_reads_its_metadata_and_segments(imported: Imported):
     assert frame["end"].tolist() == [s["end"] for s in entry["segments"]]
 
 
-def test_query_on_imported_metadata(imported: Imported):
+def test_query_on_imported_metadata(imported: Imported) -> None:
     manifest, captures = imported.manifest, imported.captures
 
     def names(predicate: Any) -> set[str]:
@@ -182,7 +182,7 @@ def test_query_on_imported_metadata(imported: Imported):
     assert [c.name for c in captures.query(name=one)] == [one]
 
 
-def test_reimport_changes_nothing(imported: Imported, shared_data: Path):
+def test_reimport_changes_nothing(imported: Imported, shared_data: Path) -> None:
     captures = imported.captures
     before = {c.name: (c.version, c.last_modified) for c in captures.get_captures()}
     stats_before, _ = captures.get_statistics()
@@ -204,7 +204,7 @@ def test_reimport_changes_nothing(imported: Imported, shared_data: Path):
 
 def test_export_import_export_round_trips(
     imported: Imported, server: RunningServer, shared_data: Path, tmp_path: Path
-):
+) -> None:
     first = imported.captures.export_manifest(tmp_path / "first" / "manifest.json")
     exported = json.loads(first.read_text())
     assert exported == as_exported(imported.manifest)
@@ -229,7 +229,7 @@ def test_export_import_export_round_trips(
 
 def test_dcli_imports_equivalently(
     imported: Imported, server: RunningServer, shared_data: Path, tmp_path: Path
-):
+) -> None:
     dcli = tmp_path / "dcli.json"
     dcli.write_text(json.dumps(to_dcli(imported.manifest)))
     with new_client(server, "dcli") as client:
@@ -253,7 +253,9 @@ def test_dcli_imports_equivalently(
         assert {s.segmenter for s in capture.segments} == {segmenters[0]["id"]}
 
 
-def test_export_with_filters_and_files(imported: Imported, shared_data: Path, tmp_path: Path):
+def test_export_with_filters_and_files(
+    imported: Imported, shared_data: Path, tmp_path: Path
+) -> None:
     path = imported.captures.export_manifest(
         tmp_path / "s01" / "manifest.json", filters={"Subject": "S01"}, download=True
     )

@@ -48,7 +48,7 @@ def _blocks() -> list[str]:
     return BLOCK.findall(DOCS.read_text(encoding="utf-8"))
 
 
-def test_docs_have_the_seed_examples():
+def test_docs_have_the_seed_examples() -> None:
     code = "\n".join(_blocks())
     for example in (
         "client.list_captures()",
@@ -64,7 +64,7 @@ def test_docs_examples_run(
     shared_data: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-):
+) -> None:
     for name in list(os.environ):
         if name.startswith("CAPTUREHUB_"):
             monkeypatch.delenv(name)
@@ -134,7 +134,7 @@ def _public_members(cls: type) -> list[str]:
         ImportEvent,
     ],
 )
-def test_every_public_member_is_documented(cls: type):
+def test_every_public_member_is_documented(cls: type) -> None:
     text = DOCS.read_text(encoding="utf-8")
     members = _public_members(cls)
     if cls is Client:
@@ -143,7 +143,7 @@ def test_every_public_member_is_documented(cls: type):
     assert not missing, f"docs/sdk.md lacks {cls.__name__}: {missing}"
 
 
-def test_every_exception_is_documented():
+def test_every_exception_is_documented() -> None:
     text = DOCS.read_text(encoding="utf-8")
     missing = [name for name in capturehub.exceptions.__all__ if f"`{name}`" not in text]
     assert not missing, f"docs/sdk.md lacks exceptions {missing}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from capturehub.datamanager._frames import statistics_frame
 
 
-def test_statistics_frame_columns_and_values():
+def test_statistics_frame_columns_and_values() -> None:
     rows = [
         {
             "capture_name": "a",
@@ -50,7 +50,7 @@ def test_statistics_frame_columns_and_values():
     assert frame["Side"].isna().all()
 
 
-def test_statistics_frame_empty():
+def test_statistics_frame_empty() -> None:
     frame = statistics_frame([])
     assert frame.empty
     assert list(frame.columns) == ["capture_name", "capture_uuid", "total_event_count"]

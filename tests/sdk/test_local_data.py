@@ -38,7 +38,7 @@ def streamed(capture: Capture, start: int | None, end: int | None) -> pd.DataFra
         connection.reads_local_files = remembered
 
 
-def test_csv_read_in_place_equals_the_stream(captures: Captures, watch_files: list[Path]):
+def test_csv_read_in_place_equals_the_stream(captures: Captures, watch_files: list[Path]) -> None:
     path = watch_files[0]
     capture = captures.create_capture("in-place.csv", path, asynchronous=False)
     connection = capture._bound()[0]
@@ -52,7 +52,7 @@ def test_csv_read_in_place_equals_the_stream(captures: Captures, watch_files: li
         np.testing.assert_array_equal(whole[column].to_numpy(), expected[column].to_numpy())
 
 
-def test_wav_read_in_place_equals_the_stream(captures: Captures, wav_file: Path):
+def test_wav_read_in_place_equals_the_stream(captures: Captures, wav_file: Path) -> None:
     capture = captures.create_capture("in-place.wav", wav_file, asynchronous=False)
     with wave.open(str(wav_file)) as audio:
         samples = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2")
@@ -65,7 +65,7 @@ def test_wav_read_in_place_equals_the_stream(captures: Captures, wav_file: Path)
 
 def test_download_copies_in_place_the_exact_bytes(
     client: Client, wav_file: Path, watch_files: list[Path], tmp_path: Path
-):
+) -> None:
     reports: list[tuple[Path, int]] = []
     client.connection.progress = lambda path, done: reports.append((path, done))
     captures = client.project.captures
@@ -86,7 +86,7 @@ def test_download_copies_in_place_the_exact_bytes(
 
 def test_the_file_route_locates_only_whole_files(
     server: RunningServer, captures: Captures, wav_file: Path
-):
+) -> None:
     capture = captures.create_capture("whole.wav", wav_file, asynchronous=False)
     url = f"project/{captures._project.uuid}/capture/{capture.uuid}/file/"
     with server.http() as api:
@@ -99,7 +99,7 @@ def test_the_file_route_locates_only_whole_files(
         assert ranged.content == wav_file.read_bytes()[4:12]
 
 
-def test_the_frame_owns_its_memory(captures: Captures, watch_files: list[Path]):
+def test_the_frame_owns_its_memory(captures: Captures, watch_files: list[Path]) -> None:
     """The samples are copied out of the read-only mapping: the frame can be written to, and it
     outlives the capture's files."""
     capture = captures.create_capture("owned.csv", watch_files[0], asynchronous=False)
@@ -113,7 +113,7 @@ def test_the_frame_owns_its_memory(captures: Captures, watch_files: list[Path]):
 
 def test_the_server_locates_the_copy_only_for_a_loopback_client_that_asks(
     server: RunningServer, captures: Captures, watch_files: list[Path]
-):
+) -> None:
     capture = captures.create_capture("located.csv", watch_files[1], asynchronous=False)
     url = f"project/{captures._project.uuid}/capture/{capture.uuid}/data/"
     with server.http() as api:
@@ -148,7 +148,9 @@ def test_the_server_locates_the_copy_only_for_a_loopback_client_that_asks(
     assert wants_local_file(None, "127.0.0.1") is False
 
 
-def test_a_file_that_is_not_the_one_described_is_not_read(tmp_path: Path, watch_files: list[Path]):
+def test_a_file_that_is_not_the_one_described_is_not_read(
+    tmp_path: Path, watch_files: list[Path]
+) -> None:
     """What the SDK checks before it reads in place: a location from another machine (same path,
     different file), a replaced copy or a missing file all answer None (then the stream)."""
     import pyarrow as pa
@@ -189,7 +191,7 @@ def test_a_file_that_is_not_the_one_described_is_not_read(tmp_path: Path, watch_
 
 def test_a_download_that_cannot_see_the_file_falls_back_to_http(
     client: Client, wav_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     # The module, not the function of the same name that the package exports.
     download_module = importlib.import_module("capturehub._transport.download")
 
@@ -211,7 +213,7 @@ def test_a_download_that_cannot_see_the_file_falls_back_to_http(
 
 def test_a_client_that_cannot_see_the_file_falls_back_to_the_stream(
     captures: Captures, watch_files: list[Path], monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     """As on another machine behind a same-host proxy: the server names a file this process
     cannot open. get_data() still answers the samples, and asks for the stream directly after."""
     capture = captures.create_capture("elsewhere.csv", watch_files[0], asynchronous=False)
@@ -225,7 +227,9 @@ def test_a_client_that_cannot_see_the_file_falls_back_to_the_stream(
         accepts.append((kwargs.get("headers") or {}).get("Accept", ""))
         return original_stream(method, path, **kwargs)
 
-    def elsewhere(location: dict[str, Any], start: int | None, end: int | None) -> None:
+    def elsewhere(
+        location: dict[str, Any], start: int | None, end: int | None
+    ) -> pd.DataFrame | None:
         assert os.path.exists(location["path"])  # the server did name a real file
         return read_in_place({**location, "path": f"/nonexistent/{uuid.uuid4()}"}, start, end)
 
@@ -255,7 +259,7 @@ def server_without_local_access(
 
 def test_the_setting_turns_the_local_path_off(
     server_without_local_access: ServerProcess, watch_files: list[Path], tmp_path: Path
-):
+) -> None:
     account = server_without_local_access.create_account(f"eve-{uuid.uuid4().hex[:6]}", "lab")
     with Client(
         server=server_without_local_access.url, username=account.username, password=account.password
@@ -278,7 +282,7 @@ def test_the_setting_turns_the_local_path_off(
 @pytest.mark.parametrize("kernel_copy", [True, False], ids=["sendfile", "buffered"])
 def test_the_copy_gives_every_byte_and_reports_progress(
     tmp_path: Path, wav_file: Path, kernel_copy: bool, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     """Where the kernel cannot copy file to file (macOS's sendfile wants a socket, Windows has
     none), the bytes go through a buffer: the same bytes either way."""
     from capturehub._transport import local_files

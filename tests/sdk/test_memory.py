@@ -69,7 +69,7 @@ def _write_big_csv(path: Path, size: int) -> None:
 @pytest.mark.timeout(900)
 def test_one_gigabyte_round_trip_keeps_memory_flat(
     server: RunningServer, project_name: str, watch_files: list[Path], tmp_path: Path
-):
+) -> None:
     if server.backend != "sqlite":
         pytest.skip("client memory does not depend on the server's database; run once")
     big = tmp_path / "big.csv"

@@ -97,7 +97,7 @@ def _minimal(schema: dict[str, Any], components: dict[str, Any]) -> Any:
         if key in schema:
             first = next(s for s in schema[key] if s.get("type") != "null")
             return _minimal(first, components)
-    kind = schema.get("type")
+    kind = schema.get("type", "")  # "": no type given, so none of the simple values below
     if kind == "object" or "properties" in schema:
         properties = schema.get("properties", {})
         return {name: _minimal(properties[name], components) for name in schema.get("required", [])}

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.sql.selectable import NamedFromClause
 from starlette.datastructures import QueryParams
 
 from capturehub.server.captures import filters
@@ -112,7 +113,9 @@ def test_large_filtered_matches_page_from_the_nearer_end(
             params = QueryParams(query)
             ids_query = filters.id_query(params, project.id, session)
             # Which source answers: capture's columns, or the metadata rows alone.
-            from_metadata = "metadata" in ids_query.query.get_final_froms()[0].name
+            source = ids_query.query.get_final_froms()[0]
+            assert isinstance(source, NamedFromClause)  # a table or an alias of one: named
+            from_metadata = "metadata" in source.name
             assert from_metadata == (not any(key.startswith("name") for key in query))
             everything = filters.apply_filters(select(Capture.id), params, project.id, session)
             whole = list(session.scalars(filters.apply_ordering(everything, params)))
