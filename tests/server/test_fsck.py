@@ -16,6 +16,17 @@ from capturehub.server.models import Capture, CaptureMetadataValue
 from tests.conftest import RunningServer
 
 
+def _upload(api: httpx.Client, project: str, name: str) -> str:
+    """A small capture, processed; its uuid."""
+    uploaded = api.post(
+        f"project/{project}/capture/",
+        data={"name": name, "asynchronous": "False"},
+        files={"file": (name, b"ax\n1\n2\n")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    return str(uploaded.json()["uuid"])
+
+
 def _first_pages(api: httpx.Client, project: str, **params: Any) -> list[str]:
     """The names on each page of one capture: the order the pages are chosen in."""
     names = []
@@ -32,16 +43,15 @@ def test_fsck_repairs_a_metadata_row_s_copy_of_its_capture_s_date(
     p = project["uuid"]
     api.post(f"project/{p}/metadata/", json={"name": "Group", "values": ["all"]})
     for index in range(3):
-        name = f"cap-{index}.csv"
-        uploaded = api.post(
-            f"project/{p}/capture/",
-            data={"name": name, "asynchronous": "False"},
-            files={"file": (name, b"ax\n1\n2\n")},
-        )
-        assert uploaded.status_code == 201, uploaded.text
         tagged = api.post(
             f"project/{p}/metadata-relationship/",
-            json=[{"capture": uploaded.json()["uuid"], "label": "Group", "label_value": "all"}],
+            json=[
+                {
+                    "capture": _upload(api, p, f"cap-{index}.csv"),
+                    "label": "Group",
+                    "label_value": "all",
+                }
+            ],
         )
         assert tagged.status_code < 300, tagged.text
     in_order = ["cap-0.csv", "cap-1.csv", "cap-2.csv"]
@@ -78,16 +88,7 @@ def test_a_repair_runs_in_slices(
     """Captures whose files are gone are marked FAILURE however many there are (a statement
     carries at most 65,535 parameters on PostgreSQL): here five, two a statement."""
     p = project["uuid"]
-    uuids = []
-    for index in range(5):
-        name = f"lost-{index}.csv"
-        uploaded = api.post(
-            f"project/{p}/capture/",
-            data={"name": name, "asynchronous": "False"},
-            files={"file": (name, b"ax\n1\n2\n")},
-        )
-        assert uploaded.status_code == 201, uploaded.text
-        uuids.append(uploaded.json()["uuid"])
+    uuids = [_upload(api, p, f"lost-{index}.csv") for index in range(5)]
     monkeypatch.setattr(fsck_module, "REPAIR_CHUNK", 2)
     context = server.process.context()
     try:
