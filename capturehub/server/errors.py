@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import errno
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("capturehub.server")
+
+POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
 
 
 class APIError(Exception):
@@ -138,6 +141,29 @@ def install_error_handlers(app: FastAPI) -> None:
             507,
             "The server has no storage space left for this request; nothing was stored. Free "
             "space on its data volume (or raise its quota) and retry.",
+        )
+
+    # The database's own refusals that are conditions, not bugs: its disk is full (a 507, as
+    # above), or it cannot answer now (unreachable, or SQLite's lock held past the 30 s busy
+    # timeout): a 503 the client may retry.
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, exc: OperationalError) -> JSONResponse:
+        cause = exc.orig
+        full = getattr(cause, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or (
+            getattr(cause, "sqlstate", None) == POSTGRES_DISK_FULL
+        )
+        if full:
+            log.error("database storage full: %s", cause)
+            return error_response(
+                507,
+                "The server's database has no storage space left; nothing was changed. Free "
+                "space on its volume and retry.",
+            )
+        log.error("database unavailable: %s", cause, exc_info=exc)
+        return error_response(
+            503,
+            "The server's database did not answer; retry in a moment.",
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

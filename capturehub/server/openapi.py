@@ -19,8 +19,9 @@ routes, so a new route is described correctly without touching this file:
   team, and a miss (or another team's object) is a 404.
 - ``413`` on routes that take a file (``multipart/form-data`` with a binary part) and on routes
   that take a JSON body (the guard's 64 MiB cap).
-- ``507`` on routes that take a file: the server's disk filled while storing or processing it
-  (capturehub/server/errors.py).
+- ``507`` on every route that writes: the server's disk (its files or its database) filled
+  while storing the request; ``503`` everywhere: the database did not answer (both in
+  capturehub/server/errors.py).
 - ``429`` on the token route: failed logins are rate-limited per user name
   (capturehub/server/auth/service.py).
 - ``409`` is the exception: conflicts come from the services' rules (unique names, a capture
@@ -114,8 +115,9 @@ NOT_FOUND = (
     "project (the two are not told apart)."
 )
 STORAGE_FULL = (
-    "The server's disk is full: nothing was stored. Retry once space on its data volume is freed."
+    "The server's disk (files or database) is full: nothing was stored. Retry once space is freed."
 )
+DATABASE_UNAVAILABLE = "The server's database did not answer (unreachable or busy); retry."
 FILE_TOO_LARGE = (
     "The file is larger than the server's upload limit (setting CAPTUREHUB_MAX_UPLOAD_BYTES); "
     "refused while it streams."
@@ -258,8 +260,9 @@ def describe(document: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[str,
         too_large += [JSON_TOO_LARGE] if _takes_json(operation) else []
         if too_large:
             _declare(responses, 413, " ".join(too_large))
-        if _takes_file(operation):
+        if method not in ("get", "head"):
             _declare(responses, 507, STORAGE_FULL)
+        _declare(responses, 503, DATABASE_UNAVAILABLE, headers=_RETRY_AFTER)
         if method == "get" and path.endswith("/file/"):
             # The stored file honours a `Range` header (download.py).
             responses["206"] = {"description": RANGE_PART}

@@ -1,8 +1,9 @@
-"""A full disk: uploads that do not fit get a 507 that says so, and nothing stored is lost.
+"""A full disk: uploads and database writes that do not fit get a 507 that says so, and
+nothing stored is lost.
 
-The server's data folder is a small tmpfs (4 MB), so its disk really fills: first while an
-upload streams in, then while a synchronous upload writes its columnar copy. Needs root (to
-mount); skipped with the reason otherwise.
+The server's data folder is a small tmpfs (4 MB), so its disk really fills: while an upload
+streams in, while a synchronous upload writes its columnar copy, and while the database
+(SQLite, in the same folder) writes. Needs root (to mount); skipped with the reason otherwise.
 """
 
 from __future__ import annotations
@@ -86,3 +87,24 @@ def test_uploads_that_do_not_fit_get_a_507_and_keep_what_is_stored(api: httpx.Cl
     url = f"project/{project}/capture/{kept.json()['uuid']}/file/"
     downloaded = api.get(url)
     assert hashlib.sha256(downloaded.content).hexdigest() == hashlib.sha256(SMALL).hexdigest()
+
+
+def test_a_database_write_on_a_full_disk_gets_a_507_and_works_once_space_is_freed(
+    api: httpx.Client, small_disk: Path
+) -> None:
+    kept = api.post("project/", json={"name": "before"})
+    assert kept.status_code == 201, kept.text
+    filler = small_disk / "filler"  # everything the disk has left
+    with filler.open("wb") as out, pytest.raises(OSError):
+        while True:
+            out.write(bytes(64 * 1024))
+    # SQLite's log needs room for the new pages: the write fails as a whole.
+    refused = api.post("project/", json={"name": "during", "description": "x" * 5000})
+    assert refused.status_code == 507, refused.text
+    assert "database has no storage space left" in refused.json()["detail"]
+    filler.unlink()
+    again = api.post("project/", json={"name": "after"})
+    assert again.status_code == 201, again.text
+    names = {project["name"] for project in api.get("project/").json()}
+    assert {"before", "after"} <= names
+    assert "during" not in names
