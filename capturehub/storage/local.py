@@ -25,13 +25,15 @@ TEMP_DIR_NAME = ".tmp"
 
 def _move_into_place(source: Path, final: Path) -> None:
     """Rename ``source`` onto ``final``, creating its folder. A concurrent delete may remove
-    that folder (deletes prune empty folders) between the mkdir and the rename: try again."""
+    that folder (deletes prune empty folders) between the mkdir and the rename, or even
+    inside mkdir (which then finds the name taken but no folder under it and raises
+    FileExistsError): try again."""
     for attempt in range(5):
-        final.parent.mkdir(parents=True, exist_ok=True)
         try:
+            final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, final)
             break
-        except FileNotFoundError:
+        except (FileNotFoundError, FileExistsError):
             if attempt == 4 or not source.exists():
                 raise
     _fsync_dir(final.parent)
