@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,7 +44,8 @@ def api(small_disk: Path) -> Iterator[httpx.Client]:
     process: ServerProcess = new_server("sqlite", small_disk)
     try:
         account = process.create_account("filler", "lab")
-        process.start()
+        # Housekeeping every second: it gives processing back its captures (below).
+        process.start(CAPTUREHUB_REQUEUE_INTERVAL_SECONDS="1")
         with process.http(account) as client:
             yield client
         assert "Traceback" not in process.log()
@@ -89,15 +91,48 @@ def test_uploads_that_do_not_fit_get_a_507_and_keep_what_is_stored(api: httpx.Cl
     assert hashlib.sha256(downloaded.content).hexdigest() == hashlib.sha256(SMALL).hexdigest()
 
 
+def _fill(disk: Path) -> Path:
+    """A file taking everything the disk has left."""
+    filler = disk / "filler"
+    with filler.open("wb") as out, pytest.raises(OSError):
+        while True:
+            out.write(bytes(64 * 1024))
+    return filler
+
+
+def test_processing_on_a_full_disk_waits_for_space_then_completes(
+    api: httpx.Client, small_disk: Path
+) -> None:
+    project = api.post("project/", json={"name": "waiting"}).json()["uuid"]
+    csv = b"ax,ay,az\n" + b"1,2,3\n" * 50_000  # 300 kB; its columnar copy 1.2 MB
+    filler = _fill(small_disk)
+    with filler.open("r+b") as out:  # room for the file and its row, not for the copy
+        out.truncate(filler.stat().st_size - 600 * 1024)
+    uploaded = _upload(api, project, "dense.csv", csv)  # asynchronous: processed after the 201
+    assert uploaded.status_code == 201, uploaded.text
+    url = f"project/{project}/capture/{uploaded.json()['uuid']}/"
+    deadline = time.monotonic() + 60
+    while (capture := api.get(url).json())["task_result"] is None:
+        assert time.monotonic() < deadline, capture
+        time.sleep(0.1)
+    # Not a FAILURE: the file is fine, the server is short of space.
+    assert capture["task_state"] in ("SENT", "STARTED"), capture
+    assert "disk was full" in capture["task_result"]
+    filler.unlink()
+    while (capture := api.get(url).json())["task_state"] != "SUCCESS":
+        assert time.monotonic() < deadline, capture
+        assert capture["task_state"] != "FAILURE", capture
+        time.sleep(0.1)
+    assert capture["task_result"] is None
+    assert capture["number_samples"] == 50_000
+
+
 def test_a_database_write_on_a_full_disk_gets_a_507_and_works_once_space_is_freed(
     api: httpx.Client, small_disk: Path
 ) -> None:
     kept = api.post("project/", json={"name": "before"})
     assert kept.status_code == 201, kept.text
-    filler = small_disk / "filler"  # everything the disk has left
-    with filler.open("wb") as out, pytest.raises(OSError):
-        while True:
-            out.write(bytes(64 * 1024))
+    filler = _fill(small_disk)
     # SQLite's log needs room for the new pages: the write fails as a whole.
     refused = api.post("project/", json={"name": "during", "description": "x" * 5000})
     assert refused.status_code == 507, refused.text

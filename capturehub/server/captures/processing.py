@@ -10,6 +10,7 @@ the same result, so a queue may deliver it more than once.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import tempfile
 import threading
@@ -168,6 +169,14 @@ def process_capture(context: AppContext, capture_id: int) -> None:
             context.blobs.put_file(columnar_key, columnar_file)
         except IngestError as exc:
             failure = str(exc)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # The server's condition, not the file's: give the capture back, to be processed
+            # again by the housekeeping's next pass once there is room.
+            log.error("no space left to process capture %s: %s", capture_id, exc)
+            _release(context, capture_id, blob_key)
+            return
         except Exception:
             if not _still_current(context, capture_id, blob_key):
                 # Its file went away under us (deleted, or replaced by a newer upload whose own
@@ -193,6 +202,26 @@ def process_capture(context: AppContext, capture_id: int) -> None:
         raise
     if not keep_columnar and measurement is not None:
         context.blobs.delete(columnar_key)
+
+
+WAITING_FOR_SPACE = (
+    "Waiting: the server's disk was full when this capture was processed; it is processed "
+    "again automatically once space is freed."
+)
+
+
+def _release(context: AppContext, capture_id: int, blob_key: str) -> None:
+    """Put a claimed capture back to SENT (unless it changed meanwhile), saying why."""
+    with context.db.session() as session:
+        session.execute(
+            update(Capture)
+            .where(
+                Capture.id == capture_id,
+                Capture.blob_key == blob_key,
+                Capture.task_state == "STARTED",
+            )
+            .values(task_state="SENT", task_result=WAITING_FOR_SPACE, task_started_at=None)
+        )
 
 
 def _still_current(context: AppContext, capture_id: int, blob_key: str) -> bool:
