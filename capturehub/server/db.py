@@ -72,14 +72,14 @@ def _sqlite_checkout(url: str, dbapi_connection: Any, record: Any, _proxy: Any) 
     generation = _statistics_generation.get(url, 0)
     if record.info.get("statistics") == generation:
         return
-    # It needs the write lock for a moment: wait for a writer briefly, else retry at the next
-    # checkout (the old statistics only make plans slower, never answers wrong).
+    # It needs the write lock for a moment: when a writer holds it, do not wait, try again at
+    # the next checkout (old statistics only make plans slower, never answers wrong).
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA busy_timeout=100")
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.execute("ANALYZE sqlite_schema")
         record.info["statistics"] = generation
-    except sqlite3.OperationalError:
+    except sqlite3.Error:
         pass
     finally:
         cursor.execute("PRAGMA busy_timeout=30000")

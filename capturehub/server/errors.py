@@ -95,6 +95,34 @@ def _validation_data(exc: RequestValidationError) -> dict[str, list[str]]:
     return data
 
 
+# PostgreSQL SQLSTATEs of a server that cannot take the request now: shutting down, starting,
+# or out of connection slots (class 08, connection exceptions, is checked by prefix).
+POSTGRES_UNAVAILABLE = {"57P01", "57P02", "57P03", "53300"}
+
+
+def database_condition(exc: OperationalError) -> int | None:
+    """507 for a full disk, 503 for a database that cannot answer now, else None."""
+    cause = exc.orig
+    code = getattr(cause, "sqlite_errorcode", None)
+    if code is not None:
+        primary = code & 0xFF  # extended result codes keep the primary one in the low byte
+        if primary == sqlite3.SQLITE_FULL:
+            return 507
+        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return 503  # the write lock held past the busy timeout
+        return None
+    state = getattr(cause, "sqlstate", None)
+    if state == POSTGRES_DISK_FULL:
+        return 507
+    if state is None:
+        # No SQLSTATE: a client-side error. Without a statement it was opening a connection
+        # (refused, or the server is gone); with one, a bug such as too many parameters.
+        return 503 if exc.statement is None or exc.connection_invalidated else None
+    if exc.connection_invalidated or state.startswith("08") or state in POSTGRES_UNAVAILABLE:
+        return 503
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def _api_error(_request: Request, exc: APIError) -> JSONResponse:
@@ -144,27 +172,26 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     # The database's own refusals that are conditions, not bugs: its disk is full (a 507, as
-    # above), or it cannot answer now (unreachable, or SQLite's lock held past the 30 s busy
-    # timeout): a 503 the client may retry.
+    # above), or it cannot answer now (a 503 the client may retry). Anything else raised as an
+    # OperationalError (a bad statement, too many parameters...) stays a 500.
     @app.exception_handler(OperationalError)
     async def _database(request: Request, exc: OperationalError) -> JSONResponse:
-        cause = exc.orig
-        full = getattr(cause, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or (
-            getattr(cause, "sqlstate", None) == POSTGRES_DISK_FULL
-        )
-        if full:
-            log.error("database storage full: %s", cause)
+        condition = database_condition(exc)
+        if condition == 507:
+            log.error("database storage full: %s", exc.orig)
             return error_response(
                 507,
                 "The server's database has no storage space left; nothing was changed. Free "
                 "space on its volume and retry.",
             )
-        log.error("database unavailable: %s", cause, exc_info=exc)
-        return error_response(
-            503,
-            "The server's database did not answer; retry in a moment.",
-            headers={"Retry-After": "5"},
-        )
+        if condition == 503:
+            log.error("database unavailable: %s", exc.orig)
+            return error_response(
+                503,
+                "The server's database did not answer; retry in a moment.",
+                headers={"Retry-After": "5"},
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -37,7 +37,8 @@ def _allow_connections(database_url: str, allowed: bool) -> None:
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}')
         if not allowed:
             admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                # Waits (up to 5 s) until each backend is gone, not only signalled.
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = %s",
                 (name,),
             )
 

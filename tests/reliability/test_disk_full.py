@@ -40,17 +40,22 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def api(small_disk: Path) -> Iterator[httpx.Client]:
-    process: ServerProcess = new_server("sqlite", small_disk)
+def server(small_disk: Path) -> Iterator[ServerProcess]:
+    process = new_server("sqlite", small_disk)
     try:
-        account = process.create_account("filler", "lab")
         # Housekeeping every second: it gives processing back its captures (below).
         process.start(CAPTUREHUB_REQUEUE_INTERVAL_SECONDS="1")
-        with process.http(account) as client:
-            yield client
+        yield process
         assert "Traceback" not in process.log()
     finally:
         process.close()
+
+
+@pytest.fixture
+def api(server: ServerProcess) -> Iterator[httpx.Client]:
+    account = server.create_account("filler", "lab")
+    with server.http(account) as client:
+        yield client
 
 
 def _upload(
@@ -101,7 +106,7 @@ def _fill(disk: Path) -> Path:
 
 
 def test_processing_on_a_full_disk_waits_for_space_then_completes(
-    api: httpx.Client, small_disk: Path
+    server: ServerProcess, api: httpx.Client, small_disk: Path
 ) -> None:
     project = api.post("project/", json={"name": "waiting"}).json()["uuid"]
     csv = b"ax,ay,az\n" + b"1,2,3\n" * 50_000  # 300 kB; its columnar copy 1.2 MB
@@ -118,6 +123,9 @@ def test_processing_on_a_full_disk_waits_for_space_then_completes(
     # Not a FAILURE: the file is fine, the server is short of space.
     assert capture["task_state"] in ("SENT", "STARTED"), capture
     assert "disk was full" in capture["task_result"]
+    # While the disk stays full it is not parsed again (housekeeping runs every second).
+    time.sleep(3)
+    assert server.log().count("no space left to process capture") == 1
     filler.unlink()
     while (capture := api.get(url).json())["task_state"] != "SUCCESS":
         assert time.monotonic() < deadline, capture

@@ -3,9 +3,10 @@
 Routes declare :data:`CurrentCaller`. The busiest read routes (the capture list, one capture)
 declare only :data:`Credentials` and check them with :func:`caller_of` inside their own read
 session: that spares them a second pool checkout (with its ping) and a thread hop, about a
-millisecond a request on PostgreSQL. Authentication is one statement, so it runs without a
-transaction (``read(snapshot=False)``). Either way the OpenAPI document declares the
-route's 401, since both depend on :data:`bearer_scheme`.
+millisecond a request on PostgreSQL. :func:`current_caller` authenticates in a session of its
+own, and as that is one statement it runs without a transaction (``read(snapshot=False)``).
+Either way the OpenAPI document declares the route's 401, since both depend on
+:data:`bearer_scheme`.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import shutil
 import tempfile
 import threading
 from datetime import UTC, datetime, timedelta
@@ -204,6 +205,7 @@ def process_capture(context: AppContext, capture_id: int) -> None:
         context.blobs.delete(columnar_key)
 
 
+SPACE_MARGIN = 1024 * 1024
 WAITING_FOR_SPACE = (
     "Waiting: the server's disk was full when this capture was processed; it is processed "
     "again automatically once space is freed."
@@ -263,18 +265,26 @@ def _record_outcome(
 
 
 def pending_captures(context: AppContext) -> list[int]:
-    """Captures a crash or a lost queue message left unprocessed."""
+    """Captures a crash or a lost queue message left unprocessed, and those waiting for disk
+    space once the data folder looks to have room for them."""
     stale = datetime.now(UTC) - timedelta(seconds=context.settings.stale_job_seconds)
     with context.db.read() as session:
-        return list(
-            session.scalars(
-                select(Capture.id)
-                .where(
-                    or_(
-                        Capture.task_state == "SENT",
-                        (Capture.task_state == "STARTED") & (Capture.task_started_at < stale),
-                    )
+        rows = session.execute(
+            select(Capture.id, Capture.task_result, Capture.file_size)
+            .where(
+                or_(
+                    Capture.task_state == "SENT",
+                    (Capture.task_state == "STARTED") & (Capture.task_started_at < stale),
                 )
-                .order_by(Capture.id)
             )
-        )
+            .order_by(Capture.id)
+        ).all()
+    free = shutil.disk_usage(context.settings.data_dir).free
+    # A waiting capture is tried again only when its columnar copy is likely to fit (numbers
+    # take up to about four times their CSV text): parsing it again on every pass while the
+    # disk stays full would use the room other requests need.
+    return [
+        row.id
+        for row in rows
+        if row.task_result != WAITING_FOR_SPACE or free > 4 * row.file_size + SPACE_MARGIN
+    ]

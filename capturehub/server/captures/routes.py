@@ -72,10 +72,10 @@ def list_captures(
     project_uuid: str, request: Request, credentials: Credentials, context: Context
 ) -> Any:
     params = request.query_params
-    # No snapshot: the page is one statement (or, filtered, the ids then their rows; a capture
-    # deleted in between is simply not on the page).
-    with context.db.read(snapshot=False) as session:
-        # Authenticated in the route's own session (see auth/deps.py): the hot path.
+    # One snapshot: a page read from the end of the list is placed by the count, which must
+    # come from the same view as the page (an upload in between would shift it by one).
+    with context.db.read() as session:
+        # Authenticated in the route's own transaction (see auth/deps.py): the hot path.
         caller = caller_of(session, credentials)
         project = get_project(session, caller, project_uuid)
         page = filters.page_of(params)

@@ -281,9 +281,11 @@ def ordered_ids(
     """The capture list's hook for metadata-only filters (captures.filters.ID_SOURCES).
 
     The captures that match are read from ``capture_metadata_value`` alone: one filter leads,
-    walking its key's index in the list's order (created_at, then id, both copied into each
-    metadata row), and each other filter probes the same capture's row for its key through the
-    unique (capture, key) index. ``capture`` is not visited until the page's rows are loaded.
+    walking its key's index (key, value, created_at, capture), which is already in list order
+    when it accepts one value (else the database sorts its matches). Each other filter is
+    checked for the same capture: a range or ``__exists`` by probing the capture's row for
+    its key through the unique (capture, key) index, equality or ``__in`` by membership in
+    that value's captures. ``capture`` is not visited until the page's rows are loaded.
     None when another filter needs ``capture``, or when no filter can lead (only
     ``__exists=false``).
     """
