@@ -170,15 +170,13 @@ def process_capture(context: AppContext, capture_id: int) -> None:
             context.blobs.put_file(columnar_key, columnar_file)
         except IngestError as exc:
             failure = str(exc)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-                raise
-            # The server's condition, not the file's: give the capture back, to be processed
-            # again by the housekeeping's next pass once there is room.
-            log.error("no space left to process capture %s: %s", capture_id, exc)
-            _release(context, capture_id, blob_key)
-            return
-        except Exception:
+        except Exception as exc:
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                # The server's condition, not the file's: give the capture back, to be
+                # processed again once there is room (pending_captures).
+                log.error("no space left to process capture %s: %s", capture_id, exc)
+                _release(context, capture_id, blob_key)
+                return
             if not _still_current(context, capture_id, blob_key):
                 # Its file went away under us (deleted, or replaced by a newer upload whose own
                 # job runs), e.g. between two opens of it: nothing to record, nothing wrong.
