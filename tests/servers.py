@@ -174,6 +174,7 @@ class ServerProcess:
                 "username": account.username,
                 "password": account.password,
             },
+            timeout=60,
         )
         response.raise_for_status()
         return str(response.json()["access_token"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import Account, ServerProcess
+from tests.servers import ServerProcess
 
 # The reduced form runs in CI; CAPTUREHUB_FULL_RELIABILITY=1 runs the long form (docs/security.md).
 FULL = os.environ.get("CAPTUREHUB_FULL_RELIABILITY") == "1"
@@ -20,16 +20,6 @@ BLOB_COMPONENT = re.compile(
     r"^(captures|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     r"|original-[0-9a-f]{32}|columnar-[0-9a-f]{32}\.arrow)$"
 )
-
-
-def token_for(url: str, account: Account) -> str:
-    response = httpx.post(
-        url + "oauth/token/",
-        data={"grant_type": "password", "username": account.username, "password": account.password},
-        timeout=60,
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
 
 
 def client(url: str, bearer: str | None = None, *, timeout: float = 120) -> httpx.Client:

@@ -34,7 +34,7 @@ import httpx
 import pytest
 
 from tests.conftest import BACKENDS, require_backend
-from tests.reliability.support import FULL, client, run_fsck, temp_files, token_for
+from tests.reliability.support import FULL, client, run_fsck, temp_files
 from tests.servers import ServerProcess, new_server
 
 KILLS = 20 if FULL else 6
@@ -300,7 +300,7 @@ def test_acknowledged_uploads_survive_repeated_kill_9(
     try:
         account = process.create_account("crasher", "lab")
         process.start(**RECOVERY_ENV)
-        token = token_for(process.url, account)
+        token = process.token(account)
         with client(process.url, token) as api:
             project = api.post("project/", json={"name": "crash"}).json()["uuid"]
 

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer
-from tests.reliability.support import client, token_for
+from tests.reliability.support import client
 
 # Answer without credentials (liveness, the API description, logging in).
 PUBLIC = {
@@ -242,7 +242,7 @@ class Credential:
 @pytest.fixture(scope="module")
 def credentials(server: RunningServer) -> list[Credential]:
     expired_user = server.process.create_account(f"expired-{uuid.uuid4().hex[:6]}", server.team)
-    expired = token_for(server.url, expired_user)
+    expired = server.process.token(expired_user)
     server.expire_tokens(expired_user.username)
     return [
         Credential("no credentials", None),

@@ -33,7 +33,6 @@ from tests.reliability.support import (
     client,
     run_fsck,
     temp_files,
-    token_for,
 )
 from tests.servers import new_server
 
@@ -241,7 +240,7 @@ def test_20_clients_mixing_every_operation(backend: str, tmp_path: Path) -> None
     try:
         account = process.create_account("racer", "lab")
         process.start()
-        token = token_for(process.url, account)
+        token = process.token(account)
         with client(process.url, token) as api:
             project = api.post("project/", json={"name": "races"}).json()["uuid"]
             label = api.post(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import require_backend
@@ -24,17 +23,7 @@ def test_queued_job_runs_after_restart(
         account = process.create_account("restarter", "lab")
         # No processing threads: the upload is stored and answered, its job stays queued.
         process.start(CAPTUREHUB_WORKERS="0")
-        token = httpx.post(
-            process.url + "oauth/token/",
-            data={
-                "grant_type": "password",
-                "username": account.username,
-                "password": account.password,
-            },
-        ).json()["access_token"]
-        with httpx.Client(
-            base_url=process.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-        ) as api:
+        with process.http(account, timeout=60) as api:
             project = api.post("project/", json={"name": "durable"}).json()
             created = upload(api, project["uuid"], shared_data / "audio" / "BM003.wav")
             assert created.status_code == 201
