@@ -3,7 +3,9 @@ nothing stored is lost.
 
 The server's data folder is a small tmpfs (4 MB), so its disk really fills: while an upload
 streams in, while a synchronous upload writes its columnar copy, and while the database
-(SQLite, in the same folder) writes. Needs root (to mount); skipped with the reason otherwise.
+(SQLite, in the same folder) writes. Needs root (to mount); skipped with the reason otherwise,
+except where CAPTUREHUB_REQUIRE_SERVICES=1 (CI), where a mount that fails is a failure: CI must
+run these.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import ServerProcess, new_server
+from tests.servers import REQUIRE_SERVICES, ServerProcess, new_server
 
 SMALL = b"ax,ay,az\n" + b"1,2,3\n" * 50
 
@@ -32,7 +34,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         text=True,
     )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip() or 'not root'}")
+        reason = f"cannot mount a small tmpfs here: {mounted.stderr.strip() or 'not root'}"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{reason} (CAPTUREHUB_REQUIRE_SERVICES=1)")
+        pytest.skip(reason)
     try:
         yield mount_point
     finally:
