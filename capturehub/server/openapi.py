@@ -387,31 +387,6 @@ def _capture_list_parameters() -> list[dict[str, Any]]:
             "description": "Sort key; a leading `-` sorts in descending order.",
             "schema": {"type": "string", "enum": orderings, "default": "created_at"},
         },
-        {
-            "name": "limit",
-            "in": "query",
-            "required": False,
-            "description": "Page size. With `limit` or `offset` the answer is one page, "
-            "`{count, next, previous, results}`; without either, the whole list as an array.",
-            "schema": {
-                "type": "integer",
-                "minimum": 0,
-                "maximum": capture_filters.MAX_LIMIT,
-                "default": 100,
-            },
-        },
-        {
-            "name": "offset",
-            "in": "query",
-            "required": False,
-            "description": "How many captures to skip before the page (see `limit`).",
-            "schema": {
-                "type": "integer",
-                "minimum": 0,
-                "maximum": capture_filters.MAX_OFFSET,
-                "default": 0,
-            },
-        },
     ]
 
 

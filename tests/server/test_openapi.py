@@ -17,9 +17,10 @@ import openapi_spec_validator
 import pytest
 
 from capturehub.server.auth.service import MAX_FAILED_LOGINS
-from capturehub.server.captures.filters import MAX_LIMIT, ORDERINGS
+from capturehub.server.captures.filters import ORDERINGS
 from capturehub.server.captures.schemas import FORMATS, TASK_STATES
 from capturehub.server.guard import MAX_JSON_BYTES
+from capturehub.server.listing import MAX_PAGE_SIZE as MAX_LIMIT
 from capturehub.server.openapi import CONFLICTS
 from tests.conftest import RunningServer
 from tests.server.conftest import UPLOAD_LIMIT

@@ -14,6 +14,7 @@ from starlette.datastructures import QueryParams
 from capturehub.server.captures import filters
 from capturehub.server.captures import routes as capture_routes
 from capturehub.server.fsck import fsck
+from capturehub.server.listing import Page
 from capturehub.server.models import Capture, Project
 from tests.conftest import RunningServer
 
@@ -123,7 +124,7 @@ def test_large_filtered_matches_page_from_the_nearer_end(
             for limit in (1, 4):
                 for offset in range(CAPTURES + 1):
                     ids, count = capture_routes._page_of_ids(
-                        session, ids_query, params, filters.Page(limit, offset), project
+                        session, ids_query, params, Page(limit, offset), project
                     )
                     assert count == CAPTURES
                     if not isinstance(ids, list):  # a query of the page's ids: as the route

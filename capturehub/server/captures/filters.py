@@ -1,9 +1,9 @@
-"""The capture list's query parameters: filters, ordering and paging.
+"""The capture list's query parameters: filters and ordering.
 
 ``?name=`` exact name, ``?name__contains=`` substring (case-insensitive), ``?task_state=``
 one state or a comma-separated list, ``?format=.csv``, ``?ordering=`` one of
-:data:`ORDERINGS` (``-`` for descending; default ``created_at``), ``?limit=&offset=`` for a
-page. Metadata filters are added by the metadata feature through :data:`EXTRA_FILTERS`, and
+:data:`ORDERINGS` (``-`` for descending; default ``created_at``); paging is server/listing.py's.
+Metadata filters are added by the metadata feature through :data:`EXTRA_FILTERS`, and
 :data:`ID_SOURCES` lets it answer a metadata-only query in the default order from its own
 index.
 """
@@ -29,8 +29,6 @@ ORDERINGS = {
     "file_size": Capture.file_size,
     "number_samples": Capture.number_samples,
 }
-MAX_LIMIT = 10_000
-MAX_OFFSET = 2**62  # past any real list, and within every database's integer range
 
 # Hooks that narrow the capture query from more query parameters (e.g. metadata filters).
 ExtraFilter = Callable[[Select[Any], QueryParams, int, Session], Select[Any]]
@@ -65,35 +63,6 @@ def id_query(params: QueryParams, project_id: int, session: Session) -> IdQuery:
             if (found := source(params, project_id, session)) is not None:
                 return found
     return IdQuery(apply_filters(select(Capture.id), params, project_id, session))
-
-
-@dataclass
-class Page:
-    limit: int
-    offset: int
-
-
-def _int_param(params: QueryParams, name: str, default: int, maximum: int | None = None) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number, not {raw!r}.") from None
-    if value < 0 or (maximum is not None and value > maximum):
-        limit = f" and at most {maximum}" if maximum is not None else ""
-        raise BadRequest(f"{name} must be at least 0{limit}, not {value}.")
-    return value
-
-
-def page_of(params: QueryParams) -> Page | None:
-    if "limit" not in params and "offset" not in params:
-        return None
-    return Page(
-        limit=_int_param(params, "limit", 100, MAX_LIMIT),
-        offset=_int_param(params, "offset", 0, MAX_OFFSET),
-    )
 
 
 FILTER_PARAMETERS = ("name", "name__contains", "task_state", "format")

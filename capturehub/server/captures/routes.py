@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import StreamingResponse
 
 from capturehub.server.auth.deps import Context, Credentials, CurrentCaller, caller_of
 from capturehub.server.captures import filters, local_files, service
@@ -27,6 +26,7 @@ from capturehub.server.captures.schemas import (
 from capturehub.server.db import id_among
 from capturehub.server.errors import BadRequest, NotFound
 from capturehub.server.labels.versions import CHUNK
+from capturehub.server.listing import OffsetPaging, Page, json_response, page_body, stream_array
 from capturehub.server.models import Capture, CaptureConfiguration, Project, new_uuid
 from capturehub.server.projects.service import get_project
 from capturehub.server.storage_keys import original_key
@@ -69,7 +69,11 @@ def _select_with_configuration() -> Any:
 
 @router.get("/project/{project_uuid}/capture/", summary="List captures (filters, paging)")
 def list_captures(
-    project_uuid: str, request: Request, credentials: Credentials, context: Context
+    project_uuid: str,
+    request: Request,
+    page: OffsetPaging,
+    credentials: Credentials,
+    context: Context,
 ) -> Any:
     params = request.query_params
     # One snapshot: a page read from the end of the list is placed by the count, which must
@@ -78,7 +82,6 @@ def list_captures(
         # Authenticated in the route's own transaction (see auth/deps.py): the hot path.
         caller = caller_of(session, credentials)
         project = get_project(session, caller, project_uuid)
-        page = filters.page_of(params)
         if page is not None:
             ids = filters.id_query(params, project.id, session)
             page_ids, count = _page_of_ids(session, ids, params, page, project)
@@ -89,18 +92,15 @@ def list_captures(
             else:  # the page's ids as a subquery: ids and rows in one statement
                 chosen = page_ids.subquery()
                 rows_query = _select_with_configuration().join(chosen, chosen.c.id == Capture.id)
-            rows = list(session.connection().execute(filters.apply_ordering(rows_query, params)))
-            return JSONResponse(
-                {
-                    "count": count,
-                    "next": _page_link(request, page.offset + page.limit, page.limit, count),
-                    "previous": _page_link(request, page.offset - page.limit, page.limit, count),
-                    "results": [capture_json(row, row.configuration_uuid) for row in rows],
-                }
-            )
+            rows = session.connection().execute(filters.apply_ordering(rows_query, params))
+            return json_response(page_body(request, page, count, [_capture_json(r) for r in rows]))
         query = filters.apply_filters(_select_with_configuration(), params, project.id, session)
         query = filters.apply_ordering(query, params)
-    return StreamingResponse(_stream_array(context, query), media_type="application/json")
+    return stream_array(context, query, _capture_json)
+
+
+def _capture_json(row: Any) -> dict[str, Any]:
+    return capture_json(row, row.configuration_uuid)
 
 
 # A filtered list with at most this many matches is counted and paged from one query.
@@ -108,7 +108,7 @@ SMALL_MATCH = 5_000
 
 
 def _page_of_ids(
-    session: Session, ids: filters.IdQuery, params: Any, page: filters.Page, project: Project
+    session: Session, ids: filters.IdQuery, params: Any, page: Page, project: Project
 ) -> tuple[list[int] | Any, int]:
     """The ids of the requested page (a list, or a query that selects them), and how many
     captures match in all.
@@ -130,7 +130,7 @@ def _page_of_ids(
     return _ids_at(ids, params, page, count), count
 
 
-def _ids_at(ids: filters.IdQuery, params: Any, page: filters.Page, count: int) -> list[int] | Any:
+def _ids_at(ids: filters.IdQuery, params: Any, page: Page, count: int) -> list[int] | Any:
     """The query of one page of ids, read from whichever end of the order is nearer (the
     caller loads the rows with it, in one statement, and puts them back in order).
 
@@ -145,34 +145,6 @@ def _ids_at(ids: filters.IdQuery, params: Any, page: filters.Page, count: int) -
         return ids.ordered(params).limit(page.limit).offset(page.offset)
     limit = page.limit + min(from_end, 0)  # the last page may be short
     return ids.ordered(params, reverse=True).limit(limit).offset(max(from_end, 0))
-
-
-def _page_link(request: Request, offset: int, limit: int, count: int) -> str | None:
-    if offset < 0 and offset + limit <= 0:
-        return None
-    if offset >= count:
-        return None
-    return str(request.url.include_query_params(offset=max(offset, 0), limit=limit))
-
-
-STREAM_BATCH = 1000
-
-
-def _stream_array(context: Any, query: Any) -> Iterator[bytes]:
-    """A JSON array written as rows arrive, a thousand captures a chunk (each chunk costs a
-    thread hop): memory stays flat however many captures match."""
-    yield b"["
-    separator = ""
-    with context.db.read() as session:
-        result = session.connection().execute(query.execution_options(yield_per=STREAM_BATCH))
-        for rows in result.partitions():
-            items = [
-                json.dumps(capture_json(row, row.configuration_uuid), separators=(",", ":"))
-                for row in rows
-            ]
-            yield (separator + ",".join(items)).encode()
-            separator = ","
-    yield b"]"
 
 
 @router.post(

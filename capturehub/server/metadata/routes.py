@@ -10,8 +10,8 @@ from sqlalchemy import select
 from capturehub.server.auth.deps import Context, CurrentCaller
 from capturehub.server.captures.schemas import capture_json
 from capturehub.server.errors import BadRequest
-from capturehub.server.labels.listing import PAGED, json_response, list_response
 from capturehub.server.labels.resolve import capture_of, items_of, uuids_of
+from capturehub.server.listing import Paging, json_response, list_response
 from capturehub.server.metadata import service
 from capturehub.server.metadata.filters import MetadataFilter, condition, metadata_keys
 from capturehub.server.metadata.schemas import row_json, select_relationships
@@ -71,15 +71,20 @@ def parse_query_path(rest: str) -> tuple[str, str]:
     return text[1:separator], text[separator + 3 : -1]
 
 
-@router.get(CAPTURE_LIST, summary="The capture's metadata", openapi_extra=PAGED)
+@router.get(CAPTURE_LIST, summary="The capture's metadata")
 def list_capture_metadata(
-    project_uuid: str, capture_uuid: str, request: Request, caller: CurrentCaller, context: Context
+    project_uuid: str,
+    capture_uuid: str,
+    request: Request,
+    page: Paging,
+    caller: CurrentCaller,
+    context: Context,
 ) -> Response:
     with context.db.read() as session:
         project = get_project(session, caller, project_uuid)
         capture = capture_of(session, project, capture_uuid)
     query = select_relationships(project.id).where(CaptureMetadataValue.capture_id == capture.id)
-    return list_response(request, context, query, row_json)
+    return list_response(request, context, query, row_json, page)
 
 
 @router.post(
@@ -162,13 +167,13 @@ def delete_capture_metadata_one(
     return Response(status_code=204)
 
 
-@router.get(PROJECT_LIST, summary="Every metadata relationship of the project", openapi_extra=PAGED)
+@router.get(PROJECT_LIST, summary="Every metadata relationship of the project")
 def list_project_metadata(
-    project_uuid: str, request: Request, caller: CurrentCaller, context: Context
+    project_uuid: str, request: Request, page: Paging, caller: CurrentCaller, context: Context
 ) -> Response:
     with context.db.read() as session:
         project = get_project(session, caller, project_uuid)
-    return list_response(request, context, select_relationships(project.id), row_json)
+    return list_response(request, context, select_relationships(project.id), row_json, page)
 
 
 @router.post(

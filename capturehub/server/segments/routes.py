@@ -8,8 +8,8 @@ from fastapi import APIRouter, Body, Request, Response
 
 from capturehub.server.auth.deps import Context, CurrentCaller
 from capturehub.server.errors import BadRequest
-from capturehub.server.labels.listing import PAGED, json_response, list_response
 from capturehub.server.labels.resolve import capture_of, items_of, uuids_of
+from capturehub.server.listing import Paging, json_response, list_response
 from capturehub.server.models import Segment
 from capturehub.server.projects.service import get_project
 from capturehub.server.segments import service
@@ -30,15 +30,20 @@ SEGMENTER_LIST = "/v2/project/{project_uuid}/segmenter/{segmenter_id}/label-rela
 JSONBody = Annotated[Any, Body()]
 
 
-@router.get(CAPTURE_LIST, summary="The capture's segments, in sample order", openapi_extra=PAGED)
+@router.get(CAPTURE_LIST, summary="The capture's segments, in sample order")
 def list_capture_segments(
-    project_uuid: str, capture_uuid: str, request: Request, caller: CurrentCaller, context: Context
+    project_uuid: str,
+    capture_uuid: str,
+    request: Request,
+    page: Paging,
+    caller: CurrentCaller,
+    context: Context,
 ) -> Response:
     with context.db.read() as session:
         project = get_project(session, caller, project_uuid)
         capture = capture_of(session, project, capture_uuid)
     query = select_segments(project.id).where(Segment.capture_id == capture.id)
-    return list_response(request, context, query, row_json)
+    return list_response(request, context, query, row_json, page)
 
 
 @router.post(
@@ -120,13 +125,13 @@ def delete_capture_segment(
     return Response(status_code=204)
 
 
-@router.get(PROJECT_LIST, summary="Every segment of the project", openapi_extra=PAGED)
+@router.get(PROJECT_LIST, summary="Every segment of the project")
 def list_project_segments(
-    project_uuid: str, request: Request, caller: CurrentCaller, context: Context
+    project_uuid: str, request: Request, page: Paging, caller: CurrentCaller, context: Context
 ) -> Response:
     with context.db.read() as session:
         project = get_project(session, caller, project_uuid)
-    return list_response(request, context, select_segments(project.id), row_json)
+    return list_response(request, context, select_segments(project.id), row_json, page)
 
 
 @router.post(
@@ -163,11 +168,12 @@ def delete_project_segments(
     return Response(status_code=204)
 
 
-@router.get(SEGMENTER_LIST, summary="The segments a segmenter made", openapi_extra=PAGED)
+@router.get(SEGMENTER_LIST, summary="The segments a segmenter made")
 def list_segmenter_segments(
     project_uuid: str,
     segmenter_id: int,
     request: Request,
+    page: Paging,
     caller: CurrentCaller,
     context: Context,
 ) -> Response:
@@ -175,7 +181,7 @@ def list_segmenter_segments(
         project = get_project(session, caller, project_uuid)
         segmenter = service.get_segmenter(session, project, segmenter_id)
     query = select_segments(project.id).where(Segment.segmenter_id == segmenter.id)
-    return list_response(request, context, query, row_json)
+    return list_response(request, context, query, row_json, page)
 
 
 @router.post(

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from starlette.responses import StreamingResponse
 
 from capturehub.server.auth.deps import Context, CurrentCaller
-from capturehub.server.labels.listing import json_response
+from capturehub.server.listing import json_response
 from capturehub.server.projects.service import get_project
 from capturehub.server.statistics import service
 
