@@ -12,9 +12,10 @@ from capturehub.cli.filters import matching_captures, query_params, where_option
 from capturehub.cli.output import emit, format_options, human_size, stderr_console, stdout_console
 from capturehub.cli.progress import TransferProgress
 from capturehub.cli.session import find_project, open_client, project_option, server_option
-from capturehub.cli.uploading import default_workers, sha256_of
+from capturehub.cli.uploading import default_workers
 from capturehub.datamanager._pool import transfer_pool
 from capturehub.datamanager.capture import Capture
+from capturehub.datamanager.resume import file_sha256, same_file
 from capturehub.exceptions import CapturehubError
 
 LS_COLUMNS = ["name", "state", "samples", "rate (Hz)", "size", "created (UTC)"]
@@ -93,9 +94,8 @@ def file_name(capture: Capture) -> str:
 
 
 def _already_there(path: Path, capture: Capture) -> bool:
-    if not path.is_file() or path.stat().st_size != capture.file_size:
-        return False
-    return sha256_of(path) == capture.capture_info.get("sha256")
+    """The resume rule the other way: the file at ``path`` is the capture's already."""
+    return path.is_file() and same_file(path, capture.capture_info)
 
 
 @click.command()
@@ -159,7 +159,7 @@ def download(
                 if _already_there(target, capture):
                     return "skipped", ""
                 written = capture.download(partial)
-                if sha256_of(written) != capture.capture_info.get("sha256"):
+                if file_sha256(written) != capture.capture_info.get("sha256"):
                     return "failed", "the file received does not match the server's sha256"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 written.replace(target)

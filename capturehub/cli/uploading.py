@@ -10,13 +10,13 @@ The rules ``capturehub upload`` (and ``capturehub demo``) follow:
   hidden files and folders are skipped.
 - A name already in the project with the same content (same size and sha256) is skipped, so an
   interrupted upload is resumed by running the command again; a name whose content differs is
-  a conflict and is left alone (never overwritten).
+  a conflict and is left alone (never overwritten). This is the SDK's resume rule
+  (``capturehub.datamanager.resume``), the one ``Captures.import_dataset`` follows.
 - Files are streamed from disk in parallel; every file is tried, and failures are collected.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -28,11 +28,11 @@ from typing import Any, Literal
 from capturehub.cli.errors import CliError
 from capturehub.datamanager.capture import Capture
 from capturehub.datamanager.captures import Captures
-from capturehub.exceptions import CaptureExistsError, CapturehubError
+from capturehub.datamanager.resume import upload_unless_there
+from capturehub.exceptions import CapturehubError
 
 SUFFIXES = (".csv", ".wav")
 Status = Literal["uploaded", "skipped", "conflict", "failed"]
-_HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -104,25 +104,7 @@ def collect_files(paths: Iterable[Path]) -> list[LocalFile]:
     return list(found.values())
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def same_content(local: LocalFile, capture: Capture) -> bool:
-    """Whether the server's capture holds exactly this file (size, then sha256)."""
-    if capture.file_size is not None and capture.file_size != local.size:
-        return False
-    remote = capture.capture_info.get("sha256")
-    return bool(remote) and remote == sha256_of(local.path)
-
-
-def _compare(local: LocalFile, capture: Capture) -> Outcome:
-    if same_content(local, capture):
-        return Outcome(local, "skipped", capture, "already uploaded")
+def _conflict(local: LocalFile, capture: Capture) -> Outcome:
     return Outcome(
         local,
         "conflict",
@@ -150,18 +132,14 @@ class Uploader:
 
     def _one(self, local: LocalFile, existing: Capture | None) -> Outcome:
         try:
-            if existing is not None:
-                return _compare(local, existing)
-            try:
-                capture = self._captures.create_capture(
-                    local.name, local.path, asynchronous=True, capture_info=self._capture_info
-                )
-            except CaptureExistsError:  # uploaded meanwhile, e.g. by a parallel run
-                found = self._captures.get_capture_by_filename(local.name)
-                if found is None:
-                    raise
-                return _compare(local, found)
-            return Outcome(local, "uploaded", capture)
+            resumed = upload_unless_there(
+                self._captures,
+                local.name,
+                local.path,
+                existing=existing,
+                asynchronous=True,
+                capture_info=self._capture_info,
+            )
         except CapturehubError as exc:
             return Outcome(local, "failed", None, exc.detail)
         except OSError as exc:
@@ -169,6 +147,11 @@ class Uploader:
         finally:
             if self._on_file_done is not None:
                 self._on_file_done(local)
+        if resumed.status == "conflict":
+            return _conflict(local, resumed.capture)
+        if resumed.status == "skipped":
+            return Outcome(local, "skipped", resumed.capture, "already uploaded")
+        return Outcome(local, "uploaded", resumed.capture)
 
     def upload(self, files: Sequence[LocalFile]) -> UploadReport:
         """Upload ``files`` (skipping those already there); Ctrl-C stops starting new ones,

@@ -18,7 +18,7 @@ The import is a plan, then a few bulk requests:
    dropdown; the type follows the JSON values) or given the values they lack;
 2. files whose name is not on the server are uploaded in parallel; a name already there with
    the same content (sha256) is skipped, with other content it is a conflict, never
-   overwritten;
+   overwritten (the resume rule, ``datamanager/resume.py``);
 3. the import waits until the server has processed every capture involved;
 4. the metadata and segments the server lacks are sent in bulk (project-wide routes, a few
    thousand per request); what is already there is left alone.
@@ -30,7 +30,6 @@ does not mention stay.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -57,6 +56,7 @@ from capturehub.datamanager.labels import (
     sort_values,
     typed_value,
 )
+from capturehub.datamanager.resume import upload_unless_there
 from capturehub.datamanager.segments import END, START
 from capturehub.exceptions import (
     APIError,
@@ -318,14 +318,6 @@ def _dcli_entry(item: dict[str, Any], base: Path) -> _Entry:
     )
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 # -- the import -----------------------------------------------------------------------------
 
 
@@ -428,9 +420,7 @@ class _Importer:
         self, entries: list[_Entry], workers: int, asynchronous: bool
     ) -> list[tuple[_Entry, dict[str, Any]]]:
         """Upload the missing files; answer (entry, capture JSON) for uploaded and skipped."""
-        existing = {
-            info["name"]: info for info in iter_list(self._connection, self._base + "capture/")
-        }
+        existing = {capture.name: capture for capture in self._captures.get_captures()}
         total = len(entries)
         done = 0
         kept: list[tuple[_Entry, dict[str, Any]]] = []
@@ -445,28 +435,31 @@ class _Importer:
             self._emit(ImportEvent("upload", done, total, entry.name, "failed", message))
 
         def one(entry: _Entry) -> tuple[str, dict[str, Any] | None, str]:
-            info = existing.get(entry.name)
-            if info is not None:
-                return self._compare(entry, info)
             try:
-                capture = self._captures.create_capture(
+                resumed = upload_unless_there(
+                    self._captures,
                     entry.name,
                     entry.path,
+                    existing=existing.get(entry.name),
                     asynchronous=asynchronous,
                     capture_info={"set_sample_rate": entry.sample_rate}
                     if entry.sample_rate is not None
                     else None,
                 )
-            except CaptureExistsError:  # uploaded meanwhile by someone else
-                found = self._captures.get_capture_by_filename(entry.name)
-                if found is None:
-                    return "failed", None, "the name was taken, then freed, during the upload"
-                return self._compare(entry, found.capture_info)
+            except CaptureExistsError:
+                return "failed", None, "the name was taken, then freed, during the upload"
             except CapturehubError as exc:
                 return "failed", None, f"upload refused: {exc.detail}"
             except OSError as exc:
                 return "failed", None, f"cannot read {entry.path}: {exc}"
-            return "uploaded", capture.capture_info, ""
+            if resumed.status == "conflict":
+                return (
+                    "conflict",
+                    None,
+                    f"conflict: a capture named {entry.name!r} is already on the server and "
+                    f"{resumed.why}; it was not overwritten (rename or delete one of them)",
+                )
+            return resumed.status, resumed.capture.capture_info, ""
 
         with transfer_pool(workers) as pool:
             futures: dict[Future[tuple[str, dict[str, Any] | None, str]], _Entry] = {
@@ -492,28 +485,6 @@ class _Importer:
             if info is not None and status in ("uploaded", "skipped"):
                 kept.append((entry, info))
         return kept
-
-    def _compare(
-        self, entry: _Entry, info: dict[str, Any]
-    ) -> tuple[str, dict[str, Any] | None, str]:
-        try:
-            local = file_sha256(entry.path)
-        except OSError as exc:
-            return "failed", None, f"cannot read {entry.path}: {exc}"
-        remote = info.get("sha256")
-        if remote == local:
-            return "skipped", info, ""
-        why = (
-            f"has other content (sha256 {str(remote)[:12]}… on the server, {local[:12]}… here)"
-            if remote
-            else "cannot be compared (the server reports no sha256)"
-        )
-        return (
-            "conflict",
-            None,
-            f"conflict: a capture named {entry.name!r} is already on the server and {why}; "
-            "it was not overwritten (rename or delete one of them)",
-        )
 
     def sample_rates(self, kept: list[tuple[_Entry, dict[str, Any]]]) -> None:
         """Give skipped captures the manifest's sample rate when theirs differs."""
