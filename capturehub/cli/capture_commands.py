@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from capturehub.cli.filters import matching_captures, query_params, where_options
+from capturehub.cli.filters import matching_captures, where_filters, where_options
 from capturehub.cli.output import emit, format_options, human_size, stderr_console, stdout_console
 from capturehub.cli.progress import TransferProgress
 from capturehub.cli.session import find_project, open_client, project_option, server_option
@@ -55,9 +55,9 @@ def ls(
       capturehub ls --project watch --where Subject=S01,S02 --state SUCCESS --json
       capturehub ls --project study --where "Age>=30" --where "Age<40" --csv > captures.csv
     """
-    params = query_params(where, state)
+    filters = where_filters(where, state)
     with open_client(server) as client:
-        captures = matching_captures(find_project(client, project).captures, params)
+        captures = matching_captures(find_project(client, project).captures, filters)
     if output == "json":
         emit([], [], output="json", json_rows=[capture.capture_info for capture in captures])
         return
@@ -138,11 +138,11 @@ def download(
       capturehub download --project watch --out watch-copy/
       capturehub download --project watch --where Subject=S01 --out s01/
     """
-    params = query_params(where, state)
+    filters = where_filters(where, state)
     out.mkdir(parents=True, exist_ok=True)
     partial_root = out / PARTIAL_DIR
     with open_client(server) as client:
-        captures = matching_captures(find_project(client, project).captures, params)
+        captures = matching_captures(find_project(client, project).captures, filters)
         bar = TransferProgress(
             "Downloading",
             files=len(captures),

@@ -31,7 +31,7 @@ import click
 
 from capturehub.cli.capture_commands import file_name
 from capturehub.cli.errors import CliError
-from capturehub.cli.filters import query_params, where_options
+from capturehub.cli.filters import where_filters, where_options
 from capturehub.cli.output import stderr_console, stdout_console
 from capturehub.cli.progress import CountProgress
 from capturehub.cli.readme import export_readme
@@ -101,10 +101,10 @@ def export(
       python -c "import pandas as pd; print(pd.read_parquet('watch-dataset/samples.parquet'))"
       capturehub export --project watch --where Subject=S01,S02 --format npz --out s01-s02/
     """
-    params = query_params(where, state)
+    filters = where_filters(where, state)
     with open_client(server) as client:
         captures = find_project(client, project).captures
-        entries, selected = manifest_entries(captures, params)
+        entries, selected = manifest_entries(captures, filters)
         by_file = {file_name(capture): capture for capture in selected}
         ready = [
             (entry, by_file[entry["file"]])
