@@ -142,8 +142,8 @@ class ServerProcess:
 
     def context(self) -> Any:
         """An in-process handle on this server's database and blobs (for setup and checks)."""
-        from capturehub.server.app import build_context
         from capturehub.server.db import upgrade
+        from capturehub.server.runtime import build_context
         from capturehub.server.settings import Settings
 
         settings = Settings(data_dir=self.data_dir, database_url=self.database_url)

@@ -124,8 +124,8 @@ def _check_port(host: str, port: int) -> None:
 
 def _server_context(data_dir: Path) -> AppContext:
     try:
-        from capturehub.server.app import build_context
         from capturehub.server.db import upgrade
+        from capturehub.server.runtime import build_context
         from capturehub.server.settings import Settings
     except ImportError as exc:
         raise CliError(

@@ -34,8 +34,8 @@ def _settings(data_dir: Path | None) -> Settings:
 
 
 def _context(settings: Settings) -> AppContext:
-    from capturehub.server.app import build_context
     from capturehub.server.db import upgrade
+    from capturehub.server.runtime import build_context
 
     context = build_context(settings)
     upgrade(context.db.engine)

@@ -1,4 +1,5 @@
-"""What every request and job needs: settings, database, blob store and job queue."""
+"""What every request and job needs: settings, database, blob store, job queue and the
+jobs registered behind it (built by ``runtime.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from capturehub.server.settings import Settings
 from capturehub.storage import BlobStore
 
 if TYPE_CHECKING:
-    from capturehub.tasks.queue import JobQueue
+    from capturehub.tasks import JobQueue, JobRegistry
 
 
 @dataclass
@@ -21,6 +22,8 @@ class AppContext:
     db: Database
     blobs: BlobStore
     jobs: JobQueue
+    # The functions behind job names, registered by capturehub.server.runtime.
+    registry: JobRegistry
 
 
 def get_context(request: Request) -> AppContext:

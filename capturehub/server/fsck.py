@@ -11,18 +11,16 @@ metadata row's copy of its capture's ``created_at`` (the filtered list's order) 
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from capturehub.server import storage_keys
 from capturehub.server.context import AppContext
 from capturehub.server.models import Capture, CaptureMetadataValue, Project
-from capturehub.storage.local import LocalBlobStore
 
 
 @dataclass
@@ -70,26 +68,14 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
             if state == "SUCCESS" and not context.blobs.exists(columnar_key):
                 report.missing_columnar.append(uuid)
     now = time.time()
-    for key in context.blobs.list("captures/"):
+    for key in context.blobs.list(storage_keys.ROOT):
         if key in referenced:
             continue
         if min_age_seconds and now - context.blobs.modified_at(key) < min_age_seconds:
             continue
         report.orphan_blobs.append(key)
-    stale: list[Path] = []
-    if isinstance(context.blobs, LocalBlobStore):
-        stale += list(context.blobs.temp_dir.iterdir())
-    scratch = context.settings.data_dir / "scratch"  # a killed job's partial columnar copy
-    if scratch.is_dir():
-        stale += list(scratch.iterdir())
-    stale = [path for path in stale if now - path.stat().st_mtime >= min_age_seconds]
-    report.stale_temp_files = len(stale)
-    if repair:
-        for path in stale:
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+    # Uncommitted writes and scratch folders (a killed job's partial columnar copy).
+    report.stale_temp_files = context.blobs.sweep_temporary(min_age_seconds, remove=repair)
     if repair:
         _repair(context, report)
     return report

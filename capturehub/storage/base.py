@@ -65,6 +65,23 @@ class BlobStore(abc.ABC):
         removed when the context exits.
         """
 
+    @abc.abstractmethod
+    def free_space(self) -> int | None:
+        """Bytes that can still be stored, or None when the store sets no practical limit
+        (object stores). Processing waits for room with it (a full disk)."""
+
+    @abc.abstractmethod
+    def scratch_file(self, name: str) -> AbstractContextManager[Path]:
+        """A path named ``name`` in a fresh private folder of this machine, for a file made
+        before it is stored (e.g. a columnar copy, then :meth:`put_file`). The folder and what
+        is left in it are removed when the context exits; a crash leaves it to
+        :meth:`sweep_temporary`."""
+
+    @abc.abstractmethod
+    def sweep_temporary(self, min_age_seconds: float, *, remove: bool) -> int:
+        """How many temporary files (uncommitted writes, scratch folders) at least
+        ``min_age_seconds`` old a crash left behind; ``remove`` deletes them."""
+
     def stored_path(self, key: str) -> Path | None:
         """The file the blob lives in, when it lives in a file of this machine that stays in
         place (local disk), else None (remote stores, without asking them). A local store

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from capturehub.storage.base import BlobNotFound, BlobStore, BlobWriter
@@ -21,6 +24,7 @@ CHUNK_SIZE = 1024 * 1024
 # turning a key into a path outside the store.
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-.]+)*$")
 TEMP_DIR_NAME = ".tmp"
+SCRATCH_DIR_NAME = ".scratch"
 
 
 def _move_into_place(source: Path, final: Path) -> None:
@@ -68,10 +72,14 @@ class _LocalWriter(BlobWriter):
 
 
 class LocalBlobStore(BlobStore):
-    def __init__(self, root: Path) -> None:
+    """Blobs under ``root``; scratch files in ``scratch_dir`` (by default a hidden folder of
+    ``root``), which must be on the same file system so that storing one is a rename."""
+
+    def __init__(self, root: Path, scratch_dir: Path | None = None) -> None:
         self.root = root.resolve()
         self.temp_dir = self.root / TEMP_DIR_NAME
         self.temp_dir.mkdir(parents=True, exist_ok=True)
+        self.scratch_dir = (scratch_dir or self.root / SCRATCH_DIR_NAME).resolve()
 
     def path(self, key: str) -> Path:
         if not _KEY_PATTERN.match(key) or ".." in key.split("/"):
@@ -141,7 +149,8 @@ class LocalBlobStore(BlobStore):
 
     def list(self, prefix: str = "") -> Iterator[str]:
         for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = [name for name in dirnames if name != TEMP_DIR_NAME]
+            if Path(dirpath) == self.root:
+                dirnames[:] = [n for n in dirnames if n not in (TEMP_DIR_NAME, SCRATCH_DIR_NAME)]
             for filename in filenames:
                 key = Path(dirpath, filename).relative_to(self.root).as_posix()
                 if key.startswith(prefix):
@@ -158,3 +167,35 @@ class LocalBlobStore(BlobStore):
         if not path.is_file():
             raise BlobNotFound(key)
         return path
+
+    def free_space(self) -> int | None:
+        return shutil.disk_usage(self.root).free
+
+    @contextmanager
+    def scratch_file(self, name: str) -> Iterator[Path]:
+        self.scratch_dir.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(dir=self.scratch_dir))
+        try:
+            yield folder / name
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def sweep_temporary(self, min_age_seconds: float, *, remove: bool) -> int:
+        now = time.time()
+        stale = []
+        for folder in (self.temp_dir, self.scratch_dir):
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                try:
+                    if now - path.stat().st_mtime >= min_age_seconds:
+                        stale.append(path)
+                except FileNotFoundError:  # finished meanwhile
+                    continue
+        if remove:
+            for path in stale:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+        return len(stale)

@@ -5,19 +5,25 @@ from __future__ import annotations
 import abc
 import logging
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+
+from capturehub.tasks.registry import (
+    Job,
+    JobArguments,
+    JobRegistry,
+    UnknownJob,
+    check_arguments,
+)
 
 log = logging.getLogger("capturehub.tasks")
 
-Job = Callable[[int], None]
-
 
 class JobQueue(abc.ABC):
-    """Delivers capture ids to a job function."""
+    """Delivers named jobs, ``(name, arguments)``, to the functions registered for them."""
 
     @abc.abstractmethod
-    def enqueue(self, capture_id: int) -> None: ...
+    def enqueue(self, name: str, arguments: JobArguments) -> None:
+        """Ask for job ``name`` to run with ``arguments`` (JSON values), at least once."""
 
     def start(self) -> None:  # noqa: B027 - optional hook
         """Begin delivering (called once when the server starts)."""
@@ -30,16 +36,17 @@ class InProcessQueue(JobQueue):
     """Runs jobs on a pool of threads in this process.
 
     Parsing (pyarrow, numpy) releases the GIL, so threads use both cores while keeping the
-    request handlers responsive. A capture already queued here is not queued twice.
+    request handlers responsive. A job already queued here (same name and arguments, e.g. the
+    processing of one capture) is not queued twice.
     """
 
-    def __init__(self, job: Job, workers: int) -> None:
-        self._job = job
+    def __init__(self, registry: JobRegistry, workers: int) -> None:
+        self._registry = registry
         # 0 workers: this server only stores uploads; another process (a second server or a
-        # `capturehub worker`) processes them.
+        # `capturehub worker`) processes them, finding them in the database.
         self._workers = max(0, workers)
         self._pool: ThreadPoolExecutor | None = None
-        self._queued: set[int] = set()
+        self._queued: set[str] = set()
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -51,28 +58,37 @@ class InProcessQueue(JobQueue):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def enqueue(self, capture_id: int) -> None:
+    def enqueue(self, name: str, arguments: JobArguments) -> None:
+        job = Job(name, check_arguments(arguments))
         if not self._workers:
+            # Nothing else would ever redo a cleanup (no row records it): do it now.
+            if self._registry.is_cleanup(name):
+                self._run_logged(job)
             return
+        if name not in self._registry:  # fail in the caller, not later in a worker
+            raise UnknownJob(f"no job is registered under the name {name!r}")
         self.start()
         with self._lock:
-            if capture_id in self._queued:
+            if job.identity in self._queued:
                 return
-            self._queued.add(capture_id)
+            self._queued.add(job.identity)
         assert self._pool is not None
         try:
-            self._pool.submit(self._run, capture_id)
+            self._pool.submit(self._run, job)
         except RuntimeError:  # shutting down: the requeuer picks it up after the restart
             with self._lock:
-                self._queued.discard(capture_id)
+                self._queued.discard(job.identity)
 
-    def _run(self, capture_id: int) -> None:
+    def _run(self, job: Job) -> None:
         with self._lock:
-            self._queued.discard(capture_id)
+            self._queued.discard(job.identity)
+        self._run_logged(job)
+
+    def _run_logged(self, job: Job) -> None:
         try:
-            self._job(capture_id)
+            self._registry.run(job)
         except Exception:
-            log.exception("job for capture %s failed", capture_id)
+            log.exception("job %r %s failed", job.name, dict(job.arguments))
 
     @property
     def queued(self) -> int:

@@ -9,14 +9,10 @@ the same result, so a queue may deliver it more than once.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
-import shutil
-import tempfile
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -24,12 +20,9 @@ from sqlalchemy.orm import Session
 from capturehub.ingest import IngestError, Measurement, measure
 from capturehub.server.context import AppContext
 from capturehub.server.models import Capture, Project, utcnow
+from capturehub.server.storage_keys import CaptureFiles
 
 log = logging.getLogger("capturehub.processing")
-
-
-def columnar_key_for(blob_key: str) -> str:
-    return blob_key.replace("/original-", "/columnar-") + ".arrow"
 
 
 def schema_mismatch(project: Project, measurement: Measurement) -> str | None:
@@ -76,27 +69,14 @@ def apply_measurement(
         project.capture_sample_schema = merged
 
 
-def measure_blob(context: AppContext, blob_key: str, fmt: str) -> tuple[Measurement, Path]:
-    """Measure a stored original; returns the measurement and a local columnar copy to store."""
-    columnar_out = Path(tempfile.mkdtemp(dir=_scratch_dir(context))) / "columnar.arrow"
-    try:
-        with context.blobs.local_copy(blob_key) as original:
-            return measure(original, fmt, columnar_out=columnar_out), columnar_out
-    except BaseException:
-        discard_scratch(columnar_out)
-        raise
-
-
-def _scratch_dir(context: AppContext) -> Path:
-    scratch = context.settings.data_dir / "scratch"
-    scratch.mkdir(parents=True, exist_ok=True)
-    return scratch
-
-
-def discard_scratch(path: Path) -> None:
-    path.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        path.parent.rmdir()
+def measure_and_store(context: AppContext, files: CaptureFiles, fmt: str) -> Measurement:
+    """Measure a stored original and store its columnar copy (made in a scratch file of the
+    blob store, which removes it whatever happens)."""
+    with context.blobs.scratch_file("columnar.arrow") as columnar_out:
+        with context.blobs.local_copy(files.original) as original:
+            measurement = measure(original, fmt, columnar_out=columnar_out)
+        context.blobs.put_file(files.columnar, columnar_out)
+    return measurement
 
 
 def claim(context: AppContext, capture_id: int) -> bool:
@@ -160,14 +140,13 @@ def process_capture(context: AppContext, capture_id: int) -> None:
     if row is None:  # deleted meanwhile
         return
     blob_key, fmt = row
-    columnar_key = columnar_key_for(blob_key)
+    files = CaptureFiles.of(blob_key)
+    columnar_key = files.columnar
     failure: str | None = None
     measurement: Measurement | None = None
-    columnar_file: Path | None = None
     with _Lease(context, capture_id):
         try:
-            measurement, columnar_file = measure_blob(context, blob_key, fmt)
-            context.blobs.put_file(columnar_key, columnar_file)
+            measurement = measure_and_store(context, files, fmt)
         except IngestError as exc:
             failure = str(exc)
         except Exception as exc:
@@ -187,9 +166,6 @@ def process_capture(context: AppContext, capture_id: int) -> None:
                 "capturehub could not process this file because of an internal error; the "
                 "server log has the details. Upload it again or report the problem."
             )
-        finally:
-            if columnar_file is not None:
-                discard_scratch(columnar_file)
     try:
         keep_columnar = _record_outcome(
             context, capture_id, blob_key, measurement, failure, columnar_key
@@ -277,12 +253,14 @@ def pending_captures(context: AppContext) -> list[int]:
             )
             .order_by(Capture.id)
         ).all()
-    free = shutil.disk_usage(context.settings.data_dir).free
+    free = context.blobs.free_space()
     # A waiting capture is tried again only when its columnar copy is likely to fit (numbers
     # take up to about four times their CSV text): parsing it again on every pass while the
     # disk stays full would use the room other requests need.
     return [
         row.id
         for row in rows
-        if row.task_result != WAITING_FOR_SPACE or free > 4 * row.file_size + SPACE_MARGIN
+        if row.task_result != WAITING_FOR_SPACE
+        or free is None
+        or free > 4 * row.file_size + SPACE_MARGIN
     ]

@@ -25,11 +25,12 @@ from capturehub.server.captures.schemas import (
 )
 from capturehub.server.db import id_among
 from capturehub.server.errors import BadRequest, NotFound
+from capturehub.server.jobs import process_capture_later
 from capturehub.server.labels.versions import CHUNK
 from capturehub.server.listing import OffsetPaging, Page, json_response, page_body, stream_array
 from capturehub.server.models import Capture, CaptureConfiguration, Project, new_uuid
 from capturehub.server.projects.service import get_project
-from capturehub.server.storage_keys import original_key
+from capturehub.server.storage_keys import CaptureFiles
 from capturehub.storage import BlobNotFound
 
 router = APIRouter(tags=["captures"])
@@ -159,7 +160,7 @@ async def upload_capture(
 ) -> Any:
     await run_in_threadpool(_check_project, context, caller, project_uuid)
     capture_uuid = new_uuid()
-    blob_key = original_key(project_uuid, capture_uuid, new_uuid().replace("-", ""))
+    blob_key = CaptureFiles.new(project_uuid, capture_uuid).original
     form = await _receive(request, context, blob_key)
     assert form.file is not None
     try:
@@ -196,7 +197,7 @@ async def upload_capture(
         service.store_upload, context, caller, project_uuid, upload
     )
     if capture.task_state == "SENT":
-        context.jobs.enqueue(capture.id)
+        process_capture_later(context.jobs, capture.id)
     return capture_json(capture, configuration)
 
 
@@ -287,7 +288,7 @@ async def update_capture(
     new_file = None
     if content_type.startswith("multipart/form-data"):
         await run_in_threadpool(_check_project, context, caller, project_uuid)
-        blob_key = original_key(project_uuid, capture_uuid, new_uuid().replace("-", ""))
+        blob_key = CaptureFiles.new(project_uuid, capture_uuid).original
         form = await read_upload(
             request, lambda: context.blobs.writer(blob_key), context.settings.max_upload_bytes
         )
@@ -321,7 +322,7 @@ async def update_capture(
     for key in unused:
         context.blobs.delete(key)
     if capture.task_state == "SENT":
-        context.jobs.enqueue(capture.id)
+        process_capture_later(context.jobs, capture.id)
     return capture_json(capture, configuration)
 
 

@@ -18,9 +18,7 @@ from capturehub.ingest import IngestError
 from capturehub.server.auth.service import Caller
 from capturehub.server.captures.processing import (
     apply_measurement,
-    columnar_key_for,
-    discard_scratch,
-    measure_blob,
+    measure_and_store,
     schema_mismatch,
 )
 from capturehub.server.context import AppContext
@@ -28,6 +26,7 @@ from capturehub.server.errors import BadRequest, Conflict, NotFound
 from capturehub.server.models import Capture, CaptureConfiguration, Project, utcnow
 from capturehub.server.names import validate_name
 from capturehub.server.projects.service import get_project
+from capturehub.server.storage_keys import CaptureFiles
 
 
 @dataclass
@@ -121,17 +120,14 @@ def store_upload(
     On any refusal the upload's blobs are deleted before the error propagates.
     """
     measurement = None
-    columnar_key = columnar_key_for(upload.blob_key)
+    files = CaptureFiles.of(upload.blob_key)
+    columnar_key = files.columnar
     try:
         if not upload.asynchronous:
             try:
-                measurement, columnar_file = measure_blob(context, upload.blob_key, upload.format)
+                measurement = measure_and_store(context, files, upload.format)
             except IngestError as exc:
                 raise BadRequest(str(exc), data={"file": [str(exc)]}) from exc
-            try:
-                context.blobs.put_file(columnar_key, columnar_file)
-            finally:  # put_file moves the file; its scratch directory is left to remove
-                discard_scratch(columnar_file)
         with context.db.session() as session:
             project = get_project(session, caller, project_uuid)
             configuration_id = resolve_configuration(session, project, upload.configuration_uuid)
@@ -214,7 +210,7 @@ def update_capture(
             )
         unused: list[str] = []
         if changes.new_blob_key is not None:
-            unused = [capture.blob_key, columnar_key_for(capture.blob_key)]
+            unused = CaptureFiles.of(capture.blob_key).keys
             capture.blob_key = changes.new_blob_key
             capture.format = changes.new_format or capture.format
             capture.file_size = changes.new_size
@@ -243,7 +239,7 @@ def delete_capture(
         # Locked, so that the keys read are the ones deleted: a file replacement committing
         # in between would otherwise leave its new original behind (an orphan blob).
         capture = get_capture(session, caller, project_uuid, capture_uuid, for_update=True)
-        keys = [capture.blob_key, columnar_key_for(capture.blob_key)]
+        keys = CaptureFiles.of(capture.blob_key).keys
         session.execute(delete(Capture).where(Capture.id == capture.id))
         count_captures(session, capture.project_id, -1)
     # Row first, files second (see the module docstring).

@@ -1,0 +1,81 @@
+"""The composition root: builds the database, blob store and job queue from the settings,
+registers the jobs, and runs the housekeeping.
+
+Everything that chooses an implementation (SQLite or PostgreSQL, local disk, the in-process
+queue) is chosen here and nowhere else. The HTTP app (``app.py``) and any process without it
+(``capturehub fsck``, the demo, a future ``capturehub worker``) start from :class:`Runtime`
+or :func:`build_context`.
+"""
+
+from __future__ import annotations
+
+from capturehub.server.captures.processing import process_capture
+from capturehub.server.context import AppContext
+from capturehub.server.db import Database, upgrade
+from capturehub.server.housekeeping import Housekeeping
+from capturehub.server.jobs import DELETE_BLOBS, PROCESS_CAPTURE, delete_blobs
+from capturehub.server.settings import Settings
+from capturehub.storage import BlobStore, LocalBlobStore
+from capturehub.tasks import InProcessQueue, JobQueue, JobRegistry
+
+
+def build_blob_store(settings: Settings) -> BlobStore:
+    # Scratch files beside the blobs (same file system: storing one is a rename).
+    return LocalBlobStore(settings.blob_dir, scratch_dir=settings.data_dir / "scratch")
+
+
+def register_jobs(registry: JobRegistry, context: AppContext) -> None:
+    """The functions behind the server's job names, bound to this process's context."""
+    registry.register(PROCESS_CAPTURE, lambda capture_id: process_capture(context, capture_id))
+    registry.register(
+        DELETE_BLOBS,
+        lambda keys=(), prefixes=(): delete_blobs(context.blobs, keys, prefixes),
+        cleanup=True,
+    )
+
+
+def build_context(settings: Settings, jobs: JobQueue | None = None) -> AppContext:
+    """Database, blob store and job queue for ``settings``, with the jobs registered.
+
+    ``jobs`` replaces the in-process queue (its deliveries must reach the same job names).
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    registry = JobRegistry()
+    context = AppContext(
+        settings=settings,
+        db=Database(settings.effective_database_url),
+        blobs=build_blob_store(settings),
+        jobs=jobs or InProcessQueue(registry, settings.workers),
+        registry=registry,
+    )
+    register_jobs(registry, context)
+    return context
+
+
+class Runtime:
+    """A running capturehub process: its context, job delivery and housekeeping."""
+
+    def __init__(self, context: AppContext) -> None:
+        self.context = context
+        self._chores: Housekeeping | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        return cls(build_context(settings))
+
+    def start(self, *, migrate: bool = True) -> None:
+        """Bring the database up to date (unless done already), start delivering jobs, queue
+        what a crash left unprocessed, then keep doing so periodically."""
+        if migrate:
+            upgrade(self.context.db.engine)
+        self.context.jobs.start()
+        self._chores = Housekeeping(self.context)
+        self._chores.run_once()
+        self._chores.start()
+
+    def stop(self) -> None:
+        if self._chores is not None:
+            self._chores.stop()
+            self._chores = None
+        self.context.jobs.stop()
+        self.context.db.dispose()
