@@ -99,9 +99,7 @@ class BlobStoreContract:
         store.delete("captures/never/was/there")
         assert list(store.list("")) == []
 
-    def test_concurrent_writers_to_one_key_end_with_one_whole_blob(
-        self, store: BlobStore
-    ) -> None:
+    def test_concurrent_writers_to_one_key_end_with_one_whole_blob(self, store: BlobStore) -> None:
         versions = [bytes([index]) * 300_000 for index in range(8)]
         barrier = threading.Barrier(len(versions))
         errors: list[BaseException] = []
