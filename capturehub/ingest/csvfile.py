@@ -16,7 +16,14 @@ Types: the first (smaller) block is parsed with pyarrow's inference; a channel c
 all integers there becomes ``int64``, any other numeric column ``float64``, and later blocks are
 held to those types. If a later block holds a fraction in an ``int64`` column the pass starts
 again with that column as ``float64`` (rare, and it keeps ``int`` exact for integer columns).
-Empty cells are errors, not NaN: a missing value must be written as ``NaN``.
+
+Empty cells: an empty channel cell is a missing sample and reads as NaN, as pandas reads it
+(tables that merge sensors sampled at different rates are full of them). pyarrow parses it as
+null; the block's channel columns are then filled with NaN by ``pyarrow.compute.fill_null``
+(no per-cell Python) and counted in the channel's ``nan_count``. An integer column cannot hold
+NaN, so an empty cell in one widens it to ``float64`` like a fraction does. A channel with no
+value on any row is refused, and so is an empty ``sequence`` or ``timestamp`` cell: a row
+without its index or time cannot be placed.
 
 Errors: when pyarrow refuses a block, the block (still in memory) is bisected by lines until the
 first bad line is found, and that line alone is parsed again to say which column and value are
@@ -28,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import math
 import os
 import re
 import threading
@@ -40,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from capturehub.ingest.columnar import ColumnarWriter
@@ -91,7 +100,19 @@ class _BlockSummary:
     table: pa.Table
     statistics: RunningStatistics
     max_sequence: int | None
+    empty_cells: npt.NDArray[np.int64]  # per channel
     times: npt.NDArray[np.float64] | npt.NDArray[np.int64] | None = field(default=None)
+
+
+class _EmptyKeyCell(pa.ArrowInvalid):
+    """An empty ``sequence`` or ``timestamp`` cell, worded as pyarrow words a bad cell.
+
+    Raised from ``_parse`` so that the usual diagnosis (bisect the block, re-parse the line,
+    quote the cell) finds and names it like any other unreadable value.
+    """
+
+    def __init__(self, index: int, type: pa.DataType) -> None:
+        super().__init__(f"In CSV column #{index}: CSV conversion error to {type}: empty cell")
 
 
 class _WidenToFloat(Exception):
@@ -141,6 +162,7 @@ def _measure_pass(
                         writer.write(summary.table)
             if totals.rows == 0:
                 raise _no_rows()
+            totals.refuse_empty_channels()
             if writer:
                 writer.commit()
         finally:
@@ -204,26 +226,38 @@ def _parse(
     types: dict[str, pa.DataType],
     include: list[str] | None = None,
 ) -> pa.Table:
-    """Parse whole lines of data (no header) into a table; raises pyarrow.ArrowInvalid."""
-    return pacsv.read_csv(
+    """Parse whole lines of data (no header) into a table; raises pyarrow.ArrowInvalid.
+
+    An empty cell (``,,`` or ``""``, as pandas reads them) is null; nothing else is, and
+    nothing is boolean, so ``NaN`` stays a float and a non-numeric cell fails. Raw cells
+    (``pa.binary()``) are never null. An empty ``sequence`` or ``timestamp`` cell fails here
+    like an unreadable one, so every error path locates it the same way.
+    """
+    table = pacsv.read_csv(
         pa.py_buffer(data),
         # One block per call (the blocks are already bounded); threads are ours, not pyarrow's.
         read_options=pacsv.ReadOptions(
             use_threads=False, block_size=max(len(data) + 1, 1 << 16), column_names=layout.names
         ),
         parse_options=pacsv.ParseOptions(delimiter=layout.delimiter),
-        # Nothing is null or boolean: an empty or non-numeric cell must fail, not slip through.
         convert_options=pacsv.ConvertOptions(
             column_types=types,
-            null_values=[],
+            null_values=[""],
             true_values=[],
             false_values=[],
             strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
+            quoted_strings_can_be_null=True,
             decimal_point=layout.decimal_point,
             include_columns=include or [],
         ),
     )
+    for index in (layout.sequence, layout.timestamp):
+        if index is None or layout.names[index] not in table.column_names:
+            continue
+        column = table.column(layout.names[index])
+        if column.null_count:
+            raise _EmptyKeyCell(index, column.type)
+    return table
 
 
 def _checking_types(layout: CsvLayout) -> dict[str, pa.DataType]:
@@ -242,8 +276,12 @@ def _plan(layout: CsvLayout, first: pa.Table, block: _Block) -> _Plan:
         inferred = first.schema.field(index).type
         if index == layout.timestamp:
             types[name] = inferred
-        elif first.num_rows == 0:  # the first block held only blank lines: nothing to infer from
+        elif first.num_rows == 0 or pa.types.is_null(inferred):
+            # Nothing to infer from: the first block held only blank lines, or the channel is
+            # empty so far (a sensor that starts late in a merged table).
             types[name] = pa.int64() if index == layout.sequence else pa.float64()
+        elif pa.types.is_int64(inferred) and first.column(index).null_count:
+            types[name] = pa.float64()  # its empty cells are NaN, which an int cannot hold
         elif pa.types.is_int64(inferred) or (
             pa.types.is_floating(inferred) and index != layout.sequence
         ):
@@ -264,7 +302,8 @@ def _plan(layout: CsvLayout, first: pa.Table, block: _Block) -> _Plan:
             "of numbers is needed",
             line=1,
         )
-    shift = typical_values(_channel_matrix(first, channels))
+    filled, _ = _fill_missing(first, layout, types, channels)
+    shift = typical_values(_channel_matrix(filled, channels))
     return _Plan(layout, types, schema, channels, shift)
 
 
@@ -294,8 +333,39 @@ def _parse_and_summarise(data: memoryview, plan: _Plan) -> _BlockSummary:
     return _summarise(_parse(data, plan.layout, plan.types), plan)
 
 
+def _fill_missing(
+    table: pa.Table, layout: CsvLayout, types: dict[str, pa.DataType], channels: list[int]
+) -> tuple[pa.Table, npt.NDArray[np.int64]]:
+    """The table with its channels in their planned types and empty cells as NaN.
+
+    Also returns how many cells of each channel were empty. Raises ``_WidenToFloat`` for an
+    integer channel with an empty cell. A block without empty cells passes through untouched.
+    """
+    empty = np.zeros(len(channels), dtype=np.int64)
+    widen = []
+    for position, index in enumerate(channels):
+        name = layout.names[index]
+        column = table.column(index)
+        wanted = types[name]
+        if column.null_count and pa.types.is_integer(wanted):
+            widen.append(name)
+            continue
+        if column.null_count == 0 and column.type == wanted:
+            continue
+        # The first block can hold an int (or all-empty) column that the plan made float.
+        column = column.cast(wanted)
+        empty[position] = column.null_count
+        if column.null_count:
+            column = pc.fill_null(column, math.nan)
+        table = table.set_column(index, name, column)
+    if widen:
+        raise _WidenToFloat(widen)
+    return table, empty
+
+
 def _summarise(table: pa.Table, plan: _Plan) -> _BlockSummary:
     layout = plan.layout
+    table, empty_cells = _fill_missing(table, layout, plan.types, plan.channels)
     matrix = _channel_matrix(table, plan.channels)
     names = [layout.names[i] for i in plan.channels]
     statistics = RunningStatistics.of_block(
@@ -313,7 +383,7 @@ def _summarise(table: pa.Table, plan: _Plan) -> _BlockSummary:
     out = table.rename_columns(plan.output_schema.names).replace_schema_metadata(
         plan.output_schema.metadata
     )
-    return _BlockSummary(out, statistics, max_sequence, times)
+    return _BlockSummary(out, statistics, max_sequence, empty_cells, times)
 
 
 _WORKSPACES = threading.local()
@@ -346,12 +416,14 @@ class _Totals:
         names = [plan.layout.names[i] for i in plan.channels]
         self.statistics = RunningStatistics(names, shift=plan.shift)
         self.max_sequence: int | None = None
+        self.empty_cells = np.zeros(len(plan.channels), dtype=np.int64)
         self.times: list[npt.NDArray[np.float64] | npt.NDArray[np.int64]] = []
         self.kept_times = 0
 
     def add(self, summary: _BlockSummary) -> None:
         self.rows += summary.table.num_rows
         self.statistics.merge(summary.statistics)
+        self.empty_cells += summary.empty_cells
         if summary.max_sequence is not None and (
             self.max_sequence is None or summary.max_sequence > self.max_sequence
         ):
@@ -360,6 +432,24 @@ class _Totals:
             kept = summary.times[: TIMESTAMP_PREFIX + 1 - self.kept_times]
             self.times.append(kept)
             self.kept_times += len(kept)
+
+    def refuse_empty_channels(self) -> None:
+        """A channel without a value on any row is a mistake (a wrong export), not a recording."""
+        names = [self.plan.layout.names[i] for i in self.plan.channels]
+        empty = [
+            name for name, count in zip(names, self.empty_cells, strict=True) if count == self.rows
+        ]
+        if not empty:
+            return
+        others = ", ".join(f'"{name}"' for name in empty[1:])
+        also = ""
+        if others:
+            also = f" (so {'is column' if len(empty) == 2 else 'are columns'} {others})"
+        raise IngestError.at(
+            f"every one of its {self.rows} cells is empty{also}; remove the column, or fill in "
+            "its values (an empty cell is a missing sample, but a channel needs at least one)",
+            column=empty[0],
+        )
 
     def measurement(self) -> Measurement:
         layout = self.plan.layout
@@ -393,7 +483,7 @@ class _Totals:
 def _diagnose(block: _Block, plan: _Plan, error: pa.ArrowInvalid) -> Exception:
     """Turn pyarrow's refusal of a block into a widening restart or a located IngestError."""
     layout = plan.layout
-    found = _BAD_COLUMN.search(str(error))
+    found = None if isinstance(error, _EmptyKeyCell) else _BAD_COLUMN.search(str(error))
     ints = [
         layout.names[i] for i in plan.channels if pa.types.is_integer(plan.types[layout.names[i]])
     ]
@@ -492,6 +582,13 @@ def _explain_line(
 
 def _why_not(cell: str, index: int, line: int, layout: CsvLayout) -> str:
     shown = show_value(cell)
+    if not cell and index == layout.timestamp:
+        return "the cell is empty; every row needs its time (a row without one cannot be placed)"
+    if not cell and index == layout.sequence:
+        return (
+            "the cell is empty; every row needs its sample index (a row without one cannot be "
+            "placed)"
+        )
     if index == layout.timestamp:
         if layout.timestamp_type is not None and not pa.types.is_timestamp(layout.timestamp_type):
             return f"{shown} is not a number of seconds, as the first row's timestamp is"
@@ -503,7 +600,11 @@ def _why_not(cell: str, index: int, line: int, layout: CsvLayout) -> str:
     if index == layout.sequence:
         return f"{shown} is not a whole number: the sequence column holds integer sample indices"
     if not cell.strip():
-        return "the cell is empty; expected a number (write NaN for a missing value)"
+        # An empty cell is a missing sample; spaces alone are more likely a mistake.
+        return (
+            f"{shown} holds only spaces; expected a number (leave the cell empty for a missing "
+            "sample)"
+        )
     hints = []
     if layout.decimal_point == "." and re.fullmatch(r"\s*[-+]?\d*,\d+\s*", cell):
         hints.append("use a decimal point (1.5), not a decimal comma")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import random
 import struct
 
 import numpy as np
@@ -44,3 +47,32 @@ def int24_bytes(values: np.ndarray) -> bytes:
     unsigned = values.astype(np.int64) & 0xFFFFFF
     triples = np.stack([unsigned & 0xFF, (unsigned >> 8) & 0xFF, (unsigned >> 16) & 0xFF], axis=-1)
     return triples.astype(np.uint8).tobytes()
+
+
+def merged_sensors_csv(rows: int, *, seed: int = 7) -> bytes:
+    """A table merging sensors sampled at different rates, plus a logger that drops readings.
+
+    ``accel`` has every row but a few dropped ones, ``gyro`` every other row, ``temp`` is an
+    integer column whose first gap comes late (after the first parsing blocks), ``late`` is
+    empty until a sensor starts two thirds of the way in, and ``quoted`` uses ``""`` for its gaps.
+    """
+    rng = random.Random(seed)
+    lines = ["timestamp,accel,gyro,temp,late,quoted"]
+    for i in range(rows):
+        accel = "" if rng.random() < 0.05 else f"{rng.uniform(-2, 2):.4f}"
+        gyro = f"{rng.uniform(-250, 250):.3f}" if i % 2 == 0 else ""
+        temp = "" if i > rows * 3 // 4 and i % 5 == 0 else str(20 + i % 7)
+        late = f"{i * 0.5}" if i >= rows * 2 // 3 else ""
+        quoted = '""' if i % 3 == 1 else f'"{i}"'
+        lines.append(f"{i / 100:.2f},{accel},{gyro},{temp},{late},{quoted}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def empty_cells_per_column(data: bytes) -> dict[str, int]:
+    reader = csv.reader(io.StringIO(data.decode()))
+    header = next(reader)
+    counts = dict.fromkeys(header, 0)
+    for row in reader:
+        for name, cell in zip(header, row, strict=True):
+            counts[name] += cell == ""
+    return counts

@@ -45,7 +45,32 @@ CASES: dict[str, tuple[bytes, list[str], int | None, str | None]] = {
         3,
         "b",
     ),
-    "empty cell": (b"a,b\n1,2\n3,\n", ['line 3, column "b"', "empty", "NaN"], 3, "b"),
+    # An empty channel cell is a missing sample (test_ingest_csv_empty_cells.py); these are not.
+    "cell of spaces": (b"a,b\n1,2\n3, \n", ['line 3, column "b"', "only spaces", "empty"], 3, "b"),
+    "empty sequence cell": (
+        b"sequence,x\n1,2\n,3\n",
+        ['line 3, column "sequence"', "empty", "sample index"],
+        3,
+        "sequence",
+    ),
+    "empty timestamp cell": (
+        b"timestamp,x\n0.5,1\n1.0,2\n,3\n",
+        ['line 4, column "timestamp"', "empty", "time"],
+        4,
+        "timestamp",
+    ),
+    "empty first timestamp": (
+        b"timestamp,x\n,1\n2024-01-01T00:00:01,2\n",
+        ['line 2, column "timestamp"', "empty"],
+        2,
+        "timestamp",
+    ),
+    "column with no value": (
+        b"a,b,c\n1,,\n2,,\n",
+        ['column "b"', "every one of its 2 cells is empty", 'so is column "c"', "remove"],
+        None,
+        "b",
+    ),
     "line of spaces": (b"a,b\n1,2\n   \n", ["line 3", "blank"], 3, None),
     "blank column name": (b"a,,b\n1,2,3\n", ["line 1", "column 2", "no name"], 1, None),
     "trailing delimiter in header": (b"a,b,\n1,2,\n", ["line 1", "column 3", "stray"], 1, None),

@@ -3,7 +3,8 @@
 The corpus (tests/corpus/, built by tests/corpus/generate.py) holds broken, odd and foreign
 files. For each one the table below says what must happen when it is uploaded:
 
-* ``processed``: accepted and processed to SUCCESS with exactly ``samples`` rows;
+* ``processed``: accepted and processed to SUCCESS with exactly ``samples`` rows (and, where
+  stated, each channel's ``nan_count``);
 * ``refused``: the upload itself is a 400 (asynchronous or not) whose detail has ``words``;
 * ``failure``: accepted with 201, then processing ends FAILURE with a ``task_result`` that has
   ``words`` (the problem, and its line/column where there is one); the same file sent with
@@ -42,10 +43,12 @@ class Expect:
     samples: int | None = None
     words: tuple[str, ...] = ()
     columns: tuple[str, ...] | None = None
+    nan_counts: tuple[tuple[str, int], ...] = ()
 
 
-def processed(samples: int, *columns: str) -> Expect:
-    return Expect("processed", samples=samples, columns=columns or None)
+def processed(samples: int, *columns: str, nan_counts: dict[str, int] | None = None) -> Expect:
+    counts = tuple((nan_counts or {}).items())
+    return Expect("processed", samples=samples, columns=columns or None, nan_counts=counts)
 
 
 def refused(*words: str) -> Expect:
@@ -66,7 +69,9 @@ CORPUS: dict[str, Expect] = {
     "ragged_short_row.csv":             failure("line 3", "2 fields", "expected 3"),
     "ragged_long_row.csv":              failure("line 4", "4 fields", "expected 3"),
     "non_numeric_cell.csv":             failure("line 3", 'column "y"', '"abc" is not a number'),
-    "empty_cell.csv":                   failure("line 3", 'column "b"', "empty"),
+    "empty_cell.csv":                   processed(2, "a", "b", nan_counts={"a": 0, "b": 1}),
+    "empty_column.csv":                 failure('column "b"', "3 cells is empty",
+                                                "remove the column"),
     "boolean_cells.csv":                failure("line 3", 'column "a"', '"true" is not a number'),
     "date_in_channel.csv":              failure("line 3", 'column "a"', "timestamp"),
     "blank_column_name.csv":            failure("line 1", "column 2", "no name"),
@@ -238,6 +243,10 @@ def _check_processed(
             problems.append(
                 f"{name}: schema {list(capture['schema'])[:5]}, expected {list(expect.columns)[:5]}"
             )
+        for channel, nan_count in expect.nan_counts:
+            got = capture["statistics"][channel]["nan_count"]
+            if got != nan_count:
+                problems.append(f"{name}: {channel} nan_count {got}, expected {nan_count}")
     else:
         if capture["task_state"] != "FAILURE":
             problems.append(

@@ -13,6 +13,7 @@ import pytest
 from scipy.io import wavfile
 
 from tests.conftest import RunningServer
+from tests.ingest.ingest_helpers import empty_cells_per_column, merged_sensors_csv
 from tests.server.helpers import upload, wait_done
 
 WATCH_SAMPLES = ["S01_0_ABD_007.csv", "S07_1_PEN_000.csv", "S10_1_FEL_001.csv"]
@@ -169,6 +170,65 @@ def test_other_project_and_team_get_404(
         assert rival.delete(f"{base}{created['uuid']}/").status_code == 404
         assert rival.patch(f"{base}{created['uuid']}/", json={"name": "x"}).status_code == 404
     assert api.get(f"project/{project['uuid']}/capture/{created['uuid']}/").status_code == 200
+
+
+def test_empty_cells_are_missing_samples(
+    api: httpx.Client, project: dict[str, Any], tmp_path: Path
+) -> None:
+    """A merged multi-rate table with dropped readings is processed; gaps are NaN, counted."""
+    import io
+
+    import pandas as pd
+    import pyarrow as pa
+
+    rows = 60_000  # ~2 MB: more than one parsing block
+    path = tmp_path / "merged.csv"
+    path.write_bytes(merged_sensors_csv(rows))
+    empty = empty_cells_per_column(path.read_bytes())  # the csv module, not our reader
+    expected = pd.read_csv(path)
+    created = upload(api, project["uuid"], path)
+    assert created.status_code == 201, created.text
+    capture = wait_done(api, project["uuid"], created.json()["uuid"])
+    assert capture["task_state"] == "SUCCESS", capture["task_result"]
+    assert capture["number_samples"] == rows
+    channels = ["accel", "gyro", "temp", "late", "quoted"]
+    assert capture["schema"] == {name: {"type": "float"} for name in channels}
+    for name in channels:
+        assert capture["statistics"][name]["nan_count"] == empty[name] > 0, name
+        _check_statistics_with_nan(capture["statistics"], name, expected[name].to_numpy())
+    response = api.get(
+        f"project/{project['uuid']}/capture/{capture['uuid']}/data/",
+        params={"start": 0, "end": 3000},
+    )
+    assert response.status_code == 200
+    table = pa.ipc.open_stream(io.BytesIO(response.content)).read_all()
+    np.testing.assert_array_equal(table.column("gyro").to_numpy(), expected["gyro"][:3000])
+
+
+def _check_statistics_with_nan(statistics: dict[str, Any], column: str, values: Any) -> None:
+    values = np.asarray(values, dtype=np.float64)
+    got = statistics[column]
+    assert got["count"] == int(np.isfinite(values).sum())
+    assert got["nan_count"] == int(np.isnan(values).sum())
+    assert got["mean"] == pytest.approx(float(np.nanmean(values)), rel=1e-9, abs=1e-9)
+    assert got["std"] == pytest.approx(float(np.nanstd(values)), rel=1e-7, abs=1e-9)
+
+
+def test_a_column_without_values_is_refused_with_its_name(
+    api: httpx.Client, project: dict[str, Any], tmp_path: Path
+) -> None:
+    bad = tmp_path / "no_values.csv"
+    bad.write_text("a,b,c\n1,,3\n4,,6\n")
+    created = upload(api, project["uuid"], bad)
+    assert created.status_code == 201
+    capture = wait_done(api, project["uuid"], created.json()["uuid"])
+    assert capture["task_state"] == "FAILURE"
+    assert capture["task_result"].startswith(
+        'column "b": every one of its 2 cells is empty; remove the column'
+    )
+    response = upload(api, project["uuid"], bad, name="again", asynchronous=False)
+    assert response.status_code == 400
+    assert response.json()["detail"] == capture["task_result"]
 
 
 def test_synchronous_bad_file_is_400_and_nothing_is_stored(
