@@ -7,6 +7,7 @@ created database, so test runs never see each other's data.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,6 +24,13 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "CAPTUREHUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_SERVICES = os.environ.get("CAPTUREHUB_REQUIRE_SERVICES") == "1"
+
+
+def stranger_address() -> dict[str, str]:
+    """Headers that make a request count as coming from a fresh client address (the server
+    trusts X-Forwarded-For from loopback by default), so that a test's failed logins do not
+    use up the login budget of 127.0.0.1, which every other test logs in from."""
+    return {"X-Forwarded-For": f"198.18.{random.randrange(256)}.{random.randrange(1, 255)}"}
 
 
 def free_port() -> int:

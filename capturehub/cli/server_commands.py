@@ -100,7 +100,9 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int | None) -> N
     click.echo(f"API docs: {base}docs")
     # The schema was upgraded by _context() above: no second pass at start-up.
     app = create_app(context=context, migrate=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # proxy_headers=False: the app reads X-Forwarded-For itself, from CAPTUREHUB_TRUSTED_PROXIES
+    # only (uvicorn's FORWARDED_ALLOW_IPS could say "*").
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 @click.group()

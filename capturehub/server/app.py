@@ -22,6 +22,7 @@ from capturehub.server.metadata.routes import router as metadata_router
 from capturehub.server.openapi import install_openapi
 from capturehub.server.paths import NormalizePath
 from capturehub.server.projects.routes import router as projects_router
+from capturehub.server.proxies import TrustedProxies
 from capturehub.server.runtime import Runtime, build_context
 from capturehub.server.segments.routes import router as segments_router
 from capturehub.server.settings import Settings
@@ -74,4 +75,6 @@ def create_app(
     install_openapi(app)
     app.add_middleware(RequestGuard)
     app.add_middleware(NormalizePath, prefix=settings.normalized_root_path)
+    # Outermost: everything inside sees the client's address, not its proxy's.
+    app.add_middleware(TrustedProxies, trusted=settings.trusted_proxy_networks)
     return app

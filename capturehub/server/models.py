@@ -105,13 +105,16 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LoginAttempt(Base):
-    """Failed logins, kept in the database so that rate limiting holds across servers."""
+class LoginThrottle(Base):
+    """Failed logins of one client address, or of one user name from one address, and until
+    when further attempts are refused. In the database, so that every server shares it."""
 
-    __tablename__ = "login_attempt"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(255), index=True)
-    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    __tablename__ = "login_throttle"
+    # SHA-256 of what is counted ("address 203.0.113.7", or a user name and an address).
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Project(Base):
@@ -134,9 +137,17 @@ class Project(Base):
 
 
 class CaptureConfiguration(Base):
+    """A capture configuration; its uuid (which the client may choose) is unique per team, so
+    a team can neither learn of another team's uuids nor take one before them."""
+
     __tablename__ = "capture_configuration"
+    __table_args__ = (
+        UniqueConstraint("team_id", "uuid", name="uq_capture_configuration_team_uuid"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    uuid: Mapped[str] = mapped_column(String(36), default=new_uuid)
+    # The project's team, copied so that the database can hold the uniqueness per team.
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"))
     project_id: Mapped[int] = mapped_column(
         ForeignKey("project.id", ondelete="CASCADE"), index=True
     )

@@ -46,7 +46,7 @@ from starlette.routing import BaseRoute
 
 from capturehub.server.allow import served_routes
 from capturehub.server.auth.deps import bearer_scheme
-from capturehub.server.auth.service import LOGIN_WINDOW, MAX_FAILED_LOGINS
+from capturehub.server.auth.throttle import ADDRESS_FREE_FAILURES, USER_FREE_FAILURES
 from capturehub.server.captures import filters as capture_filters
 from capturehub.server.captures.schemas import FORMATS, TASK_STATES
 from capturehub.server.guard import MAX_JSON_BYTES
@@ -124,8 +124,9 @@ FILE_TOO_LARGE = (
 )
 JSON_TOO_LARGE = f"The JSON body is larger than {MAX_JSON_BYTES // 1024 // 1024} MiB."
 TOO_MANY_LOGINS = (
-    f"{MAX_FAILED_LOGINS} or more logins for this user name failed in the last "
-    f"{int(LOGIN_WINDOW.total_seconds())} seconds; wait (see Retry-After) and try again."
+    f"Too many failed logins from the client's address ({ADDRESS_FREE_FAILURES}, whatever the "
+    f"user name) or for this user name from that address ({USER_FREE_FAILURES}); each further "
+    "failure doubles the wait, up to 15 minutes. Wait as long as Retry-After says."
 )
 TOKEN_BAD_REQUEST = (
     "The grant is refused (`invalid_request`, `invalid_grant`, `unsupported_grant_type`: an "

@@ -9,8 +9,10 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from capturehub.server.proxies import Network, parse_networks
 
 
 class Settings(BaseSettings):
@@ -59,7 +61,8 @@ class Settings(BaseSettings):
         "`download()` gets the original's path and copies it, instead of both coming over "
         "HTTP. The SDK checks the file is the one the server means and falls back to HTTP "
         "otherwise. Turn it off if a proxy on this machine forwards remote clients without "
-        "telling uvicorn their address (X-Forwarded-For from a trusted proxy), or to keep file "
+        "telling the server their address (X-Forwarded-For from a trusted proxy, see "
+        "CAPTUREHUB_TRUSTED_PROXIES), or to keep file "
         "paths private.",
     )
     stale_job_seconds: float = Field(
@@ -68,6 +71,23 @@ class Settings(BaseSettings):
         "STARTED whose claim is older is considered abandoned (a dead worker) and is "
         "processed again.",
     )
+
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        description="Comma-separated addresses or networks (e.g. 10.0.0.0/8) of reverse "
+        "proxies whose X-Forwarded-For header names the client; the login throttle and the "
+        "local data access then use that address. Empty: trust no proxy.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        parse_networks(value)  # a typo must stop the server, not silently trust nobody
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> list[Network]:
+        return parse_networks(self.trusted_proxies)
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import RunningServer
 
@@ -103,3 +106,55 @@ def test_public_routes_need_no_token(server: RunningServer) -> None:
     assert "SensiML_Python_Library_Windows_Minimum" not in version.json()
     assert httpx.get(server.url + "healthz/").json() == {"status": "ok"}
     assert httpx.get(server.url + "openapi.json").status_code == 200
+
+
+def test_token_answers_are_not_cached(server: RunningServer) -> None:
+    """Answers carrying tokens say no-store (RFC 6749 §5.1), so no browser or proxy keeps them."""
+    issued = _login(
+        server, grant_type="password", username=server.username, password=server.password
+    )
+    refreshed = _login(
+        server, grant_type="refresh_token", refresh_token=issued.json()["refresh_token"]
+    )
+    refused = _login(server, grant_type="refresh_token", refresh_token="spent")
+    for answer in (issued, refreshed, refused):
+        assert answer.headers["cache-control"] == "no-store", answer.text
+        assert answer.headers["pragma"] == "no-cache"
+    assert (issued.status_code, refreshed.status_code, refused.status_code) == (200, 200, 400)
+
+
+def test_the_password_check_holds_no_database_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argon2 takes tens of milliseconds and 64 MiB on purpose: a burst of logins must not
+    hold that many database connections (or transactions) while it runs."""
+    from capturehub.server.app import build_context
+    from capturehub.server.auth import secrets, service
+    from capturehub.server.db import upgrade
+    from capturehub.server.settings import Settings
+
+    context = build_context(Settings(data_dir=tmp_path, workers=0))
+    upgrade(context.db.engine)
+    with context.db.session() as session:
+        service.create_user(session, "ada", "a long secret", "lab")
+    held: list[int] = []
+    real_check = secrets.verify_password
+
+    def watched(password_hash: str, password: str) -> bool:
+        held.append(context.db.engine.pool.checkedout())  # type: ignore[attr-defined]
+        return real_check(password_hash, password)
+
+    monkeypatch.setattr(secrets, "verify_password", watched)
+    try:
+        for password in ("a long secret", "wrong one"):
+            with contextlib.suppress(service.InvalidGrant):
+                service.login(
+                    context.db,
+                    username="ada",
+                    password=password,
+                    address="192.0.2.1",
+                    settings=context.settings,
+                )
+    finally:
+        context.db.dispose()
+    assert held == [0, 0]

@@ -222,3 +222,28 @@ def test_another_team_sees_none_of_it(
     # Nothing changed.
     assert [x["name"] for x in api.get(f"project/{p}/label/").json()] == ["Exercise"]
     assert len(api.get(f"project/{p}/captureconfiguration/").json()) == 1
+
+
+def test_capture_configuration_uuids_are_scoped_to_the_team(
+    server: RunningServer, api: httpx.Client, project: dict[str, Any]
+) -> None:
+    """Another team's uuid is not a 409 (that told a team the uuid existed elsewhere and let it
+    take a uuid first): both teams create the same uuid, and each sees its own."""
+    chosen = str(uuid.uuid4())
+    ours = f"project/{project['uuid']}/captureconfiguration/"
+    assert api.post(ours, json={"name": "ours", "uuid": chosen}).status_code == 201
+    with server.http(server.other) as rival:
+        theirs_project = rival.post("project/", json={"name": f"p-{uuid.uuid4().hex[:8]}"})
+        theirs = f"project/{theirs_project.json()['uuid']}/captureconfiguration/"
+        created = rival.post(theirs, json={"name": "theirs", "uuid": chosen})
+        assert created.status_code == 201, created.text
+        assert rival.get(f"{theirs}{chosen}/").json()["name"] == "theirs"
+        assert [c["name"] for c in rival.get(theirs).json()] == ["theirs"]
+    assert api.get(f"{ours}{chosen}/").json()["name"] == "ours"
+    assert [c["name"] for c in api.get(ours).json()] == ["ours"]
+    # Within one team the uuid stays unique, across its projects too.
+    second = api.post("project/", json={"name": f"p-{uuid.uuid4().hex[:8]}"}).json()
+    again = api.post(
+        f"project/{second['uuid']}/captureconfiguration/", json={"name": "x", "uuid": chosen}
+    )
+    assert again.status_code == 409 and "already exists" in again.json()["detail"]

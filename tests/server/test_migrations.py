@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, insert, select
 from sqlalchemy.orm import Session
 
 from capturehub.server.db import alembic_config, make_engine, upgrade
-from capturehub.server.models import Base, Capture, CaptureMetadataValue
+from capturehub.server.models import Base, Capture, CaptureConfiguration, CaptureMetadataValue
 from tests.conftest import RunningServer, require_backend
 from tests.servers import create_postgres_database, drop_postgres_database
 
@@ -104,6 +104,89 @@ def test_metadata_rows_get_their_capture_s_created_at(backend: str, tmp_path: Pa
         assert all(copied == original for copied, original in rows)
         command.downgrade(alembic_config(engine), "0003")  # and back again
         upgrade(engine)
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_postgres_database(url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_configurations_get_their_team_and_captures_keep_them(backend: str, tmp_path: Path) -> None:
+    """Migration 0005 on a database with configurations used by captures: each configuration
+    gets its project's team, every capture keeps its configuration (SQLite rebuilds the table:
+    with foreign keys on, that would have set the captures' link to NULL), and afterwards two
+    teams may hold the same uuid."""
+    require_backend(backend)
+    url = create_postgres_database() if backend == "postgresql" else f"sqlite:///{tmp_path}/db"
+    engine = make_engine(url)
+    try:
+        command.upgrade(alembic_config(engine), "0004")
+        tables = MetaData()
+        tables.reflect(engine)
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        stamps = {"created_at": now, "last_modified": now}
+        with engine.begin() as connection:
+
+            def add(table: str, **values: Any) -> int:
+                row = {"uuid": str(uuid.uuid4()), **stamps, **values}
+                statement = insert(tables.tables[table]).returning(tables.tables[table].c.id)
+                return int(connection.execute(statement, row).scalar_one())
+
+            teams = [add("team", name=name) for name in ("lab", "rivals")]
+            projects = [
+                add(
+                    "project",
+                    team_id=team,
+                    name="p",
+                    description="",
+                    settings={},
+                    capture_sample_schema={},
+                    lock_schema=False,
+                )
+                for team in teams
+            ]
+            configurations = [
+                add("capture_configuration", project_id=project, name="c", configuration={})
+                for project in projects
+            ]
+            for index, configuration in enumerate(configurations):
+                add(
+                    "capture",
+                    project_id=projects[index],
+                    name="c.csv",
+                    format=".csv",
+                    file_size=1,
+                    sha256="0" * 64,
+                    blob_key=f"k{index}",
+                    version=1,
+                    task_state="SUCCESS",
+                    schema={},
+                    statistics={},
+                    capture_configuration_id=configuration,
+                )
+        upgrade(engine)
+        with Session(engine) as session:
+            links = session.execute(
+                select(Capture.project_id, Capture.capture_configuration_id).order_by(Capture.id)
+            ).all()
+            expected_links = list(zip(projects, configurations, strict=True))
+            assert [tuple(link) for link in links] == expected_links
+            owners = session.execute(
+                select(CaptureConfiguration.id, CaptureConfiguration.team_id).order_by(
+                    CaptureConfiguration.id
+                )
+            ).all()
+            expected_owners = list(zip(configurations, teams, strict=True))
+            assert [tuple(owner) for owner in owners] == expected_owners
+            shared = str(uuid.uuid4())
+            for team, project in zip(teams, projects, strict=True):
+                session.add(
+                    CaptureConfiguration(uuid=shared, team_id=team, project_id=project, name="s")
+                )
+            session.commit()
+        if backend == "sqlite":
+            with engine.connect() as connection:  # the pool's connections check keys again
+                assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         engine.dispose()
         if backend == "postgresql":

@@ -16,7 +16,7 @@ import httpx
 import openapi_spec_validator
 import pytest
 
-from capturehub.server.auth.service import MAX_FAILED_LOGINS
+from capturehub.server.auth.throttle import USER_FREE_FAILURES as MAX_FAILED_LOGINS
 from capturehub.server.captures.filters import ORDERINGS
 from capturehub.server.captures.schemas import FORMATS, TASK_STATES
 from capturehub.server.guard import MAX_JSON_BYTES
@@ -24,7 +24,7 @@ from capturehub.server.listing import MAX_PAGE_SIZE as MAX_LIMIT
 from capturehub.server.openapi import CONFLICTS
 from tests.conftest import RunningServer
 from tests.server.conftest import UPLOAD_LIMIT
-from tests.servers import Account, ServerProcess
+from tests.servers import Account, ServerProcess, stranger_address
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -166,15 +166,18 @@ def test_the_token_route_declares_oauth_errors_and_429(
     assert_error(httpx.post(server.url + "oauth/token/", data={}), 400)
 
     username = f"nobody-{uuid.uuid4().hex[:8]}"
+    address = stranger_address()
     for _ in range(MAX_FAILED_LOGINS):
         failed = httpx.post(
             server.url + "oauth/token/",
             data={"grant_type": "password", "username": username, "password": "wrong"},
+            headers=address,
         )
         assert assert_error(failed, 400)["error"] == "invalid_grant"
     limited = httpx.post(
         server.url + "oauth/token/",
         data={"grant_type": "password", "username": username, "password": "wrong"},
+        headers=address,
     )
     assert_error(limited, 429)
     assert int(limited.headers["retry-after"]) > 0

@@ -1,10 +1,10 @@
-"""``oauth/token/`` and ``team-info/``."""
+"""``oauth/token/``, ``oauth/revoke_token/`` and ``team-info/``."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 
 from capturehub.server.auth import service
@@ -13,6 +13,16 @@ from capturehub.server.formats import timestamp
 from capturehub.server.models import Team
 
 router = APIRouter(tags=["auth"])
+
+
+# Answers that carry (or refuse) credentials must not be kept by a browser or a proxy cache
+# (RFC 6749 §5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _client_address(request: Request) -> str:
+    # Behind a trusted proxy this is already the forwarded client (see server/proxies.py).
+    return request.client.host if request.client else "unknown"
 
 
 def _oauth_error(error: str, description: str, status_code: int = 400) -> JSONResponse:
@@ -24,6 +34,7 @@ def _oauth_error(error: str, description: str, status_code: int = 400) -> JSONRe
             "detail": description,
         },
         status_code=status_code,
+        headers=NO_STORE,
     )
 
 
@@ -33,6 +44,7 @@ def _oauth_error(error: str, description: str, status_code: int = 400) -> JSONRe
     responses={400: {"description": "invalid_grant / unsupported_grant_type"}},
 )
 def token(
+    request: Request,
     context: Context,
     grant_type: Annotated[str, Form()],
     username: Annotated[str | None, Form()] = None,
@@ -50,13 +62,13 @@ def token(
                 return _oauth_error("invalid_request", "username and password are required.")
             if "\x00" in username or "\x00" in password:
                 return _oauth_error("invalid_grant", "Invalid credentials given.")
-            try:
-                with context.db.session() as session:
-                    issued = service.login(session, username, password, context.settings)
-            except service.InvalidGrant as exc:
-                with context.db.session() as session:
-                    service.record_failed_login(session, username)
-                return _oauth_error("invalid_grant", exc.description)
+            issued = service.login(
+                context.db,
+                username=username,
+                password=password,
+                address=_client_address(request),
+                settings=context.settings,
+            )
         elif grant_type == "refresh_token":
             if not refresh_token:
                 return _oauth_error("invalid_grant", "refresh_token is required.")
@@ -69,13 +81,35 @@ def token(
             )
     except service.InvalidGrant as exc:
         return _oauth_error("invalid_grant", exc.description)
-    return {
+    body = {
         "access_token": issued.access_token,
         "token_type": "Bearer",
         "expires_in": issued.expires_in,
         "refresh_token": issued.refresh_token,
         "scope": "read write",
     }
+    return JSONResponse(body, headers=NO_STORE)
+
+
+@router.post(
+    "/oauth/revoke_token/",
+    summary="Revoke an access token, refresh token or API key (log out; RFC 7009)",
+    responses={200: {"description": "Revoked, or unknown (nothing to do)."}},
+)
+def revoke_token(
+    context: Context,
+    token: Annotated[str, Form(description="The token to revoke.")],
+    # Accepted and not needed: every kind of token is looked for (RFC 7009 §2.1).
+    token_type_hint: Annotated[str | None, Form()] = None,
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+) -> Any:
+    # Holding the token is the right to revoke it; an unknown token is answered 200 too, so
+    # the answer tells nothing about which tokens exist.
+    if token and "\x00" not in token:
+        with context.db.session() as session:
+            service.revoke_token(session, token)
+    return JSONResponse({}, headers=NO_STORE)
 
 
 @router.get("/team-info/", summary="The caller's team")

@@ -1,28 +1,21 @@
-"""The rules of logging in: users, tokens, API keys, login rate limits."""
+"""The rules of logging in: users, tokens, API keys, and taking them back (revocation).
+
+Login throttling lives in :mod:`capturehub.server.auth.throttle`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from capturehub.server.auth import secrets
-from capturehub.server.errors import APIError, Conflict, NotFound, TooManyRequests
-from capturehub.server.models import (
-    AccessToken,
-    ApiKey,
-    LoginAttempt,
-    RefreshToken,
-    Team,
-    User,
-)
+from capturehub.server.auth import secrets, throttle
+from capturehub.server.db import Database
+from capturehub.server.errors import APIError, Conflict, NotFound
+from capturehub.server.models import AccessToken, ApiKey, RefreshToken, Team, User
 from capturehub.server.settings import Settings
-
-# Failed logins per user name allowed in LOGIN_WINDOW before answers become 429.
-MAX_FAILED_LOGINS = 10
-LOGIN_WINDOW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -111,39 +104,33 @@ def _issue(session: Session, user: User, settings: Settings) -> IssuedTokens:
     return IssuedTokens(access, refresh, settings.access_token_ttl_seconds)
 
 
-def _check_rate_limit(session: Session, username: str) -> None:
-    since = _now() - LOGIN_WINDOW
-    failures = session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.username == username, LoginAttempt.attempted_at > since)
-    )
-    if (failures or 0) >= MAX_FAILED_LOGINS:
-        raise TooManyRequests(
-            f"Too many failed logins for {username!r}; wait a minute and try again.",
-            headers={"Retry-After": str(int(LOGIN_WINDOW.total_seconds()))},
-        )
+def login(
+    db: Database, *, username: str, password: str, address: str, settings: Settings
+) -> IssuedTokens:
+    """Password grant from a client ``address``; :class:`InvalidGrant` on a failure (which
+    counts against the throttle), 429 while the address or user name must wait.
 
-
-def record_failed_login(session: Session, username: str) -> None:
-    session.add(LoginAttempt(username=username[:255]))
-    # Keep the table small: attempts older than the window no longer matter.
-    session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at < _now() - LOGIN_WINDOW))
-
-
-def login(session: Session, username: str, password: str, settings: Settings) -> IssuedTokens:
-    """Password grant. A failure raises :class:`InvalidGrant` after recording the attempt.
-
-    The caller must commit even on failure so the attempt counts (see the token route).
+    The password check (argon2: slow and memory-hungry on purpose) runs outside any
+    transaction, holding no database connection: a burst of logins must not drain the pool.
     """
-    _check_rate_limit(session, username)
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        secrets.verify_password(secrets.DUMMY_PASSWORD_HASH, password)
+    with db.read(snapshot=False) as session:
+        throttle.check(session, username, address)
+        user = session.execute(
+            select(User.id, User.password_hash, User.is_active).where(User.username == username)
+        ).first()
+    # An unknown user costs as long as a wrong password: the answer's timing tells nothing.
+    stored_hash = user.password_hash if user is not None else secrets.DUMMY_PASSWORD_HASH
+    verified = secrets.verify_password(stored_hash, password)
+    if user is None or not verified or not user.is_active:
+        with db.session() as session:
+            throttle.record_failure(session, username, address)
         raise InvalidGrant("Invalid credentials given.")
-    if not user.is_active or not secrets.verify_password(user.password_hash, password):
-        raise InvalidGrant("Invalid credentials given.")
-    return _issue(session, user, settings)
+    with db.session() as session:
+        throttle.record_success(session, username, address)
+        account = session.get(User, user.id)
+        if account is None or not account.is_active:  # disabled or deleted meanwhile
+            raise InvalidGrant("Invalid credentials given.")
+        return _issue(session, account, settings)
 
 
 def refresh(session: Session, refresh_token: str, settings: Settings) -> IssuedTokens:
@@ -186,12 +173,110 @@ def authenticate(session: Session, bearer: str) -> Caller | None:
     return Caller(user_id=row[0], team_id=row[1], username=row[2])
 
 
-def expire_tokens_of(session: Session, username: str) -> int:
-    """Make every access token of a user expired now (used by tests and `user logout-all`)."""
+def _user_named(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"No user named {username!r}.")
+    return user
+
+
+def expire_tokens_of(session: Session, username: str) -> int:
+    """Make every access token of a user expired now (tests use it to exercise renewal)."""
+    user = _user_named(session, username)
     tokens = session.scalars(select(AccessToken).where(AccessToken.user_id == user.id)).all()
     for token in tokens:
         token.expires_at = _now() - timedelta(seconds=1)
     return len(tokens)
+
+
+@dataclass(frozen=True)
+class LoggedOut:
+    access_tokens: int
+    refresh_tokens: int
+
+
+def logout_everywhere(session: Session, username: str) -> LoggedOut:
+    """Revoke every access token and refresh token of a user (API keys stay: see
+    :func:`revoke_api_key`). Every server refuses them from the next request on, as each
+    request looks its token up in the database."""
+    user = _user_named(session, username)
+    access = session.execute(delete(AccessToken).where(AccessToken.user_id == user.id))
+    refresh = session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked.is_(False))
+        .values(revoked=True)
+    )
+    return LoggedOut(access.rowcount or 0, refresh.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def set_user_active(session: Session, username: str, *, active: bool) -> bool:
+    """Enable or disable a user; answers whether that changed anything.
+
+    A disabled user cannot log in, and their tokens and API keys are refused. Disabling also
+    revokes their tokens, so enabling them again does not bring old logins back (their API
+    keys, unless revoked, work again).
+    """
+    user = _user_named(session, username)
+    changed = user.is_active != active
+    user.is_active = active
+    if not active:
+        logout_everywhere(session, username)
+    return changed
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    prefix: str
+    username: str
+    created_at: datetime
+    revoked: bool
+
+
+def list_api_keys(session: Session, username: str | None = None) -> list[ApiKeyInfo]:
+    """The API keys (their prefix, never the key), oldest first; of one user if named."""
+    query = (
+        select(ApiKey.prefix, User.username, ApiKey.created_at, ApiKey.revoked)
+        .join(User, User.id == ApiKey.user_id)
+        .order_by(ApiKey.created_at, ApiKey.id)
+    )
+    if username is not None:
+        query = query.where(User.id == _user_named(session, username).id)
+    return [
+        ApiKeyInfo(prefix=row[0], username=row[1], created_at=_aware(row[2]), revoked=row[3])
+        for row in session.execute(query)
+    ]
+
+
+def revoke_api_key(session: Session, key_or_prefix: str) -> ApiKeyInfo:
+    """Revoke an API key given whole or by the prefix ``capturehub apikey list`` shows."""
+    text = key_or_prefix.strip()
+    if len(text) > len(secrets.API_KEY_PREFIX) + 16:  # a whole key
+        condition = ApiKey.key_hash == secrets.hash_secret(text)
+    else:
+        condition = ApiKey.prefix == text
+    keys = session.scalars(select(ApiKey).where(condition)).all()
+    if not keys:
+        raise NotFound(f"No API key {text!r}; see `capturehub apikey list`.")
+    if len(keys) > 1:
+        raise Conflict(f"Several API keys start with {text!r}; give the whole key.")
+    key = keys[0]
+    key.revoked = True
+    user = session.get(User, key.user_id)
+    return ApiKeyInfo(
+        prefix=key.prefix,
+        username=user.username if user else "?",
+        created_at=_aware(key.created_at),
+        revoked=True,
+    )
+
+
+def revoke_token(session: Session, token: str) -> None:
+    """Revoke whatever secret ``token`` is: an access token, a refresh token or an API key
+    (RFC 7009: holding it is the right to revoke it). Unknown tokens are ignored."""
+    digest = secrets.hash_secret(token)
+    session.execute(delete(AccessToken).where(AccessToken.token_hash == digest))
+    session.execute(
+        update(RefreshToken).where(RefreshToken.token_hash == digest).values(revoked=True)
+    )
+    if token.startswith(secrets.API_KEY_PREFIX):
+        session.execute(update(ApiKey).where(ApiKey.key_hash == digest).values(revoked=True))

@@ -1,7 +1,8 @@
 """Capture configuration rules: project-scoped, uuid chosen by the client or the server.
 
 Names need not be unique (the uuid identifies a configuration; the SensiML SDK refers to them by
-uuid). A client-chosen uuid must be a canonical uuid not used by any other configuration.
+uuid). A client-chosen uuid must be a canonical uuid not used by another configuration of the
+same team; other teams' uuids are invisible (two teams may pick the same one).
 Deleting a configuration leaves its captures without one (``capture_configuration_uuid`` null).
 """
 
@@ -60,10 +61,14 @@ def create_configuration(
     session: Session, project: Project, body: ConfigurationCreate
 ) -> CaptureConfiguration:
     chosen = _canonical_uuid(body.uuid) if body.uuid else new_uuid()
-    if session.scalar(select(CaptureConfiguration.id).where(CaptureConfiguration.uuid == chosen)):
+    taken = select(CaptureConfiguration.id).where(
+        CaptureConfiguration.team_id == project.team_id, CaptureConfiguration.uuid == chosen
+    )
+    if session.scalar(taken):
         raise _taken(chosen)
     configuration = CaptureConfiguration(
         uuid=chosen,
+        team_id=project.team_id,
         project_id=project.id,
         name=validate_name(body.name, what="capture configuration"),
         configuration=body.configuration or {},
