@@ -29,11 +29,13 @@ import pytest
 from tests.conftest import RunningServer
 from tests.reliability.support import client
 
-# Answer without credentials (liveness, the API description, logging in).
+# Answer without credentials (liveness, the API description, logging in, and revoking a
+# token: holding it is the right to revoke it).
 PUBLIC = {
     ("GET", "/version/"),
     ("GET", "/healthz/"),
     ("POST", "/oauth/token/"),
+    ("POST", "/oauth/revoke_token/"),
 }
 # Not in openapi.json but served: the API description and its browsable docs.
 PUBLIC_DOCUMENTS = ["openapi.json", "docs", "redoc"]
