@@ -128,9 +128,9 @@ def test_the_password_check_holds_no_database_connection(
 ) -> None:
     """argon2 takes tens of milliseconds and 64 MiB on purpose: a burst of logins must not
     hold that many database connections (or transactions) while it runs."""
-    from capturehub.server.runtime import build_context
     from capturehub.server.auth import secrets, service
     from capturehub.server.db import upgrade
+    from capturehub.server.runtime import build_context
     from capturehub.server.settings import Settings
 
     context = build_context(Settings(data_dir=tmp_path, workers=0))
