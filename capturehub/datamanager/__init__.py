@@ -7,6 +7,7 @@ Module paths mirror the seed API (``datamanager.captures.Captures``,
 from capturehub.datamanager.capture import Capture
 from capturehub.datamanager.captures import Captures
 from capturehub.datamanager.dataset import ImportEvent, ImportReport
+from capturehub.datamanager.export import ExportReport
 from capturehub.datamanager.labels import Label
 from capturehub.datamanager.metadata import CaptureMetadata
 from capturehub.datamanager.project import Project, Projects
@@ -17,6 +18,7 @@ __all__ = [
     "CaptureMetadata",
     "CaptureSegments",
     "Captures",
+    "ExportReport",
     "ImportEvent",
     "ImportReport",
     "Label",

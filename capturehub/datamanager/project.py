@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from capturehub.datamanager.captures import Captures
+    from capturehub.datamanager.export import ExportReport
 
 
 class Project:
@@ -65,6 +67,32 @@ class Project:
 
             self._captures = Captures(self._connection, self)
         return self._captures
+
+    def export(
+        self,
+        out_dir: str | os.PathLike[str],
+        *,
+        format: str = "parquet",
+        where: Mapping[str, Any] | None = None,
+        workers: int = 8,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ExportReport:
+        """Write the samples, metadata and segments of the project's processed captures (those
+        matching ``where``, filters as for :meth:`Captures.query`) into ``out_dir`` as files
+        pandas, pyarrow or numpy load in one line; answer an :class:`ExportReport`.
+
+        ``format`` is ``"parquet"`` (``samples.parquet``, ``metadata.parquet``,
+        ``segments.parquet``), ``"csv"`` (the same tables as CSV) or ``"npz"`` (one
+        ``samples/<file>.npz`` per capture, with ``metadata.csv`` and ``segments.csv``); a
+        ``README.md`` describes the folder. Samples are fetched ``workers`` captures at a time;
+        ``progress(done, total)`` is called (in the calling thread) before the first and after
+        each capture. Captures not processed (or failed) are left out and named in the report.
+        """
+        from capturehub.datamanager.export import export_project
+
+        return export_project(
+            self, out_dir, format=format, where=where, workers=workers, progress=progress
+        )
 
     def refresh(self) -> httpx.Response:
         """Reload this project's fields from the server."""

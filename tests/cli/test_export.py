@@ -80,3 +80,49 @@ def test_export_loads_back(
     readme = (out / "README.md").read_text()
     assert f"{len(wanted)} captures" in readme and "both are included" in readme
     assert f"--format {fmt}" in readme and "--where Subject=S01,S03" in readme
+
+
+def test_the_command_and_the_sdk_export_the_same_files(
+    watch_project: WatchProject, run: Run, sdk: Client, tmp_path: Path
+) -> None:
+    by_command, by_sdk = tmp_path / "command", tmp_path / "sdk"
+    result = run("export", "-p", watch_project.name, "-w", "Subject=S02,S04", "-o", str(by_command))
+    assert result.exit_code == 0, result.output
+    wanted = watch_project.names(Subject="S02") | watch_project.names(Subject="S04")
+    assert result.stdout.strip() == (
+        f"Exported {len(wanted)} captures ({len(wanted)} segments) to {by_command} as parquet; "
+        f"see {by_command / 'README.md'}."
+    )
+
+    sdk.project = watch_project.name
+    seen: list[tuple[int, int]] = []
+    report = sdk.project.export(
+        by_sdk,
+        where={"Subject__in": ["S02", "S04"]},
+        workers=3,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    tables = ["samples.parquet", "metadata.parquet", "segments.parquet"]
+    for name in tables:
+        assert (by_sdk / name).read_bytes() == (by_command / name).read_bytes(), name
+    assert report.files == [by_sdk / name for name in [*tables, "README.md"]]
+    assert (report.captures, report.segments, report.left_out) == (len(wanted), len(wanted), [])
+    samples_of = {c.name: c.number_samples or 0 for c in sdk.project.captures.get_captures()}
+    assert report.samples == sum(samples_of[name] for name in wanted)
+    assert seen == [(done, len(wanted)) for done in range(len(wanted) + 1)]
+
+    # The READMEs differ only in the time of the export; both say how to make the folder again.
+    def without_time(path: Path) -> list[str]:
+        return [line for line in path.read_text().splitlines() if " UTC" not in line]
+
+    assert without_time(report.readme) == without_time(by_command / "README.md")
+    readme = report.readme.read_text()
+    assert "--where Subject=S02,S04" in readme
+    assert "where={'Subject__in': ['S02', 'S04']}" in readme
+
+
+def test_export_errors(watch_project: WatchProject, sdk: Client, tmp_path: Path) -> None:
+    sdk.project = watch_project.name
+    with pytest.raises(ValueError, match="format must be one of parquet, csv, npz"):
+        sdk.project.export(tmp_path / "out", format="xlsx")
+    assert not (tmp_path / "out").exists()

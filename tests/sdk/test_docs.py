@@ -31,6 +31,7 @@ from capturehub import (
     Captures,
     CaptureSegments,
     Client,
+    ExportReport,
     ImportEvent,
     ImportReport,
     Label,
@@ -132,6 +133,7 @@ def _public_members(cls: type) -> list[str]:
         Label,
         ImportReport,
         ImportEvent,
+        ExportReport,
     ],
 )
 def test_every_public_member_is_documented(cls: type) -> None:

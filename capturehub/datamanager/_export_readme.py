@@ -1,9 +1,14 @@
-"""The README.md ``capturehub export`` writes beside the data: layout and one-line loads."""
+"""The README.md an export (``Project.export``, ``capturehub export``) writes beside the data:
+what is there, the one-line loads, and how to make the same folder again."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
+
+from capturehub.datamanager.query import condition_text
 
 _LOADS = {
     "parquet": """\
@@ -57,8 +62,7 @@ def export_readme(
     fmt: str,
     project: str,
     server: str,
-    where: list[str],
-    state: str | None,
+    where: Mapping[str, Any],
     captures: int,
     samples: int,
     segments: int,
@@ -67,14 +71,28 @@ def export_readme(
     example: str | None,
     example_file: str | None,
 ) -> str:
+    """The README's text; ``where`` holds the export's filters (as for ``Captures.query``)."""
     table = "parquet" if fmt == "parquet" else "csv"
-    conditions = [*where, *([f"state {state}"] if state else [])]
+    options = _command_options(where)
+    conditions = [
+        f"state {value}" if key == "task_state" else condition_text(key, value) or f"{key}={value}"
+        for key, value in where.items()
+    ]
     selection = "where " + ", ".join(conditions) if conditions else "every processed capture"
-    again = "".join(f" --where {_quote(w)}" for w in where) + (f" --state {state}" if state else "")
     loads = _LOADS[fmt].format(
         example=json.dumps(example or "<capture name>"),
         example_file=json.dumps(example_file or "samples/<file>.npz"),
         channel=channels[0] if channels else "<channel>",
+    )
+    call = f"client.project.export('<folder>', format={fmt!r}" + (
+        f", where={dict(where)!r})" if where else ")"
+    )
+    python = f"in Python, with `client.project = {project!r}`:\n\n    {call}\n"
+    again = (
+        f"Re-create this folder with:\n\n    capturehub export --project {_quote(project)} "
+        f"--format {fmt} --out <folder>{options}\n\nor {python}"
+        if options is not None
+        else f"Re-create this folder {python}"
     )
     return f"""\
 # {project}: exported by capturehub
@@ -96,10 +114,24 @@ Exported from project `{project}` at {server} on {datetime.now(UTC):%Y-%m-%d %H:
   `start` and `end` are sample indices and **both are included**: the segment is
   `samples[start:end + 1]` of its capture ({_slice(fmt)}).
 
-Re-create this folder with:
+{again}"""
 
-    capturehub export --project {_quote(project)} --format {fmt} --out <folder>{again}
-"""
+
+def _command_options(where: Mapping[str, Any]) -> str | None:
+    """``--where``/``--state`` options for the filters, or None when the command line cannot
+    say one of them (a filter on a capture's name, several states…)."""
+    options = ""
+    for key, value in where.items():
+        if key == "task_state":
+            if not isinstance(value, str):
+                return None
+            options += f" --state {value}"
+            continue
+        text = condition_text(key, value)
+        if text is None:
+            return None
+        options += f" --where {_quote(text)}"
+    return options
 
 
 def _slice(fmt: str) -> str:
