@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from capturehub._version import __version__
@@ -53,6 +54,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The threads that run sync routes and dependencies: as many as the database pool is
+        # sized for (settings.effective_database_pool_size), so none waits for a connection.
+        to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         runtime.start(migrate=migrate)
         try:
             yield

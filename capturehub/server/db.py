@@ -98,21 +98,25 @@ def id_among(column: Any, ids: list[int], session: Session) -> ColumnElement[boo
     return column.in_(ids)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 20, pool_timeout: float = 30.0) -> Engine:
+    """The engine of ``url`` with a fixed pool: ``pool_size`` connections, no overflow (the
+    server sizes it to its request threads and workers, so a wait means overload, answered
+    503 after ``pool_timeout`` seconds; see errors.py)."""
+    pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
         # use_lifo: the connection used last (its caches warm) is handed out next.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=20,
             pool_use_lifo=True,
+            **pool,
         )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         event.listen(engine, "connect", partial(_sqlite_connected, url))
         event.listen(engine, "checkout", partial(_sqlite_checkout, url))
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, pool_use_lifo=True)
+    return create_engine(url, pool_pre_ping=True, pool_use_lifo=True, **pool)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -130,11 +134,11 @@ def upgrade(engine: Engine) -> None:
 class Database:
     """The engine and a session factory; one per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20, pool_timeout: float = 30.0) -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size=pool_size, pool_timeout=pool_timeout)
         # Read-only sessions see one snapshot on PostgreSQL (REPEATABLE READ; a read-only
         # transaction never gets a serialization failure), so an answer built from several
         # queries (statistics: labels, then values, then counts) is consistent. SQLite's

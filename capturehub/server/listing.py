@@ -20,9 +20,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from sqlalchemy import Row, Select, func, select
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from capturehub.server.context import AppContext
+from capturehub.server.streaming import ThreadStreamingResponse
 
 MAX_PAGE_SIZE = 10_000
 MAX_PAGE_NUMBER = 2**31
@@ -143,10 +144,12 @@ def list_response(
     return json_response(page_body(request, page, count or 0, [to_json(row) for row in rows]))
 
 
-def stream_array(context: AppContext, query: Select[Any], to_json: RowJSON) -> StreamingResponse:
+def stream_array(
+    context: AppContext, query: Select[Any], to_json: RowJSON
+) -> ThreadStreamingResponse:
     """The rows of ``query`` as a JSON array written as they arrive (a Core query of
     columns: plain rows, no ORM objects)."""
-    return StreamingResponse(_stream(context, query, to_json), media_type="application/json")
+    return ThreadStreamingResponse(_stream(context, query, to_json), media_type="application/json")
 
 
 def _stream(context: AppContext, query: Select[Any], to_json: RowJSON) -> Iterator[bytes]:

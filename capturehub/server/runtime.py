@@ -43,7 +43,11 @@ def build_context(settings: Settings, jobs: JobQueue | None = None) -> AppContex
     registry = JobRegistry()
     context = AppContext(
         settings=settings,
-        db=Database(settings.effective_database_url),
+        db=Database(
+            settings.effective_database_url,
+            pool_size=settings.effective_database_pool_size,
+            pool_timeout=settings.database_pool_timeout_seconds,
+        ),
         blobs=build_blob_store(settings),
         jobs=jobs or InProcessQueue(registry, settings.workers),
         registry=registry,

@@ -72,6 +72,25 @@ class Settings(BaseSettings):
         "processed again.",
     )
 
+    request_threads: int = Field(
+        40,
+        description="Requests handled at once by threads (most routes: database reads and "
+        "writes, file reads); more wait their turn. Each holds at most one database "
+        "connection, so the connection pool is sized from this.",
+    )
+    database_pool_size: int | None = Field(
+        None,
+        description="Database connections this server keeps; default: request_threads + two "
+        "per processing worker (the job and its lease renewal) + 2 (housekeeping and a spare), "
+        "so a request never waits for one. On PostgreSQL every server's pool counts against "
+        "max_connections.",
+    )
+    database_pool_timeout_seconds: float = Field(
+        10.0,
+        description="How long a request waits for a free database connection before it is "
+        "answered 503 with Retry-After (the server is overloaded; the client may retry).",
+    )
+
     trusted_proxies: str = Field(
         "127.0.0.1,::1",
         description="Comma-separated addresses or networks (e.g. 10.0.0.0/8) of reverse "
@@ -94,6 +113,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'capturehub.db').resolve()}"
+
+    @property
+    def effective_database_pool_size(self) -> int:
+        if self.database_pool_size:
+            return self.database_pool_size
+        return self.request_threads + 2 * self.workers + 2
 
     @property
     def blob_dir(self) -> Path:
