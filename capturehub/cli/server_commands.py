@@ -61,6 +61,20 @@ def ensure_first_user(context: AppContext) -> tuple[str, str] | None:
     return "admin", password
 
 
+def _raise_open_file_limit(wanted: int) -> None:
+    """Let this process open ``wanted`` files (each connection is one; the database, blobs and
+    logs need some more), as far as the hard limit allows: a soft limit of 1024 would refuse
+    connections long before limit_concurrency does."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
@@ -80,10 +94,12 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int | None) -> N
     import uvicorn
 
     from capturehub.server.app import create_app
+    from capturehub.server.timeouts import protocol_with_header_timeout
 
     settings = _settings(data_dir)
     if workers is not None:
         settings.workers = workers
+    _raise_open_file_limit(settings.limit_concurrency + 256)
     context = _context(settings)
     first = ensure_first_user(context)
     base = f"http://{host}:{port}/"
@@ -102,7 +118,16 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int | None) -> N
     app = create_app(context=context, migrate=False)
     # proxy_headers=False: the app reads X-Forwarded-For itself, from CAPTUREHUB_TRUSTED_PROXIES
     # only (uvicorn's FORWARDED_ALLOW_IPS could say "*").
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=False,
+        http=protocol_with_header_timeout(settings.header_timeout_seconds),
+        limit_concurrency=settings.limit_concurrency,
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
+    )
 
 
 @click.group()

@@ -28,6 +28,7 @@ from capturehub.server.runtime import Runtime, build_context
 from capturehub.server.segments.routes import router as segments_router
 from capturehub.server.settings import Settings
 from capturehub.server.statistics.routes import router as statistics_router
+from capturehub.server.timeouts import BodyTimeout
 
 # Order matters: the metadata router's `project/{p}/capture/metadata/...` query route must be
 # matched before the captures router's `project/{p}/capture/{capture_uuid}/...` routes.
@@ -79,6 +80,8 @@ def create_app(
     install_openapi(app)
     app.add_middleware(RequestGuard)
     app.add_middleware(NormalizePath, prefix=settings.normalized_root_path)
+    # A stalled body is timed wherever it is read (the guard reads JSON bodies).
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
     # Outermost: everything inside sees the client's address, not its proxy's.
     app.add_middleware(TrustedProxies, trusted=settings.trusted_proxy_networks)
     return app

@@ -90,6 +90,27 @@ class Settings(BaseSettings):
         description="How long a request waits for a free database connection before it is "
         "answered 503 with Retry-After (the server is overloaded; the client may retry).",
     )
+    limit_concurrency: int = Field(
+        1000,
+        description="Open connections (and requests in progress) beyond which new requests "
+        "are answered 503 at once instead of queueing; each connection costs a file handle.",
+    )
+    keep_alive_timeout_seconds: int = Field(
+        5,
+        description="An idle keep-alive connection is closed after this many seconds.",
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        description="A connection whose request headers are not complete this many seconds "
+        "after it opened (or after its request began) is answered 408 and closed: slow or "
+        "stalled clients cannot hold connections.",
+    )
+    body_timeout_seconds: float = Field(
+        20.0,
+        description="A request body (an upload) from which no byte arrives for this many "
+        "seconds is answered 408 and its connection closed; a slow but moving upload is not "
+        "affected.",
+    )
 
     trusted_proxies: str = Field(
         "127.0.0.1,::1",
