@@ -114,8 +114,9 @@ def export_project(
             if by_file[entry["file"]].task_state != "SUCCESS"
         ),
     )
+    channels = channel_types(capture for _, capture in ready)  # may refuse: nothing written yet
     out.mkdir(parents=True, exist_ok=True)
-    writer = SAMPLE_WRITERS[format](out, channel_types(capture for _, capture in ready))
+    writer = SAMPLE_WRITERS[format](out, channels)
     if progress is not None:
         progress(0, len(ready))
     try:

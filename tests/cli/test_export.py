@@ -11,7 +11,8 @@ import pytest
 
 from capturehub import Client
 from capturehub.cli.demo_data import CHANNELS
-from tests.cli.conftest import Run, WatchProject
+from capturehub.exceptions import CapturehubError
+from tests.cli.conftest import Run, WatchProject, one_line_error
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "npz"])
@@ -126,3 +127,22 @@ def test_export_errors(watch_project: WatchProject, sdk: Client, tmp_path: Path)
     with pytest.raises(ValueError, match="format must be one of parquet, csv, npz"):
         sdk.project.export(tmp_path / "out", format="xlsx")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_channel_named_like_an_export_column_is_refused(
+    run: Run, sdk: Client, project_name: str, tmp_path: Path
+) -> None:
+    recording = tmp_path / "walk.csv"
+    recording.write_text("sample,AccelerometerX\n0,1.5\n1,2.5\n")
+    sdk.project = project_name
+    sdk.project.captures.create_capture("walk.csv", recording, asynchronous=False)
+    why = (
+        "capture 'walk.csv' has a channel named 'sample', which the export uses for its own "
+        "column; rename the channel (the CSV header) and upload the capture again"
+    )
+    with pytest.raises(CapturehubError) as refused:
+        sdk.project.export(tmp_path / "by-sdk")
+    assert refused.value.detail == why
+    assert not (tmp_path / "by-sdk").exists()
+    error = one_line_error(run("export", "-p", project_name, "-o", str(tmp_path / "by-command")))
+    assert error == f"Error: {why}"
