@@ -151,6 +151,15 @@ class Client:
         file_size."""
         return self.project.captures.to_dataframe()
 
+    def logout(self) -> None:
+        """Log out on the server: it revokes this login's refresh token and access token, so
+        neither works any more, on any server, wherever a copy of them was saved. The client
+        cannot be used afterwards. With an API key nothing is revoked (an administrator
+        revokes keys: ``capturehub apikey revoke``), but the client is unusable all the same.
+        Raises ServerUnreachableError (and stays logged in) when the server cannot be reached.
+        """
+        self.connection.logout()
+
     def close(self) -> None:
         """Close the connection pool (also done when used as a context manager)."""
         self.connection.close()

@@ -95,6 +95,7 @@ class TokenManager:
         self._refresh_token: str | None = None
         self.expires_at: float | None = None
         self.generation = 0
+        self._is_logged_out = False
 
     @property
     def uses_api_key(self) -> bool:
@@ -126,9 +127,23 @@ class TokenManager:
                 self._password_login()
             self.generation += 1
 
+    def logged_out(self) -> Tokens | None:
+        """Forget the tokens (answering them, to be revoked) and refuse every further request:
+        after a logout the client never logs in again by itself, not even with a password."""
+        with self._lock:
+            tokens = None
+            if self._access_token is not None and not self._credentials.api_key:
+                tokens = Tokens(self._access_token, self._refresh_token, self.expires_at)
+            self._access_token = self._refresh_token = None
+            self._is_logged_out = True
+            self.generation += 1
+            return tokens
+
     def authorization(self) -> tuple[int, str]:
         """The ``Authorization`` header value and the generation of the token it holds."""
         with self._lock:
+            if self._is_logged_out:
+                raise AuthenticationError("logged out: create a new Client to log in again")
             token = self._credentials.api_key or self._access_token
             if token is None:
                 raise AuthenticationError("not logged in")
@@ -139,6 +154,8 @@ class TokenManager:
         with self._lock:
             if self.generation != failed_generation:
                 return
+            if self._is_logged_out:
+                raise AuthenticationError("logged out: create a new Client to log in again")
             if self._credentials.api_key:
                 raise AuthenticationError(
                     "the server refused the API key (revoked or unknown); create a new one "

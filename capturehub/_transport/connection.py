@@ -303,6 +303,26 @@ class Connection:
         )
         return retryable and method in IDEMPOTENT_METHODS
 
+    def logout(self) -> None:
+        """Have the server revoke this login's tokens (RFC 7009), then forget them.
+
+        The refresh token goes first: once it is revoked, nobody can mint new access tokens
+        from it, whatever happens to the second request. An API key is not revoked (that is
+        an administrator's decision: ``capturehub apikey revoke``).
+        """
+        tokens = self.tokens.tokens
+        for token, kind in (
+            (tokens and tokens.refresh_token, "refresh_token"),
+            (tokens and tokens.access_token, "access_token"),
+        ):
+            if not token:
+                continue
+            form = {"token": token, "token_type_hint": kind}
+            response = self._send("POST", "oauth/revoke_token/", data=form)
+            if response.is_error or response.is_redirect:
+                raise error_for_response(response)
+        self.tokens.logged_out()
+
     def _post_token(self, form: dict[str, str]) -> Any:
         response = self._send("POST", "oauth/token/", data=form)
         if response.is_error or response.is_redirect:

@@ -10,7 +10,7 @@ from capturehub.cli.credentials import CredentialStore, SavedLogin
 from capturehub.cli.errors import CliError
 from capturehub.cli.session import open_client, resolve_server, server_option
 from capturehub.client import ENV_API_KEY, ENV_PASSWORD, ENV_USERNAME, Client
-from capturehub.exceptions import AuthenticationError
+from capturehub.exceptions import AuthenticationError, CapturehubError
 
 
 @click.command()
@@ -68,20 +68,54 @@ def login(server: str | None, username: str | None, password: str | None) -> Non
 
 @click.command()
 @server_option
-def logout(server: str | None) -> None:
-    """Forget the saved login of a server (default: the current one).
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Only forget the saved login; its tokens stay valid on the server until they expire.",
+)
+def logout(server: str | None, local: bool) -> None:
+    """Log out of a server (default: the current one).
 
     \b
-    Example:
+    The server revokes the saved login's tokens (so a copy of the credentials file is
+    useless too), then the login is forgotten. If the server cannot be reached the login is
+    forgotten all the same, and the command says so and fails: its tokens then stay valid
+    until they expire (10 hours, the refresh token 30 days), unless an administrator runs
+    `capturehub user logout-all NAME`.
+    Examples:
       capturehub logout
       capturehub logout --server http://lab-server:8000/
+      capturehub logout --local
     """
     store = CredentialStore()
     url = resolve_server(server, store)
-    if store.remove(url):
-        click.echo(f"Logged out of {url}.")
-    else:
+    saved = store.get(url)
+    if saved is None:
         click.echo(f"Not logged in to {url}; nothing to do.")
+        return
+    problem: CapturehubError | None = None
+    if not local:
+        try:
+            with Client(
+                server=url, token=saved.access_token, refresh_token=saved.refresh_token
+            ) as client:
+                client.logout()
+        except CapturehubError as exc:
+            problem = exc
+    store.remove(url)
+    if problem is not None:
+        raise CliError(
+            f"forgot the login of {url}, but the server did not revoke its tokens ({problem})",
+            "they stay valid until they expire; an administrator can run "
+            "`capturehub user logout-all NAME`",
+        )
+    if local:
+        click.echo(
+            f"Logged out of {url} (forgotten here only: its tokens stay valid on the server "
+            "until they expire)."
+        )
+    else:
+        click.echo(f"Logged out of {url}.")
 
 
 @click.command()

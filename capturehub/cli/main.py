@@ -13,13 +13,14 @@ from typing import Any
 import click
 
 from capturehub._version import __version__
+from capturehub.cli.account_commands import apikey, user
 from capturehub.cli.auth_commands import login, logout, whoami
 from capturehub.cli.capture_commands import download, ls, stats
 from capturehub.cli.demo_command import demo
 from capturehub.cli.errors import translate
 from capturehub.cli.export_command import export
 from capturehub.cli.project_commands import projects
-from capturehub.cli.server_commands import apikey, fsck_command, serve, user
+from capturehub.cli.server_commands import fsck_command, serve
 from capturehub.cli.upload_command import upload
 
 ENV_DEBUG = "CAPTUREHUB_DEBUG"

@@ -1,4 +1,5 @@
-"""Commands that run or manage a server on this machine: serve, user, apikey, fsck.
+"""Commands that run or check a server on this machine: serve, fsck (user and apikey are in
+account_commands.py).
 
 They import the server lazily, so the SDK-only install (no ``[server]`` extra) still gets a
 working ``capturehub`` command with a clear message here.
@@ -128,71 +129,6 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int | None) -> N
         limit_concurrency=settings.limit_concurrency,
         timeout_keep_alive=settings.keep_alive_timeout_seconds,
     )
-
-
-@click.group()
-def user() -> None:
-    """Manage users (works while the server runs)."""
-
-
-@user.command("create")
-@click.argument("name")
-@click.option(
-    "--password",
-    prompt=True,
-    hide_input=True,
-    confirmation_prompt=True,
-    help="The user's password (at least 8 characters); asked when omitted.",
-)
-@click.option(
-    "--team", default="default", show_default=True, help="The user's team; created when missing."
-)
-@click.option("--data-dir", type=click.Path(path_type=Path), help=DATA_DIR_HELP)
-def user_create(name: str, password: str, team: str, data_dir: Path | None) -> None:
-    """Create a user in a team.
-
-    \b
-    Example:
-      capturehub user create alice --password 'a long secret' --team lab
-    """
-    from capturehub.server.auth import service
-    from capturehub.server.errors import APIError
-
-    context = _context(_settings(data_dir))
-    try:
-        with context.db.session() as session:
-            service.create_user(session, name, password, team)
-    except APIError as exc:
-        raise _api_error(exc) from exc
-    click.echo(f"Created user {name!r} in team {team!r}.")
-
-
-@click.group()
-def apikey() -> None:
-    """Manage API keys (works while the server runs)."""
-
-
-@apikey.command("create")
-@click.option("--user", "username", required=True, help="The user the key acts as.")
-@click.option("--data-dir", type=click.Path(path_type=Path), help=DATA_DIR_HELP)
-def apikey_create(username: str, data_dir: Path | None) -> None:
-    """Create an API key and print it once, alone on the last line.
-
-    \b
-    Example:
-      KEY=$(capturehub apikey create --user alice | tail -n 1)
-    """
-    from capturehub.server.auth import service
-    from capturehub.server.errors import APIError
-
-    context = _context(_settings(data_dir))
-    try:
-        with context.db.session() as session:
-            key = service.create_api_key(session, username)
-    except APIError as exc:
-        raise _api_error(exc) from exc
-    click.echo(f"API key for {username!r} (shown once; store it safely):")
-    click.echo(key)
 
 
 @click.command("fsck")

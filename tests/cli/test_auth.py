@@ -6,6 +6,8 @@ import json
 import stat
 from pathlib import Path
 
+import httpx
+
 from capturehub.exceptions import ServerUnreachableError
 from tests.cli.conftest import Run, one_line_error, run_cli
 from tests.conftest import RunningServer
@@ -106,3 +108,52 @@ def test_debug_shows_the_exception(config_home: Path) -> None:
     result = run_cli(["--debug", "ls", "-p", "x"], env=unreachable_env(config_home))
     assert isinstance(result.exception, ServerUnreachableError)
     assert result.exit_code == 1
+
+
+def test_logout_revokes_the_saved_tokens_on_the_server(
+    server: RunningServer, config_home: Path
+) -> None:
+    """A copy of the credentials file is useless after `capturehub logout`; with --local the
+    tokens stay valid (only this machine forgets them)."""
+    env: dict[str, str | None] = {"XDG_CONFIG_HOME": str(config_home)}
+    saved = config_home / "capturehub" / "credentials.json"
+    login = ["login", "--server", server.url, "-u", server.other.username]
+
+    def saved_tokens() -> tuple[str, str]:
+        entry = json.loads(saved.read_text())["servers"][server.url]
+        return entry["access_token"], entry["refresh_token"]
+
+    def works(access: str, refresh: str) -> tuple[int, int]:
+        who = httpx.get(server.url + "team-info/", headers={"Authorization": f"Bearer {access}"})
+        renewed = httpx.post(
+            server.url + "oauth/token/",
+            data={"grant_type": "refresh_token", "refresh_token": refresh},
+        )
+        return who.status_code, renewed.status_code
+
+    assert run_cli([*login, "--password", server.other.password], env=env).exit_code == 0
+    access, refresh = saved_tokens()
+    logout = run_cli(["logout"], env=env)
+    assert logout.exit_code == 0, logout.output
+    assert logout.stdout.strip() == f"Logged out of {server.url}."
+    assert works(access, refresh) == (401, 400)
+
+    assert run_cli([*login, "--password", server.other.password], env=env).exit_code == 0
+    access, refresh = saved_tokens()
+    local = run_cli(["logout", "--local"], env=env)
+    assert "forgotten here only" in local.stdout
+    assert json.loads(saved.read_text())["servers"] == {}
+    assert works(access, refresh) == (200, 200)
+
+
+def test_logout_from_an_unreachable_server_forgets_and_says_so(config_home: Path) -> None:
+    from capturehub.cli.credentials import CredentialStore, SavedLogin
+
+    url = f"http://127.0.0.1:{free_port()}/"
+    store = CredentialStore(config_home / "capturehub" / "credentials.json")
+    store.save(SavedLogin(server=url, username="ada", access_token="a", refresh_token="r"))
+    result = run_cli(["logout", "--server", url], env={"XDG_CONFIG_HOME": str(config_home)})
+    assert result.exit_code == 1
+    error = one_line_error(result)
+    assert f"forgot the login of {url}, but the server did not revoke its tokens" in error
+    assert store.get(url) is None

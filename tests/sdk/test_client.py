@@ -280,3 +280,22 @@ def test_timeout_is_translated(proxy: FaultProxy, server: RunningServer, project
     assert isinstance(caught.value, TimeoutError)  # also the builtin
     assert caught.value.status_code is None
     assert isinstance(caught.value.__cause__, httpx.TimeoutException)  # kept for debugging
+
+
+def test_logout_revokes_the_tokens_and_ends_the_client(server: RunningServer) -> None:
+    """After ``logout()`` the login's tokens are refused everywhere (a saved copy too), and
+    the client does not log in again by itself with its password."""
+    client = Client(server=server.url, username=server.username, password=server.password)
+    tokens = client.tokens
+    assert tokens is not None and tokens.refresh_token
+    client.logout()
+    with pytest.raises(AuthenticationError, match="logged out"):
+        client.team_info()
+    client.close()
+    who = httpx.get(
+        server.url + "team-info/", headers={"Authorization": f"Bearer {tokens.access_token}"}
+    )
+    assert who.status_code == 401
+    saved = Client(server=server.url, token=tokens.access_token, refresh_token=tokens.refresh_token)
+    with saved, pytest.raises(AuthenticationError, match="could not be renewed"):
+        saved.team_info()  # the access token is refused, and so is the refresh token
