@@ -180,9 +180,28 @@ def _kill_during_a_long_job(
         while state == "SENT" and time.monotonic() < deadline:
             state = api.get(f"project/{project}/capture/{capture}/").json()["task_state"]
             time.sleep(0.02)
+    assert state == "STARTED", f"the long job was {state} before the kill, not being processed"
     time.sleep(0.1)
     process.stop(signal.SIGKILL)
-    return f"kill during a long job ({state})"
+    # The kill must have interrupted the job: with the server dead, its row still says STARTED
+    # (a job that had finished would have written SUCCESS first).
+    at_kill = _task_state_offline(process, capture)
+    assert at_kill == "STARTED", f"the last kill landed after the long job ended ({at_kill})"
+    return f"kill during a long job ({at_kill} at the kill)"
+
+
+def _task_state_offline(process: ServerProcess, capture_uuid: str) -> str | None:
+    """A capture's task_state read straight from the database (the server being down)."""
+    from sqlalchemy import select
+
+    from capturehub.server.models import Capture
+
+    context = process.context()
+    try:
+        with context.db.read() as session:
+            return session.scalar(select(Capture.task_state).where(Capture.uuid == capture_uuid))
+    finally:
+        context.db.dispose()
 
 
 def _killer(
@@ -195,7 +214,7 @@ def _killer(
     ledger: Ledger,
 ) -> None:
     for kill in range(KILLS):
-        if kill == KILLS - 1:
+        if kill == KILLS - 1:  # asserts that it landed mid-job
             log.append(_kill_during_a_long_job(process, token, project, big, ledger))
             process.start(**RECOVERY_ENV)
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import wave
 from pathlib import Path
 
@@ -154,10 +155,25 @@ def test_delete(captures: Captures, watch_files: list[Path]) -> None:
 
 
 def test_download_streams_exact_bytes(
-    captures: Captures, watch_files: list[Path], tmp_path: Path
+    client: Client,
+    captures: Captures,
+    watch_files: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The bytes come over HTTP: on loopback the SDK would otherwise copy the stored file in
+    place (tests/sdk/test_local_data.py covers that path), and the HTTP body would go unread."""
+    client.connection.reads_local_files = False  # as for a client on another machine
+
+    def no_copy_in_place(*args: object) -> None:
+        raise AssertionError("the download was meant to go over HTTP, not copy in place")
+
+    # The module, not the function the package re-exports under the same name.
+    download_module = importlib.import_module("capturehub._transport.download")
+    monkeypatch.setattr(download_module, "_copy_in_place", no_copy_in_place)
     capture = captures.create_capture("Capture Name", watch_files[0])
     target = capture.download(tmp_path / "out")
+    assert client.connection.reads_local_files is False
     assert target == tmp_path / "out" / "Capture Name.csv"
     assert target.read_bytes() == watch_files[0].read_bytes()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["Capture Name.csv"]

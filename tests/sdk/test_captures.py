@@ -19,6 +19,8 @@ from capturehub import (
     CaptureUploadFailureError,
     Client,
     ConflictError,
+    NotFoundError,
+    Project,
 )
 from tests.conftest import RunningServer
 from tests.sdk.helpers import add_segments, set_metadata
@@ -137,13 +139,38 @@ def test_get_capture_by_uuid(captures: Captures, watch_files: list[Path]) -> Non
 
 
 def test_other_teams_captures_are_invisible(
-    client: Client, server: RunningServer, watch_files: list[Path]
+    client: Client, server: RunningServer, watch_files: list[Path], tmp_path: Path
 ) -> None:
-    mine = client.project.captures.create_capture("private", watch_files[0])
+    """The rival knows the owner's project and capture ids (they leak in logs, links, shared
+    notebooks) and asks for them directly: every look-up answers as if they did not exist."""
+    mine = client.project.captures.create_capture("private", watch_files[0], asynchronous=False)
+    owners_project = client.project
     other = server.other
     with Client(server.url, other.username, other.password, project="rival project") as rival:
+        # Its own project does not have them (the obvious part)...
         assert rival.project.captures.get_capture_by_uuid(mine.uuid) is None
         assert rival.project.captures.get_capture_by_filename("private") is None
+        # ...nor can it reach the owner's project by its id.
+        assert rival.projects.get_project_by_uuid(owners_project.uuid) is None
+        assert owners_project.uuid not in {p.uuid for p in rival.projects.get_projects()}
+        borrowed = Project(rival.connection, {"uuid": owners_project.uuid, "name": "private"})
+        assert borrowed.captures.get_capture_by_uuid(mine.uuid) is None
+        with pytest.raises(NotFoundError):
+            borrowed.captures.get_capture_by_filename("private")
+        with pytest.raises(NotFoundError):
+            borrowed.captures.get_captures()
+        with pytest.raises(NotFoundError):
+            borrowed.refresh()
+        stolen = Capture.initialize_from_dict(
+            {"uuid": mine.uuid, "name": "private"}, connection=rival.connection, project=borrowed
+        )
+        with pytest.raises(NotFoundError):
+            stolen.get_data()
+        with pytest.raises(NotFoundError):
+            stolen.download(tmp_path)
+        assert list(tmp_path.iterdir()) == []
+    # The owner still sees everything, unchanged.
+    assert client.project.captures.get_capture_by_uuid(mine.uuid) is not None
 
 
 def test_get_captures(captures: Captures, watch_files: list[Path]) -> None:
