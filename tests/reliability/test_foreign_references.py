@@ -134,6 +134,7 @@ class Scene:
     own: World
     foreign: World
     foreign_api: httpx.Client  # the foreign project's owner, to look at it afterwards
+    same_team: bool
 
 
 @pytest.fixture(params=["another project of the team", "another team"])
@@ -143,9 +144,13 @@ def scene(request: pytest.FixtureRequest, server: RunningServer, worlds: Worlds)
         client(server.url, server.token(server.other)) as b,
     ):
         if request.param == "another team":
-            yield Scene(api=b, own=worlds.rival, foreign=worlds.home, foreign_api=a)
+            yield Scene(
+                api=b, own=worlds.rival, foreign=worlds.home, foreign_api=a, same_team=False
+            )
         else:
-            yield Scene(api=a, own=worlds.home, foreign=worlds.neighbour, foreign_api=a)
+            yield Scene(
+                api=a, own=worlds.home, foreign=worlds.neighbour, foreign_api=a, same_team=True
+            )
 
 
 def _segment(label: str, value: str, **more: Any) -> dict[str, Any]:
@@ -369,7 +374,6 @@ ATTEMPTS: dict[str, Attempt] = {
         for method in ("PATCH", "PUT")
         for form in (False, True)
     },
-    "configuration create: uuid": _configuration_with_foreign_uuid,
     "capture-files: capture_uuids": _capture_files,
 }
 
@@ -400,8 +404,11 @@ def test_a_body_naming_a_foreign_object_is_refused_and_changes_nothing(scene: Sc
     attempts in the message tells which one was let through)."""
     own_before = _snapshot(scene.api, scene.own)
     foreign_before = _snapshot(scene.foreign_api, scene.foreign)
+    attempts = dict(ATTEMPTS)
+    if scene.same_team:  # configuration uuids are unique per team (see the test below)
+        attempts["configuration create: uuid"] = _configuration_with_foreign_uuid
     accepted = []
-    for name, attempt in ATTEMPTS.items():
+    for name, attempt in attempts.items():
         response = attempt(scene)
         if not 400 <= response.status_code < 500 or not response.json().get("detail"):
             accepted.append(f"{name}: {response.status_code} {response.text[:300]}")
@@ -413,3 +420,37 @@ def test_a_body_naming_a_foreign_object_is_refused_and_changes_nothing(scene: Sc
         f"foreign {key}" for key in foreign_before if foreign_before[key] != foreign_after[key]
     ]
     assert not changed, f"changed by refused requests: {changed}"
+
+
+def test_another_teams_configuration_uuid_makes_a_configuration_of_ones_own(
+    server: RunningServer, worlds: Worlds
+) -> None:
+    """Configuration uuids are unique per team: a 409 would tell team B that team A has one
+    with that uuid. Team B gets a configuration of its own under the same uuid, and every
+    reference to that uuid in team B's project means team B's, never team A's."""
+    home, rival = worlds.home, worlds.rival
+    with (
+        client(server.url, server.token()) as a,
+        client(server.url, server.token(server.other)) as b,
+    ):
+        home_before = _snapshot(a, home)
+        made = b.post(
+            f"project/{rival.project}/captureconfiguration/",
+            json={"name": "rival's own", "uuid": home.configuration, "configuration": {"b": 1}},
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["uuid"] == home.configuration
+        assert made.json()["configuration"] == {"b": 1}
+        uploaded = b.post(
+            f"project/{rival.project}/capture/",
+            data={"name": "rival upload", "capture_configuration_uuid": home.configuration},
+            files={"file": ("b.csv", CSV)},
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        ours = b.get(f"project/{rival.project}/captureconfiguration/{home.configuration}/")
+        assert ours.json()["name"] == "rival's own"
+        theirs = a.get(f"project/{home.project}/captureconfiguration/{home.configuration}/")
+        assert theirs.status_code == 200 and theirs.json()["configuration"] == {}
+        assert _snapshot(a, home) == home_before
+        b.delete(f"project/{rival.project}/capture/{uploaded.json()['uuid']}/")
+        b.delete(f"project/{rival.project}/captureconfiguration/{home.configuration}/")
