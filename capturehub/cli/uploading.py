@@ -30,8 +30,8 @@ from capturehub.datamanager.capture import Capture
 from capturehub.datamanager.captures import Captures
 from capturehub.datamanager.resume import upload_unless_there
 from capturehub.exceptions import CapturehubError
+from capturehub.ingest import formats as file_formats
 
-SUFFIXES = (".csv", ".wav")
 Status = Literal["uploaded", "skipped", "conflict", "failed"]
 
 
@@ -84,12 +84,12 @@ def collect_files(paths: Iterable[Path]) -> list[LocalFile]:
             candidates = [
                 path
                 for path in sorted(given.rglob("*"))
-                if path.suffix.lower() in SUFFIXES
+                if file_formats.by_filename(path.name) is not None
                 and path.is_file()
                 and not _is_hidden(path.relative_to(given))
             ]
             if not candidates:
-                raise CliError(f"no .csv or .wav files in {given}")
+                raise CliError(f"no {file_formats.suffixes_text()} files in {given}")
         else:
             raise CliError(f"no such file or folder: {given}")
         for path in candidates:

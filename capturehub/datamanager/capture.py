@@ -26,6 +26,7 @@ from capturehub.exceptions import (
     CapturehubError,
     CaptureUploadFailureError,
 )
+from capturehub.ingest import formats as file_formats
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,7 +43,6 @@ WRITABLE_FIELDS = (
     "capture_configuration_uuid",
 )
 PENDING_STATES = frozenset({"SENT", "STARTED"})
-CONTENT_TYPES = {".csv": "text/csv", ".wav": "audio/wav"}
 # A synchronous upload is answered only after the server parsed the file: allow for big files.
 UPLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0, read=600.0)
 UPLOAD_ERRORS = {409: CaptureExistsError, 400: CaptureUploadFailureError}
@@ -441,5 +441,6 @@ class Capture:
 
 
 def _upload_of(local: Path) -> Upload:
-    content_type = CONTENT_TYPES.get(local.suffix.lower(), "application/octet-stream")
+    file_format = file_formats.by_filename(local.name)
+    content_type = file_format.media_type if file_format else "application/octet-stream"
     return Upload(path=local, filename=local.name, content_type=content_type)

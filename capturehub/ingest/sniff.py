@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from capturehub.ingest import formats
 from capturehub.ingest.errors import IngestError, show_value
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -137,8 +138,11 @@ def _refuse_non_text(head: bytes, bom: int) -> None:
         raise IngestError(f"the file is UTF-32 text; capturehub reads UTF-8: {_SAVE_AS_UTF8}")
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_utf16(head[:512]):
         raise IngestError(f"the file is UTF-16 text; capturehub reads UTF-8: {_SAVE_AS_UTF8}")
-    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
-        raise IngestError("the file is a WAV audio file, not a CSV: upload it with a .wav name")
+    other = formats.sniff(head)
+    if other is not None and other is not formats.CSV:
+        raise IngestError(
+            f"the file is {other.description}, not a CSV: upload it with a {other.suffix} name"
+        )
     for magic, what in _MAGIC_NUMBERS:
         if head.startswith(magic):
             raise IngestError(f"the file is not a text CSV: it is {what}")

@@ -28,7 +28,6 @@ rate from, only the header's, which goes to ``header_sample_rate``.
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from capturehub.ingest import formats
 from capturehub.ingest.columnar import ColumnarWriter
 from capturehub.ingest.errors import IngestError, show_value
 from capturehub.ingest.measurement import Measurement
@@ -166,7 +166,7 @@ def read_layout(file: BinaryIO) -> WavLayout:
 
 
 def _check_container(head: bytes) -> None:
-    if len(head) >= 12 and head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE":
+    if formats.WAV.looks_like(head):
         return
     if len(head) >= 12 and head[:4] in (b"RIFF", b"RIFX"):
         kind = head[8:12].decode("latin-1")
@@ -175,9 +175,10 @@ def _check_container(head: bytes) -> None:
         raise IngestError(f"the WAV header is truncated: the file has only {len(head)} bytes")
     if not head:
         raise IngestError("the file is empty: a WAV file needs a header and samples")
-    text = head.decode("utf-8", "replace")
-    looks_like_text = "\ufffd" not in text and re.sub(r"\s", "", text).isprintable()
-    hint = " (it is text: if it is a CSV, upload it with a .csv name)" if looks_like_text else ""
+    other = formats.sniff(head)
+    hint = ""
+    if other is not None and other.is_text:
+        hint = f" (it is text: if it is a {other.label}, upload it with a {other.suffix} name)"
     first_line = head.split(b"\n", 1)[0].removesuffix(b"\r")
     raise IngestError(f"not a RIFF/WAVE file: it starts with {show_value(first_line)}{hint}")
 

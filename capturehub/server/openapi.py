@@ -44,11 +44,12 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from starlette.routing import BaseRoute
 
+from capturehub.ingest import formats as file_formats
 from capturehub.server.allow import served_routes
 from capturehub.server.auth.deps import bearer_scheme
 from capturehub.server.auth.throttle import ADDRESS_FREE_FAILURES, USER_FREE_FAILURES
 from capturehub.server.captures import filters as capture_filters
-from capturehub.server.captures.schemas import FORMATS, TASK_STATES
+from capturehub.server.captures.schemas import TASK_STATES
 from capturehub.server.guard import MAX_JSON_BYTES
 from capturehub.server.metadata import filters as metadata_filters
 
@@ -379,7 +380,7 @@ def _capture_list_parameters() -> list[dict[str, Any]]:
             "required": False,
             "description": "Only captures of this file format (the dot is optional; case is "
             "ignored).",
-            "schema": {"type": "string", "enum": list(FORMATS)},
+            "schema": {"type": "string", "enum": list(file_formats.suffixes())},
         },
         {
             "name": "ordering",

@@ -16,9 +16,10 @@ import httpx
 import openapi_spec_validator
 import pytest
 
+from capturehub.ingest import formats as file_formats
 from capturehub.server.auth.throttle import USER_FREE_FAILURES as MAX_FAILED_LOGINS
 from capturehub.server.captures.filters import ORDERINGS
-from capturehub.server.captures.schemas import FORMATS, TASK_STATES
+from capturehub.server.captures.schemas import TASK_STATES
 from capturehub.server.guard import MAX_JSON_BYTES
 from capturehub.server.listing import MAX_PAGE_SIZE as MAX_LIMIT
 from capturehub.server.openapi import CONFLICTS
@@ -282,7 +283,7 @@ def test_the_capture_list_declares_its_query_parameters(document: dict[str, Any]
     task_state = query["task_state"]
     assert (task_state["style"], task_state["explode"]) == ("form", False)  # comma-separated
     assert task_state["schema"]["items"]["enum"] == list(TASK_STATES)
-    assert query["format"]["schema"]["enum"] == list(FORMATS)
+    assert query["format"]["schema"]["enum"] == list(file_formats.suffixes())
     orderings = query["ordering"]["schema"]["enum"]
     assert set(orderings) == set(ORDERINGS) | {f"-{name}" for name in ORDERINGS}
     assert query["limit"]["schema"]["type"] == "integer"

@@ -7,12 +7,19 @@ from urllib.parse import quote
 
 from starlette.responses import Response, StreamingResponse
 
+from capturehub.ingest import formats as file_formats
 from capturehub.server.errors import error_response
 from capturehub.storage import BlobStore
 
-CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".wav": "audio/wav"}
 # At most 19 digits: larger positions exceed any file (and int() of thousands of digits fails).
 _RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
+
+
+def media_type_of(capture_format: str) -> str:
+    """The ``Content-Type`` of a stored original (bytes of unknown kind if the format is not
+    one this server reads)."""
+    file_format = file_formats.by_suffix(capture_format)
+    return file_format.download_media_type if file_format else "application/octet-stream"
 
 
 def content_disposition(name: str) -> str:

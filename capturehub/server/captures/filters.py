@@ -18,7 +18,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 
-from capturehub.server.captures.schemas import FORMATS, TASK_STATES
+from capturehub.ingest import formats as file_formats
+from capturehub.server.captures.schemas import TASK_STATES
 from capturehub.server.errors import BadRequest
 from capturehub.server.models import Capture
 
@@ -92,10 +93,11 @@ def apply_filters(
             )
         query = query.where(Capture.task_state.in_(wanted))
     if fmt := params.get("format"):
-        fmt = fmt.lower() if fmt.startswith(".") else f".{fmt.lower()}"
-        if fmt not in FORMATS:
-            raise BadRequest(f"Unknown format {fmt!r}; use .csv or .wav.")
-        query = query.where(Capture.format == fmt)
+        file_format = file_formats.by_suffix(fmt)
+        if file_format is None:
+            shown = fmt.lower() if fmt.startswith(".") else f".{fmt.lower()}"
+            raise BadRequest(f"Unknown format {shown!r}; use {file_formats.suffixes_text()}.")
+        query = query.where(Capture.format == file_format.suffix)
     for extra in EXTRA_FILTERS:
         query = extra(query, params, project_id, session)
     return query

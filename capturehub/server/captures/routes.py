@@ -14,7 +14,7 @@ from starlette.responses import StreamingResponse
 from capturehub.server.auth.deps import Context, Credentials, CurrentCaller, caller_of
 from capturehub.server.captures import filters, local_files, service
 from capturehub.server.captures.data import ARROW_STREAM_TYPE
-from capturehub.server.captures.download import CONTENT_TYPES, blob_response
+from capturehub.server.captures.download import blob_response, media_type_of
 from capturehub.server.captures.multipart import UploadForm, read_upload
 from capturehub.server.captures.schemas import (
     capture_json,
@@ -398,7 +398,7 @@ def download_capture(
         return blob_response(
             context.blobs,
             capture.blob_key,
-            media_type=CONTENT_TYPES[capture.format],
+            media_type=media_type_of(capture.format),
             filename=capture.name,
             range_header=request.headers.get("range"),
         )

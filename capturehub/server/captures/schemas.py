@@ -6,12 +6,12 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from capturehub.ingest import formats as file_formats
 from capturehub.server.errors import BadRequest
 from capturehub.server.formats import timestamp
 from capturehub.server.models import Capture
 
 TASK_STATES = ("SENT", "STARTED", "SUCCESS", "FAILURE")
-FORMATS = (".csv", ".wav")
 
 # Values the SensiML SDK (and others) send for "no value" when they echo a capture back.
 _EMPTY = {"", "none", "null", "nan"}
@@ -87,12 +87,13 @@ def parse_optional_text(value: Any) -> str | None:
 
 
 def format_of(filename: str, fallback_name: str | None = None) -> str:
+    """The capture's ``format`` (its suffix, e.g. ``".csv"``) from the file's or capture's name."""
     for candidate in (filename, fallback_name or ""):
-        lowered = candidate.lower()
-        for extension in FORMATS:
-            if lowered.endswith(extension):
-                return extension
+        file_format = file_formats.by_filename(candidate)
+        if file_format is not None:
+            return file_format.suffix
+    expected = file_formats.suffixes_text()
     raise BadRequest(
-        f"Cannot tell the format of {filename!r}: the file name must end in .csv or .wav.",
-        data={"file": ["expected a .csv or .wav file"]},
+        f"Cannot tell the format of {filename!r}: the file name must end in {expected}.",
+        data={"file": [f"expected a {expected} file"]},
     )
