@@ -36,8 +36,12 @@ def _settings(data_dir: Path | None) -> Settings:
 
 def _context(settings: Settings) -> AppContext:
     from capturehub.server.db import upgrade
+    from capturehub.server.permissions import make_private
     from capturehub.server.runtime import build_context
 
+    # Every command that opens the data directory may create files in it (SQLite's journal,
+    # blobs): private to this user, whatever umask the shell had.
+    make_private()
     context = build_context(settings)
     upgrade(context.db.engine)
     return context
@@ -147,6 +151,8 @@ def fsck_command(repair: bool, min_age: float, data_dir: Path | None) -> None:
     --repair deletes orphan files, marks captures whose file is lost as FAILURE,
     processes again captures whose columnar copy is missing, and corrects
     each project's capture count (the capture list's total).
+    It warns about files and folders of the data directory that other users
+    can read; --repair makes them private (folders 0700, files 0600).
     Exit code 1 when problems were found and not repaired.
     Example:
       capturehub fsck --repair
@@ -168,6 +174,14 @@ def fsck_command(repair: bool, min_age: float, data_dir: Path | None) -> None:
         f"metadata values with a wrong copy of their capture's date: {report.misdated_metadata}"
     )
     click.echo(f"stale temporary files: {report.stale_temp_files}")
+    if report.loose_permissions:
+        done = "made private" if repair else "run fsck --repair to make them private"
+        click.echo(
+            f"warning: files or folders other users can read: {len(report.loose_permissions)} "
+            f"({done})"
+        )
+        for path in report.loose_permissions[:20]:
+            click.echo(f"  {path}")
     if report.clean:
         click.echo("clean")
     elif repair:

@@ -7,12 +7,15 @@ marks captures without their original as FAILURE (their row and labels are kept)
 captures without a columnar copy for processing again, and sets each project's
 ``capture_count`` (the capture list's count) back to the number of captures it holds, and each
 metadata row's copy of its capture's ``created_at`` (the filtered list's order) back to it.
+It also lists files and folders of the data directory that other local users may read, and
+``repair`` makes them private (see permissions.py).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session
 from capturehub.server import storage_keys
 from capturehub.server.context import AppContext
 from capturehub.server.models import Capture, CaptureMetadataValue, Project
+from capturehub.server.permissions import loose_paths, tighten
 
 
 @dataclass
@@ -34,6 +38,9 @@ class FsckReport:
     # differs from the capture's.
     misdated_metadata: int = 0
     stale_temp_files: int = 0
+    # Files and folders of the data directory that other local users may read (a warning:
+    # not counted in ``clean``; --repair tightens them).
+    loose_permissions: list[Path] = field(default_factory=list)
     repaired: bool = False
 
     @property
@@ -76,7 +83,9 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
         report.orphan_blobs.append(key)
     # Uncommitted writes and scratch folders (a killed job's partial columnar copy).
     report.stale_temp_files = context.blobs.sweep_temporary(min_age_seconds, remove=repair)
+    report.loose_permissions = loose_paths(context.settings.data_dir)
     if repair:
+        tighten(report.loose_permissions)
         _repair(context, report)
     return report
 
