@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -438,3 +439,26 @@ def test_error_shape_for_unknown_route(api: httpx.Client) -> None:
     response = api.get("no-such-route/")
     assert response.status_code == 404
     assert json.loads(response.text)["status"] == 404
+
+
+MALFORMED_OR_UNKNOWN_IDS = ["a%20b", "%2e%2e", "not-a-uuid", str(uuid.uuid4())]
+
+
+def test_a_new_file_for_a_malformed_or_unknown_capture_id_is_a_404(
+    server: RunningServer, api: httpx.Client, project: dict[str, Any]
+) -> None:
+    """The capture is looked up before the file is received, so an id that names no capture
+    (not even an id) is a 404 saying so, not a 500 from making a blob key of it."""
+    before = _blob_count(server)
+    base = httpx.URL(api.base_url.join(f"project/{project['uuid']}/capture/"))
+    for capture_id in MALFORMED_OR_UNKNOWN_IDS:
+        for method in ("PATCH", "PUT"):
+            # The id goes on the wire as written (percent-escapes, dots), as curl sends it.
+            url = base.copy_with(raw_path=base.raw_path + capture_id.encode() + b"/")
+            response = api.request(
+                method, url, files={"file": ("a.csv", b"ax\n1\n")}, data={"name": "new.csv"}
+            )
+            assert response.status_code == 404, (method, capture_id, response.text)
+            assert "not found" in response.json()["detail"], (method, capture_id)
+    assert _blob_count(server) == before
+    assert not any((server.data_dir / "blobs" / ".tmp").iterdir())

@@ -1,8 +1,10 @@
-"""``project/{p}/capture/...``: HTTP in and out; the rules live in service.py."""
+"""``project/{p}/capture/...``: HTTP in and out. Receiving, replacing and deleting files go
+through the lifecycle (intake.py); the rules live in service.py."""
 
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -15,6 +17,7 @@ from capturehub.server.auth.deps import Context, Credentials, CurrentCaller, cal
 from capturehub.server.captures import filters, local_files, service
 from capturehub.server.captures.data import ARROW_STREAM_TYPE
 from capturehub.server.captures.download import blob_response, media_type_of
+from capturehub.server.captures.intake import CaptureLifecycle, IncomingFile, UploadDetails
 from capturehub.server.captures.multipart import UploadForm, read_upload
 from capturehub.server.captures.schemas import (
     capture_json,
@@ -24,13 +27,11 @@ from capturehub.server.captures.schemas import (
     parse_rate,
 )
 from capturehub.server.db import id_among
-from capturehub.server.errors import BadRequest, NotFound
-from capturehub.server.jobs import process_capture_later
+from capturehub.server.errors import BadRequest, NotFound, PayloadTooLarge
 from capturehub.server.labels.versions import CHUNK
 from capturehub.server.listing import OffsetPaging, Page, json_response, page_body, stream_array
-from capturehub.server.models import Capture, CaptureConfiguration, Project, new_uuid
+from capturehub.server.models import Capture, CaptureConfiguration, Project
 from capturehub.server.projects.service import get_project
-from capturehub.server.storage_keys import CaptureFiles
 from capturehub.storage import BlobNotFound
 
 router = APIRouter(tags=["captures"])
@@ -158,25 +159,25 @@ def _ids_at(ids: filters.IdQuery, params: Any, page: Page, count: int) -> list[i
 async def upload_capture(
     project_uuid: str, request: Request, caller: CurrentCaller, context: Context
 ) -> Any:
-    await run_in_threadpool(_check_project, context, caller, project_uuid)
-    capture_uuid = new_uuid()
-    blob_key = CaptureFiles.new(project_uuid, capture_uuid).original
-    form = await _receive(request, context, blob_key)
-    assert form.file is not None
-    try:
+    lifecycle = CaptureLifecycle(context)
+    incoming = await run_in_threadpool(lifecycle.incoming_upload, caller, project_uuid)
+    _refuse_declared_oversize(request, context.settings.max_upload_bytes)
+    with incoming:  # leaving with an error keeps nothing of the file
+        form = await _read_form(request, context, incoming)
+        stored = form.file
+        if stored is None:
+            raise BadRequest(
+                "The upload has no `file` part; send the recording as the multipart part `file`.",
+                data={"file": ["required"]},
+            )
         name = form.fields.get("name")
         if name is None:
             raise BadRequest("The form field `name` is required.", data={"name": ["required"]})
-        if form.file.size == 0:
+        if stored.size == 0:
             raise BadRequest("The file is empty.", data={"file": ["the file is empty"]})
-        fmt = format_of(form.file.filename, name)
-        upload = service.NewCapture(
-            capture_uuid=capture_uuid,
+        details = UploadDetails(
             name=name,
-            format=fmt,
-            blob_key=blob_key,
-            file_size=form.file.size,
-            sha256=form.file.sha256,
+            format=format_of(stored.filename, name),
             set_sample_rate=parse_rate(form.fields.get("set_sample_rate"), field="set_sample_rate"),
             calculated_sample_rate=parse_rate(
                 form.fields.get("calculated_sample_rate"), field="calculated_sample_rate"
@@ -186,43 +187,32 @@ async def upload_capture(
                 form.fields.get("asynchronous"), field="asynchronous", default=True
             ),
         )
-        await run_in_threadpool(
-            service.check_upload, context, caller, project_uuid, name, upload.configuration_uuid
+        capture, configuration = await run_in_threadpool(
+            partial(
+                lifecycle.receive,
+                caller,
+                project_uuid,
+                incoming,
+                details=details,
+                file_size=stored.size,
+                sha256=stored.sha256,
+            )
         )
-    except BaseException:
-        form.file.writer.abort()
-        raise
-    await run_in_threadpool(form.file.writer.commit)
-    capture, configuration = await run_in_threadpool(
-        service.store_upload, context, caller, project_uuid, upload
-    )
-    if capture.task_state == "SENT":
-        process_capture_later(context.jobs, capture.id)
     return capture_json(capture, configuration)
 
 
-def _check_project(context: Any, caller: Any, project_uuid: str) -> None:
-    with context.db.read() as session:
-        get_project(session, caller, project_uuid)
-
-
-async def _receive(request: Request, context: Any, blob_key: str) -> UploadForm:
-    limit = context.settings.max_upload_bytes
+def _refuse_declared_oversize(request: Request, limit: int) -> None:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 1024 * 1024:
-        from capturehub.server.errors import PayloadTooLarge
-
         raise PayloadTooLarge(
             f"The upload ({declared} bytes) is larger than this server's limit of {limit} bytes "
             "(setting CAPTUREHUB_MAX_UPLOAD_BYTES)."
         )
-    form = await read_upload(request, lambda: context.blobs.writer(blob_key), limit)
-    if form.file is None:
-        raise BadRequest(
-            "The upload has no `file` part; send the recording as the multipart part `file`.",
-            data={"file": ["required"]},
-        )
-    return form
+
+
+async def _read_form(request: Request, context: Any, incoming: IncomingFile) -> UploadForm:
+    """The multipart form, its `file` part streamed into ``incoming``."""
+    return await read_upload(request, incoming.open_writer, context.settings.max_upload_bytes)
 
 
 @router.get("/project/{project_uuid}/capture/{capture_uuid}/", summary="One capture")
@@ -284,45 +274,43 @@ async def update_capture(
     caller: CurrentCaller,
     context: Context,
 ) -> dict[str, Any]:
+    lifecycle = CaptureLifecycle(context)
     content_type = request.headers.get("content-type", "")
-    new_file = None
-    if content_type.startswith("multipart/form-data"):
-        await run_in_threadpool(_check_project, context, caller, project_uuid)
-        blob_key = CaptureFiles.new(project_uuid, capture_uuid).original
-        form = await read_upload(
-            request, lambda: context.blobs.writer(blob_key), context.settings.max_upload_bytes
+    if not content_type.startswith("multipart/form-data"):
+        changes = _changes_from(await _json_object(request))
+        capture, configuration = await run_in_threadpool(
+            lifecycle.change, caller, project_uuid, capture_uuid, changes
         )
-        fields: dict[str, Any] = dict(form.fields)
-        new_file = form.file
-    else:
-        fields = await _json_object(request)
-        blob_key = ""
-    try:
-        changes = _changes_from(fields)
-        if new_file is not None:
-            if new_file.size == 0:
-                raise BadRequest("The file is empty.", data={"file": ["the file is empty"]})
-            changes.new_format = format_of(new_file.filename, changes.name)
-            changes.new_blob_key = blob_key
-            changes.new_size = new_file.size
-            changes.new_sha256 = new_file.sha256
-            await run_in_threadpool(new_file.writer.commit)
-    except BaseException:
-        if new_file is not None:
-            new_file.writer.abort()
-        raise
-    try:
-        capture, configuration, unused = await run_in_threadpool(
-            service.update_capture, context, caller, project_uuid, capture_uuid, changes
+        return capture_json(capture, configuration)
+    # The capture is looked up before anything is received: an unknown or malformed id is a
+    # 404, and its keys are made from the stored capture, never from the URL.
+    incoming = await run_in_threadpool(
+        lifecycle.incoming_replacement, caller, project_uuid, capture_uuid
+    )
+    with incoming:  # leaving with an error keeps nothing of the file
+        form = await _read_form(request, context, incoming)
+        changes = _changes_from(dict(form.fields))
+        if form.file is None:
+            # Fields only: nothing was stored.
+            capture, configuration = await run_in_threadpool(
+                lifecycle.change, caller, project_uuid, capture_uuid, changes
+            )
+            return capture_json(capture, configuration)
+        if form.file.size == 0:
+            raise BadRequest("The file is empty.", data={"file": ["the file is empty"]})
+        capture, configuration = await run_in_threadpool(
+            partial(
+                lifecycle.change,
+                caller,
+                project_uuid,
+                capture_uuid,
+                changes,
+                incoming,
+                new_format=format_of(form.file.filename, changes.name),
+                file_size=form.file.size,
+                sha256=form.file.sha256,
+            )
         )
-    except BaseException:
-        if new_file is not None:
-            context.blobs.delete(blob_key)
-        raise
-    for key in unused:
-        context.blobs.delete(key)
-    if capture.task_state == "SENT":
-        process_capture_later(context.jobs, capture.id)
     return capture_json(capture, configuration)
 
 
@@ -365,7 +353,7 @@ def _changes_from(fields: dict[str, Any]) -> service.CaptureChanges:
 def delete_capture(
     project_uuid: str, capture_uuid: str, caller: CurrentCaller, context: Context
 ) -> Response:
-    service.delete_capture(context, caller, project_uuid, capture_uuid)
+    CaptureLifecycle(context).delete(caller, project_uuid, capture_uuid)
     return Response(status_code=204)
 
 

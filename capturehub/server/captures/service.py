@@ -1,9 +1,8 @@
-"""Capture rules: scoped lookups, storing uploads durably, updates and deletion.
+"""Capture rules on the database side: scoped lookups, the checks and row of an upload,
+updates and deletion of rows.
 
-The upload protocol (see docs/architecture.md): the file is streamed to a fresh blob key and
-committed (fsync, rename) before the capture row is inserted; the unique (project, name)
-constraint decides duplicates and a refused upload's blob is deleted. A crash can therefore
-leave an orphan blob (``capturehub fsck`` removes it) but never a row without its file.
+The order of blob and row steps (the file committed before its row is inserted, rows deleted
+before their files) is kept by the lifecycle in ``intake.py``, which calls these.
 """
 
 from __future__ import annotations
@@ -232,9 +231,10 @@ def update_capture(
         return capture, configuration_uuid_of(session, capture), unused
 
 
-def delete_capture(
+def delete_capture_row(
     context: AppContext, caller: Caller, project_uuid: str, capture_uuid: str
-) -> None:
+) -> list[str]:
+    """Delete the capture's row; returns the blob keys of its file, now unused."""
     with context.db.session() as session:
         # Locked, so that the keys read are the ones deleted: a file replacement committing
         # in between would otherwise leave its new original behind (an orphan blob).
@@ -242,9 +242,7 @@ def delete_capture(
         keys = CaptureFiles.of(capture.blob_key).keys
         session.execute(delete(Capture).where(Capture.id == capture.id))
         count_captures(session, capture.project_id, -1)
-    # Row first, files second (see the module docstring).
-    for key in keys:
-        context.blobs.delete(key)
+    return keys
 
 
 def count_captures(session: Session, project_id: int, change: int) -> None:

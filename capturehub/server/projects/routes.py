@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from sqlalchemy import delete
 
 from capturehub.server.auth.deps import Context, CurrentCaller
-from capturehub.server.models import Project
+from capturehub.server.captures.intake import CaptureLifecycle
 from capturehub.server.projects import service
 from capturehub.server.projects.schemas import ProjectCreate, ProjectUpdate, project_json
-from capturehub.server.storage_keys import project_prefix
 
 router = APIRouter(tags=["projects"])
 
@@ -48,11 +46,5 @@ def update_project(
     "/project/{project_uuid}/", status_code=204, summary="Delete a project and its captures"
 )
 def delete_project(project_uuid: str, caller: CurrentCaller, context: Context) -> Response:
-    with context.db.session() as session:
-        project = service.get_project(session, caller, project_uuid)
-        session.execute(delete(Project).where(Project.id == project.id))
-    # Rows first, files second: a crash in between leaves orphan blobs (fsck removes them),
-    # never a row whose file is gone.
-    for key in list(context.blobs.list(project_prefix(project_uuid))):
-        context.blobs.delete(key)
+    CaptureLifecycle(context).delete_project(caller, project_uuid)
     return Response(status_code=204)

@@ -1,0 +1,226 @@
+"""The capture lifecycle: receiving a new upload, replacing a capture's file, deleting
+captures. Every step that touches both the blob store and the database is here, in one
+order that a crash at any point cannot turn into a lost capture:
+
+1. the file is streamed to fresh keys (:class:`IncomingFile`); nothing is visible yet;
+2. cheap checks (name, duplicate, configuration) refuse a doomed upload before anything is
+   kept: the write is aborted;
+3. the file is committed (durable, then visible under its key);
+4. the row is inserted (or, for a replacement, pointed at the new file) in one transaction;
+   when that fails the new blobs are deleted;
+5. the capture is queued for processing; if that is lost, the housekeeping finds the row
+   still SENT and queues it again.
+
+A crash between 3 and 4 leaves an orphan blob, never a row without its file; ``capturehub
+fsck --repair`` removes orphans. Deleting goes the other way round: rows first, then files
+(directly for one capture, by the "delete blobs" job for a whole project).
+
+Routes parse HTTP and call :class:`CaptureLifecycle`; they never open, commit or abort a blob
+writer, delete a blob, or make a key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+
+from sqlalchemy import delete, select
+
+from capturehub.server.auth.service import Caller
+from capturehub.server.captures import service
+from capturehub.server.context import AppContext
+from capturehub.server.jobs import delete_blobs_later, process_capture_later
+from capturehub.server.models import Capture, Project, new_uuid
+from capturehub.server.projects.service import get_project
+from capturehub.server.storage_keys import CaptureFiles, project_prefix
+from capturehub.storage import BlobWriter
+
+
+@dataclass
+class UploadDetails:
+    """What a client says about a new capture besides its file (parsed from the form)."""
+
+    name: str
+    format: str
+    set_sample_rate: float | None
+    calculated_sample_rate: float | None
+    configuration_uuid: str | None
+    asynchronous: bool
+
+
+class IncomingFile:
+    """A file on its way into the blob store under fresh keys.
+
+    Used as a context manager around everything between receiving the bytes and handing them
+    to the lifecycle: leaving it with an exception (a refused field, a client gone) drops the
+    uncommitted write, so nothing is kept.
+    """
+
+    def __init__(self, context: AppContext, files: CaptureFiles) -> None:
+        self._context = context
+        self.files = files
+        self._writer: BlobWriter | None = None
+        self._committed = False
+
+    def open_writer(self) -> BlobWriter:
+        """The writer the upload's bytes are streamed into (called once, by the parser)."""
+        self._writer = self._context.blobs.writer(self.files.original)
+        return self._writer
+
+    def commit(self) -> None:
+        assert self._writer is not None, "no file was received"
+        self._writer.commit()
+        self._committed = True
+
+    def discard(self) -> None:
+        """Forget the file: abort the write, or delete the blobs once committed."""
+        if self._committed:
+            for key in self.files.keys:
+                self._context.blobs.delete(key)
+            self._committed = False
+        elif self._writer is not None:
+            self._writer.abort()
+        self._writer = None
+
+    def __enter__(self) -> IncomingFile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self.discard()
+
+
+class CaptureLifecycle:
+    """Receive, replace and delete captures: blob keys, writes, rows and jobs, in order."""
+
+    def __init__(self, context: AppContext) -> None:
+        self._context = context
+
+    # -- a new upload -------------------------------------------------------------------------
+
+    def incoming_upload(self, caller: Caller, project_uuid: str) -> IncomingFile:
+        """Keys for a new capture of the caller's project (a 404 for someone else's)."""
+        with self._context.db.read() as session:
+            project = get_project(session, caller, project_uuid)
+            files = CaptureFiles.new(project.uuid, new_uuid())
+        return IncomingFile(self._context, files)
+
+    def receive(
+        self,
+        caller: Caller,
+        project_uuid: str,
+        incoming: IncomingFile,
+        *,
+        details: UploadDetails,
+        file_size: int,
+        sha256: str,
+    ) -> tuple[Capture, str | None]:
+        """Keep a received upload: check, commit, insert the row, queue processing.
+
+        Returns the capture and its configuration's uuid. On any refusal nothing is kept.
+        """
+        with incoming:
+            service.check_upload(
+                self._context, caller, project_uuid, details.name, details.configuration_uuid
+            )
+            incoming.commit()
+            # store_upload deletes the blobs itself when it refuses the row.
+            capture, configuration = service.store_upload(
+                self._context,
+                caller,
+                project_uuid,
+                service.NewCapture(
+                    capture_uuid=incoming.files.capture_uuid,
+                    name=details.name,
+                    format=details.format,
+                    blob_key=incoming.files.original,
+                    file_size=file_size,
+                    sha256=sha256,
+                    set_sample_rate=details.set_sample_rate,
+                    calculated_sample_rate=details.calculated_sample_rate,
+                    configuration_uuid=details.configuration_uuid,
+                    asynchronous=details.asynchronous,
+                ),
+            )
+        self._queue_if_waiting(capture)
+        return capture, configuration
+
+    # -- changing a capture -------------------------------------------------------------------
+
+    def incoming_replacement(
+        self, caller: Caller, project_uuid: str, capture_uuid: str
+    ) -> IncomingFile:
+        """Keys for a new file of an existing capture, looked up first: an id that names no
+        capture of the caller's (unknown, or not an id at all) is a 404 before anything is
+        stored or any key made."""
+        with self._context.db.read() as session:
+            capture = service.get_capture(session, caller, project_uuid, capture_uuid)
+            project_of_capture = session.scalar(
+                select(Project.uuid).where(Project.id == capture.project_id)
+            )
+            assert project_of_capture is not None
+            files = CaptureFiles.new(project_of_capture, capture.uuid)
+        return IncomingFile(self._context, files)
+
+    def change(
+        self,
+        caller: Caller,
+        project_uuid: str,
+        capture_uuid: str,
+        changes: service.CaptureChanges,
+        incoming: IncomingFile | None = None,
+        *,
+        new_format: str | None = None,
+        file_size: int = 0,
+        sha256: str = "",
+    ) -> tuple[Capture, str | None]:
+        """Apply field changes and, with ``incoming``, replace the capture's file.
+
+        The new file is committed before the row points at it; the old file's blobs are
+        deleted after. Returns the capture and its configuration's uuid.
+        """
+        if incoming is None:
+            capture, configuration, unused = service.update_capture(
+                self._context, caller, project_uuid, capture_uuid, changes
+            )
+        else:
+            with incoming:
+                changes.new_blob_key = incoming.files.original
+                changes.new_format = new_format
+                changes.new_size = file_size
+                changes.new_sha256 = sha256
+                incoming.commit()
+                capture, configuration, unused = service.update_capture(
+                    self._context, caller, project_uuid, capture_uuid, changes
+                )
+        # Row first, files second: a crash here leaves orphans (fsck), never a lost file.
+        for key in unused:
+            self._context.blobs.delete(key)
+        self._queue_if_waiting(capture)
+        return capture, configuration
+
+    # -- deleting -----------------------------------------------------------------------------
+
+    def delete(self, caller: Caller, project_uuid: str, capture_uuid: str) -> None:
+        """Delete one capture: its row, then its blobs."""
+        keys = service.delete_capture_row(self._context, caller, project_uuid, capture_uuid)
+        for key in keys:
+            self._context.blobs.delete(key)
+
+    def delete_project(self, caller: Caller, project_uuid: str) -> None:
+        """Delete a project with its captures: the rows in one transaction, then every blob
+        under the project's prefix by the "delete blobs" job (a project may hold many)."""
+        with self._context.db.session() as session:
+            project = get_project(session, caller, project_uuid)
+            prefix = project_prefix(project.uuid)
+            session.execute(delete(Project).where(Project.id == project.id))
+        delete_blobs_later(self._context.jobs, prefixes=[prefix])
+
+    def _queue_if_waiting(self, capture: Capture) -> None:
+        if capture.task_state == "SENT":
+            process_capture_later(self._context.jobs, capture.id)

@@ -1,0 +1,165 @@
+"""The capture lifecycle interrupted between any two of its steps loses nothing, and leaves
+nothing that the housekeeping (captures left SENT) and ``capturehub fsck --repair`` (orphan
+blobs, temporary files) do not put right.
+
+Each step is interrupted two ways: an exception (the lifecycle's own cleanup runs) and the
+process ending on the spot in a subprocess (no cleanup at all, as a kill). Before each, the
+project holds one processed capture; afterwards every capture's stored file is whole and
+matches its row, each operation either happened or did not, and fsck reports clean.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from capturehub.server.auth import service as auth
+from capturehub.server.captures.processing import pending_captures, process_capture
+from capturehub.server.context import AppContext
+from capturehub.server.db import upgrade
+from capturehub.server.fsck import fsck
+from capturehub.server.models import Capture, Project
+from capturehub.server.projects import service as projects
+from capturehub.server.projects.schemas import ProjectCreate
+from capturehub.server.runtime import build_context
+from capturehub.server.storage_keys import project_prefix
+from tests.conftest import BACKENDS, REPO_ROOT, require_backend
+from tests.lifecycle.scenarios import (
+    NEW,
+    ORIGINAL,
+    REPLACEMENT,
+    STEPS,
+    World,
+    command,
+    run,
+    sha256,
+    upload,
+)
+from tests.servers import create_postgres_database, drop_postgres_database
+
+
+class Crash(Exception):
+    """The failure injected at a step."""
+
+
+def _die(*_args: Any, **_kwargs: Any) -> None:
+    raise Crash("interrupted")
+
+
+@pytest.fixture(params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    backend = request.param
+    require_backend(backend)
+    database_url = create_postgres_database() if backend == "postgresql" else None
+    try:
+        world = World(
+            data_dir=str(tmp_path / "data"),
+            database_url=database_url,
+            user_id=0,
+            team_id=0,
+            username="crash",
+            project_uuid="",
+            kept_uuid="",
+        )
+        context = build_context(world.settings())
+        try:
+            upgrade(context.db.engine)
+            with context.db.session() as session:
+                user = auth.create_user(session, "crash", "password-1", "lab")
+                world.user_id, world.team_id = user.id, user.team_id
+            with context.db.session() as session:
+                project = projects.create_project(
+                    session, world.caller, ProjectCreate(name="crashes")
+                )
+                world.project_uuid = project.uuid
+            world.kept_uuid = upload(context, world, "kept.csv", ORIGINAL)
+            _process_pending(context)
+        finally:
+            context.db.dispose()
+        yield world
+    finally:
+        if database_url:
+            drop_postgres_database(database_url)
+
+
+def _process_pending(context: AppContext) -> None:
+    """What the housekeeping and a worker do: process every capture left to process."""
+    for capture_id in pending_captures(context):
+        process_capture(context, capture_id)
+
+
+def _recover_and_check(context: AppContext, world: World) -> dict[str, str]:
+    """Recover as the server and an operator would, check everything is whole; returns the
+    captures as name -> sha256 of their stored file."""
+    _process_pending(context)
+    repair = fsck(context, repair=True, min_age_seconds=0)
+    assert not repair.missing_originals and not repair.missing_columnar, repair
+    after = fsck(context, min_age_seconds=0)
+    assert after.clean, after
+    captures: dict[str, str] = {}
+    with context.db.read() as session:
+        rows = session.execute(select(Capture)).scalars().all()
+        for capture in rows:
+            stored = b"".join(context.blobs.read(capture.blob_key))
+            assert sha256(stored) == capture.sha256
+            assert len(stored) == capture.file_size
+            assert capture.task_state == "SUCCESS", capture.task_result
+            assert context.blobs.exists(capture.columnar_key or "")
+            captures[capture.name] = capture.sha256
+        projects_left = session.scalars(select(Project.uuid)).all()
+    if world.project_uuid not in projects_left:
+        assert list(context.blobs.list(project_prefix(world.project_uuid))) == []
+    return captures
+
+
+EXPECTED = {
+    # step -> the captures once recovered (name -> which file), or None: the project is gone
+    "upload: written, not committed": {"kept.csv": ORIGINAL},
+    "upload: committed, row not inserted": {"kept.csv": ORIGINAL},
+    "upload: row inserted, not queued": {"kept.csv": ORIGINAL, "new.csv": NEW},
+    "replace: new file committed, row not changed": {"kept.csv": ORIGINAL},
+    "replace: row changed, old file not deleted": {"kept.csv": REPLACEMENT},
+    "delete: row deleted, files not deleted": {},
+    "project delete: rows deleted, files not deleted": {},
+}
+# Steps whose exception the lifecycle cleans up itself (nothing for fsck to do).
+CLEANED_UP = {
+    "upload: written, not committed",
+    "upload: committed, row not inserted",
+    "replace: new file committed, row not changed",
+}
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_an_exception_at_any_step(world: World, step: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    context = build_context(world.settings())
+    try:
+        with pytest.raises(Crash):
+            run(context, world, step, _die, monkeypatch.setattr)
+        monkeypatch.undo()
+        if step in CLEANED_UP:
+            found = fsck(context, min_age_seconds=0)
+            assert found.clean, found
+        captures = _recover_and_check(context, world)
+    finally:
+        context.db.dispose()
+    assert captures == {name: sha256(data) for name, data in EXPECTED[step].items()}
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_a_kill_at_any_step(world: World, step: str) -> None:
+    killed = subprocess.run(
+        command(world, step), cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert killed.returncode == 137, killed.stdout + killed.stderr
+    context = build_context(world.settings())
+    try:
+        captures = _recover_and_check(context, world)
+    finally:
+        context.db.dispose()
+    assert captures == {name: sha256(data) for name, data in EXPECTED[step].items()}
