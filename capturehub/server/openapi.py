@@ -22,8 +22,8 @@ routes, so a new route is described correctly without touching this file:
 - ``507`` on every route that writes: the server's disk (its files or its database) filled
   while storing the request; ``503`` everywhere: the database did not answer (both in
   capturehub/server/errors.py).
-- ``429`` on the token route: failed logins are rate-limited per user name
-  (capturehub/server/auth/service.py).
+- ``429`` on the token route: failed logins are throttled per client address and per user
+  name from one address (capturehub/server/auth/throttle.py).
 - ``409`` is the exception: conflicts come from the services' rules (unique names, a capture
   still being processed, concurrent writes), which no signature shows, so :data:`CONFLICTS`
   lists them by family of paths; tests/server/test_openapi.py checks that every rule still
