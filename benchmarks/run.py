@@ -2,6 +2,7 @@
 
     python -m benchmarks.run            # full sizes (minutes); figures for docs/performance.md
     python -m benchmarks.run --smoke    # small sizes (seconds); CI runs this
+    python -m benchmarks.run --only load --load-clients 200 --load-seconds 300
 
 Prints a table and writes the figures as JSON (``--out``). Each figure is the median of
 ``--repeat`` runs. See docs/performance.md.
@@ -771,6 +772,111 @@ def bench_statistics(
         shutil.rmtree(server_dir, ignore_errors=True)
 
 
+def bench_load(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[str, Any]:
+    """Many clients at once, each on its own connection, for a while: the capture list (pages
+    of 100), one capture, a metadata-filtered page and small uploads, mixed 35/35/20/10. The
+    figures: answers per second, how many were errors (anything but a 2xx, or no answer), and
+    the latency percentiles over every request. The server runs with its default settings."""
+    import random
+    import threading
+
+    from benchmarks.stats_bench import logged_in, seed_project
+
+    captures = sizes["load_captures"]
+    clients = sizes["load_clients"]
+    seconds = sizes["load_seconds"]
+    server_dir = Path(tempfile.mkdtemp(prefix="load-", dir=workdir))
+    process = new_server(backend, server_dir)
+    try:
+        api = logged_in(process)
+        project, uuids, _label = seed_project(process, api, captures, 0)
+        base = f"project/{project}/capture/"
+        headers = dict(api.headers)
+        api.close()
+        samples: list[tuple[str, float, bool]] = []
+        lock = threading.Lock()
+        ready = threading.Barrier(clients + 1)
+        stop = threading.Event()
+
+        def client(index: int) -> None:
+            rng = random.Random(index)
+            done: list[tuple[str, float, bool]] = []
+            uploads = 0
+            with httpx.Client(base_url=process.url, headers=headers, timeout=120) as http:
+                ready.wait()
+                while not stop.is_set():
+                    pick = rng.random()
+                    started = time.perf_counter()
+                    try:
+                        if pick < 0.35:
+                            kind = "list"
+                            offset = rng.randrange(0, max(captures - 100, 1))
+                            answer = http.get(base, params={"limit": 100, "offset": offset})
+                        elif pick < 0.70:
+                            kind = "get"
+                            answer = http.get(f"{base}{rng.choice(uuids)}/")
+                        elif pick < 0.90:
+                            kind = "metadata"
+                            answer = http.get(
+                                base,
+                                params={
+                                    "metadata.Subject": f"S{rng.randrange(40):02d}",
+                                    "metadata.Age__gte": "30",
+                                    "limit": 100,
+                                },
+                            )
+                        else:
+                            kind = "upload"
+                            uploads += 1
+                            name = f"load-{index}-{uploads}.csv"
+                            answer = http.post(
+                                base,
+                                data={"name": name},
+                                files={"file": (name, b"a,b,c\n1,2,3\n4,5,6\n7,8,9\n")},
+                            )
+                        ok = answer.is_success
+                    except httpx.TransportError:
+                        ok = False
+                    done.append((kind, time.perf_counter() - started, ok))
+            with lock:
+                samples.extend(done)
+
+        threads = [threading.Thread(target=client, args=(index,)) for index in range(clients)]
+        for thread in threads:
+            thread.start()
+        ready.wait()
+        started = time.perf_counter()
+        time.sleep(seconds)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        process.close()
+        shutil.rmtree(server_dir, ignore_errors=True)
+    latencies = sorted(latency for _kind, latency, _ok in samples)
+
+    def at(fraction: float) -> float:
+        return 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * fraction))]
+
+    results: dict[str, Any] = {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "captures": captures,
+        "requests": len(samples),
+        "errors": sum(1 for _kind, _latency, ok in samples if not ok),
+        "requests_per_s": len(samples) / elapsed,
+        "p50_ms": at(0.50),
+        "p95_ms": at(0.95),
+        "p99_ms": at(0.99),
+    }
+    for kind in ("list", "get", "metadata", "upload"):
+        of_kind = [latency for name, latency, _ok in samples if name == kind]
+        if of_kind:
+            results[f"{kind}_p95_ms"] = percentiles(of_kind)["p95_ms"]
+    return results
+
+
 SIZES = {
     "full": {
         "ingest_rows": 1_500_000,
@@ -785,6 +891,9 @@ SIZES = {
         "lookup_requests": 200,
         "stats_captures": 10_000,
         "stats_segments": 100_000,
+        "load_captures": 1_000,
+        "load_clients": 200,
+        "load_seconds": 300,
     },
     "smoke": {
         "ingest_rows": 20_000,
@@ -799,6 +908,9 @@ SIZES = {
         "lookup_requests": 20,
         "stats_captures": 200,
         "stats_segments": 2_000,
+        "load_captures": 200,
+        "load_clients": 10,
+        "load_seconds": 3,
     },
 }
 
@@ -811,6 +923,7 @@ SECTIONS: dict[str, Section] = {
     "data": bench_data,
     "lookups": lambda workdir, backend, sizes, repeat: bench_lookups(workdir, backend, sizes),
     "statistics": bench_statistics,
+    "load": lambda workdir, backend, sizes, repeat: bench_load(workdir, backend, sizes),
 }
 
 
@@ -831,8 +944,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", nargs="*", default=None, choices=list(SECTIONS), help="sections to run"
     )
+    parser.add_argument(
+        "--load-clients", type=int, default=None, help="load: concurrent clients (full: 200)"
+    )
+    parser.add_argument(
+        "--load-seconds", type=int, default=None, help="load: how long they run (full: 300)"
+    )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "full"
+    sizes = dict(SIZES[mode])
+    if args.load_clients is not None:
+        sizes["load_clients"] = args.load_clients
+    if args.load_seconds is not None:
+        sizes["load_seconds"] = args.load_seconds
     repeat = args.repeat or (1 if args.smoke else 5)
     workdir = args.workdir or Path(tempfile.gettempdir()) / f"capturehub-bench-{mode}"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -850,7 +974,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"running {name} ...", flush=True)
         started = time.perf_counter()
-        report[name] = run(workdir, args.backend, SIZES[mode], repeat)
+        report[name] = run(workdir, args.backend, sizes, repeat)
         print(f"  {name} took {time.perf_counter() - started:.1f} s", flush=True)
     print_table(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -48,5 +48,8 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
     assert figures["data"]["get_data_http_s"] > 0
     # The benchmark's SDK runs on the server's machine: get_data() must have read in place.
     assert figures["data"]["get_data_read_in_place"] is True
-    for section in ("[lookups]", "[download]", "[data]"):
+    # The load section: concurrent clients mixing reads and uploads, none refused.
+    assert figures["load"]["requests"] > 0 and figures["load"]["errors"] == 0
+    assert figures["load"]["p99_ms"] > 0 and figures["load"]["requests_per_s"] > 0
+    for section in ("[lookups]", "[download]", "[data]", "[load]"):
         assert section in result.stdout, section
