@@ -15,6 +15,7 @@ from capturehub.server.auth.routes import router as auth_router
 from capturehub.server.captures.routes import router as captures_router
 from capturehub.server.configurations.routes import router as configurations_router
 from capturehub.server.context import AppContext
+from capturehub.server.docs import install_docs
 from capturehub.server.errors import install_error_handlers
 from capturehub.server.guard import RequestGuard
 from capturehub.server.labels.routes import router as labels_router
@@ -25,6 +26,7 @@ from capturehub.server.paths import NormalizePath
 from capturehub.server.projects.routes import router as projects_router
 from capturehub.server.proxies import TrustedProxies
 from capturehub.server.runtime import Runtime, build_context
+from capturehub.server.security_headers import SecurityHeaders
 from capturehub.server.segments.routes import router as segments_router
 from capturehub.server.settings import Settings
 from capturehub.server.statistics.routes import router as statistics_router
@@ -71,6 +73,8 @@ def create_app(
         "the SensiML Python SDK.",
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url=None,  # served locally by install_docs
+        redoc_url=None,
     )
     app.state.context = runtime.context
     install_error_handlers(app)
@@ -78,10 +82,13 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     install_openapi(app)
+    install_docs(app)
     app.add_middleware(RequestGuard)
     app.add_middleware(NormalizePath, prefix=settings.normalized_root_path)
-    # A stalled body is timed wherever it is read (the guard reads JSON bodies).
+    # A stalled body is timed wherever it is read (routes read their own: server/bodies.py).
     app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
+    # Every answer gets the headers, the guard's and the server's errors included.
+    app.add_middleware(SecurityHeaders)
     # Outermost: everything inside sees the client's address, not its proxy's.
     app.add_middleware(TrustedProxies, trusted=settings.trusted_proxy_networks)
     return app

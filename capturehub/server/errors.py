@@ -20,6 +20,8 @@ from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from capturehub.server.security_headers import SECURITY_HEADERS
+
 log = logging.getLogger("capturehub.server")
 
 POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
@@ -69,6 +71,10 @@ class Conflict(APIError):
 
 class PayloadTooLarge(APIError):
     status_code = 413
+
+
+class UnsupportedMediaType(APIError):
+    status_code = 415
 
 
 class TooManyRequests(APIError):
@@ -208,4 +214,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "Internal server error; the server log has the details.")
+        # Answered outside the middleware that sets these on every other answer.
+        return error_response(
+            500,
+            "Internal server error; the server log has the details.",
+            headers=dict(SECURITY_HEADERS),
+        )

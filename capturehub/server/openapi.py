@@ -11,14 +11,17 @@ document once and caches it in ``app.openapi_schema``.
 Each error is declared from a fact the code can be asked about, not from a hand-written list of
 routes, so a new route is described correctly without touching this file:
 
-- ``400`` everywhere: request validation, and the request guard (capturehub/server/guard.py)
-  refuses NUL characters in any URL and non-strict JSON in any body.
+- ``400`` everywhere: request validation; the request guard (capturehub/server/guard.py)
+  refuses NUL characters in any URL, and every route taking JSON non-strict JSON
+  (capturehub/server/bodies.py).
 - ``401`` on every route that takes a bearer token
   (:data:`~capturehub.server.auth.deps.bearer_scheme`, through ``current_caller`` or directly).
 - ``404`` on every route with a path parameter: every id in a path is looked up in the caller's
   team, and a miss (or another team's object) is a 404.
 - ``413`` on routes that take a file (``multipart/form-data`` with a binary part) and on routes
-  that take a JSON body (the guard's 64 MiB cap).
+  that take a JSON or form body (the route's body limit, bulk routes' larger one: settings
+  ``max_request_body_bytes`` and ``max_bulk_request_body_bytes``, in MiB as this server has
+  them); ``415`` on routes that take JSON (another or no content type).
 - ``507`` on every route that writes: the server's disk (its files or its database) filled
   while storing the request; ``503`` everywhere: the database did not answer (both in
   capturehub/server/errors.py).
@@ -40,7 +43,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from starlette.routing import BaseRoute
 
@@ -48,10 +50,11 @@ from capturehub.ingest import formats as file_formats
 from capturehub.server.allow import served_routes
 from capturehub.server.auth.deps import bearer_scheme
 from capturehub.server.auth.throttle import ADDRESS_FREE_FAILURES, USER_FREE_FAILURES
+from capturehub.server.bodies import body_limit, depends_on, is_bulk, limit_text
 from capturehub.server.captures import filters as capture_filters
 from capturehub.server.captures.schemas import TASK_STATES
-from capturehub.server.guard import MAX_JSON_BYTES
 from capturehub.server.metadata import filters as metadata_filters
+from capturehub.server.settings import Settings
 
 ERROR = "Error"
 OAUTH_ERROR = "OAuthError"
@@ -123,7 +126,10 @@ FILE_TOO_LARGE = (
     "The file is larger than the server's upload limit (setting CAPTUREHUB_MAX_UPLOAD_BYTES); "
     "refused while it streams."
 )
-JSON_TOO_LARGE = f"The JSON body is larger than {MAX_JSON_BYTES // 1024 // 1024} MiB."
+NOT_JSON = (
+    "The body is not sent as JSON: send it with `Content-Type: application/json` (a missing "
+    "content type is refused too)."
+)
 TOO_MANY_LOGINS = (
     f"Too many failed logins from the client's address ({ADDRESS_FREE_FAILURES}, whatever the "
     f"user name) or for this user name from that address ({USER_FREE_FAILURES}); each further "
@@ -221,15 +227,18 @@ def install_openapi(app: FastAPI) -> None:
                 servers=app.servers,
                 separate_input_output_schemas=app.separate_input_output_schemas,
             )
-            app.openapi_schema = describe(document, app.routes)
+            app.openapi_schema = describe(document, app.routes, settings=app.state.context.settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def describe(document: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[str, Any]:
+def describe(
+    document: dict[str, Any], routes: Sequence[BaseRoute], *, settings: Settings
+) -> dict[str, Any]:
     """``document`` (as FastAPI generated it from ``routes``) with the server's real errors
-    and the capture list's query parameters. Returns a new document."""
+    (body limits as ``settings`` has them) and the capture list's query parameters. Returns a
+    new document."""
     document = copy.deepcopy(document)
     components = document.setdefault("components", {}).setdefault("schemas", {})
     components[ERROR] = copy.deepcopy(ERROR_SCHEMA)
@@ -237,7 +246,13 @@ def describe(document: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[str,
     authenticated = {
         (route.path_format, method.lower())
         for route in served_routes(routes)
-        if _depends_on(getattr(route, "dependant", None), bearer_scheme)
+        if depends_on(getattr(route, "dependant", None), bearer_scheme)
+        for method in route.methods or ()
+    }
+    bulk = {
+        (route.path_format, method.lower())
+        for route in served_routes(routes)
+        if is_bulk(getattr(route, "endpoint", None))
         for method in route.methods or ()
     }
     for path, method, operation in _operations(document):
@@ -259,9 +274,12 @@ def describe(document: dict[str, Any], routes: Sequence[BaseRoute]) -> dict[str,
             if method in rule.methods and rule.path.search(path):
                 _declare(responses, 409, rule.description)
         too_large = [FILE_TOO_LARGE] if _takes_file(operation) else []
-        too_large += [JSON_TOO_LARGE] if _takes_json(operation) else []
+        if _takes_json(operation) or _takes_form(operation):
+            too_large.append(_body_too_large(settings, bulk=(path, method) in bulk))
         if too_large:
             _declare(responses, 413, " ".join(too_large))
+        if _takes_json(operation):
+            _declare(responses, 415, NOT_JSON)
         if method not in ("get", "head"):
             _declare(responses, 507, STORAGE_FULL)
         _declare(responses, 503, DATABASE_UNAVAILABLE, headers=_RETRY_AFTER)
@@ -319,26 +337,27 @@ def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, 
                 yield path, method, operation
 
 
-def _depends_on(dependant: Dependant | None, call: Any) -> bool:
-    """Whether ``call`` is among the dependencies, however deep (a route may depend on it
-    through another dependency). Routes that are not API routes have no ``dependant``."""
-    if dependant is None:
-        return False
-    stack = [dependant]
-    while stack:
-        current = stack.pop()
-        if current.call is call:
-            return True
-        stack.extend(current.dependencies)
-    return False
-
-
 def _takes_file(operation: dict[str, Any]) -> bool:
     content = operation.get("requestBody", {}).get("content", {})
     properties = content.get("multipart/form-data", {}).get("schema", {}).get("properties", {})
     return any(
         prop.get("format") == "binary" or "contentMediaType" in prop for prop in properties.values()
     )
+
+
+def _body_too_large(settings: Settings, *, bulk: bool) -> str:
+    kind = "bulk " if bulk else ""
+    setting = f"CAPTUREHUB_MAX{'_BULK' if bulk else ''}_REQUEST_BODY_BYTES"
+    return (
+        f"The JSON body (or form) is larger than the {kind}limit of "
+        f"{limit_text(body_limit(settings, bulk=bulk))} (setting {setting}); refused before "
+        "it is read."
+    )
+
+
+def _takes_form(operation: dict[str, Any]) -> bool:
+    content = operation.get("requestBody", {}).get("content", {})
+    return "application/x-www-form-urlencoded" in content
 
 
 def _takes_json(operation: dict[str, Any]) -> bool:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 # Paths that are files, not API routes: never given a trailing slash.
-_UNTOUCHED = ("/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect")
+_UNTOUCHED = ("/openapi.json", "/docs", "/redoc")
+_UNTOUCHED_FOLDERS = ("/docs/assets/",)
 
 
 class NormalizePath:
@@ -25,7 +26,11 @@ class NormalizePath:
             path: str = scope["path"]
             if self.prefix and (path == self.prefix or path.startswith(self.prefix + "/")):
                 path = path[len(self.prefix) :] or "/"
-            if not path.endswith("/") and path not in _UNTOUCHED:
+            if (
+                not path.endswith("/")
+                and path not in _UNTOUCHED
+                and not path.startswith(_UNTOUCHED_FOLDERS)
+            ):
                 path += "/"
             if path != scope["path"]:
                 scope = dict(scope, path=path, raw_path=path.encode("utf-8", "surrogateescape"))

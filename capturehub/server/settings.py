@@ -48,6 +48,16 @@ class Settings(BaseSettings):
         description="Largest accepted capture file in bytes; larger uploads get a 413 "
         "while they stream.",
     )
+    max_request_body_bytes: int = Field(
+        1024**2,
+        description="Largest accepted request body in bytes (JSON or form) on every route "
+        "but the bulk ones and file uploads; a larger one gets a 413 before it is read.",
+    )
+    max_bulk_request_body_bytes: int = Field(
+        16 * 1024**2,
+        description="Largest accepted JSON body in bytes on the bulk routes (segments and "
+        "metadata of many captures at once, capture-files); a larger one gets a 413.",
+    )
     requeue_interval_seconds: float = Field(
         30.0,
         description="How often the server's housekeeping runs: it queues captures left SENT "

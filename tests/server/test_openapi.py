@@ -20,9 +20,9 @@ from capturehub.ingest import formats as file_formats
 from capturehub.server.auth.throttle import USER_FREE_FAILURES as MAX_FAILED_LOGINS
 from capturehub.server.captures.filters import ORDERINGS
 from capturehub.server.captures.schemas import TASK_STATES
-from capturehub.server.guard import MAX_JSON_BYTES
 from capturehub.server.listing import MAX_PAGE_SIZE as MAX_LIMIT
 from capturehub.server.openapi import CONFLICTS
+from capturehub.server.settings import Settings
 from tests.conftest import RunningServer
 from tests.server.conftest import UPLOAD_LIMIT
 from tests.servers import Account, ServerProcess, stranger_address
@@ -508,10 +508,10 @@ def test_413_where_declared(small_server: tuple[ServerProcess, Account]) -> None
             f"project/{p}/capture/{small.json()['uuid']}/", files={"file": ("big.csv", big)}
         )
         assert_error(replaced, 413)
-        # The guard's cap on JSON bodies, on a route that takes JSON.
+        # The cap on JSON bodies, on a route that takes JSON.
         huge = api.post(
             "project/",
-            content=b" " * (MAX_JSON_BYTES + 1),
+            content=b" " * (Settings.model_fields["max_request_body_bytes"].default + 1),
             headers={"Content-Type": "application/json"},
         )
         assert_error(huge, 413)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -28,5 +29,11 @@ def test_prefix_and_root_both_answer(tmp_path: Path) -> None:
             assert httpx.get(base + "version").json()["name"] == "capturehub"
             assert httpx.get(base + "project", headers=headers).status_code == 200
             assert httpx.get(base + "platforms/v2", headers=headers).json() == []
+            # The docs pages' relative asset URLs resolve under the prefix too.
+            page = httpx.get(base + "docs")
+            assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+            assert "docs/assets/swagger-ui-bundle.js" in assets
+            for url in assets:
+                assert httpx.get(httpx.URL(base + "docs").join(url)).status_code == 200, url
     finally:
         process.close()

@@ -41,6 +41,9 @@ def current_caller(
     credentials: Credentials,
     context: Annotated[AppContext, Depends(get_context)],
 ) -> Caller:
+    known: Caller | None = getattr(request.state, "caller", None)
+    if known is not None:
+        return known  # authenticated already, before the body was read (server/bodies.py)
     if credentials is None or not credentials.credentials:
         raise Unauthorized()  # before taking a connection
     with context.db.read(snapshot=False) as session:

@@ -9,10 +9,11 @@ from fastapi.responses import JSONResponse
 
 from capturehub.server.auth import service
 from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.bodies import GuardedRoute
 from capturehub.server.formats import timestamp
 from capturehub.server.models import Team
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(route_class=GuardedRoute, tags=["auth"])
 
 
 # Answers that carry (or refuse) credentials must not be kept by a browser or a proxy cache

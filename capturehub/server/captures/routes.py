@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
 from capturehub.server.auth.deps import Context, Credentials, CurrentCaller, caller_of
+from capturehub.server.bodies import GuardedRoute, bulk_body
 from capturehub.server.captures import filters, local_files, service
 from capturehub.server.captures.data import ARROW_STREAM_TYPE
 from capturehub.server.captures.download import blob_response, media_type_of
@@ -34,7 +35,7 @@ from capturehub.server.models import Capture, CaptureConfiguration, Project
 from capturehub.server.projects.service import get_project
 from capturehub.storage import BlobNotFound
 
-router = APIRouter(tags=["captures"])
+router = APIRouter(route_class=GuardedRoute, tags=["captures"])
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -400,6 +401,7 @@ def download_capture(
     "/project/{project_uuid}/capture-files/",
     summary="Download links for several captures",
 )
+@bulk_body
 def capture_files(
     project_uuid: str,
     caller: CurrentCaller,

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.bodies import GuardedRoute
 from capturehub.server.configurations import service
 from capturehub.server.configurations.schemas import (
     ConfigurationCreate,
@@ -15,7 +16,7 @@ from capturehub.server.configurations.schemas import (
 )
 from capturehub.server.projects.service import get_project
 
-router = APIRouter(tags=["capture configurations"])
+router = APIRouter(route_class=GuardedRoute, tags=["capture configurations"])
 
 LIST = "/project/{project_uuid}/captureconfiguration/"
 ONE = LIST + "{configuration_uuid}/"

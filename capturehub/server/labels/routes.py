@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.bodies import GuardedRoute
 from capturehub.server.labels import service
 from capturehub.server.labels.schemas import (
     KINDS,
@@ -26,7 +27,7 @@ from capturehub.server.projects.service import get_project
 
 
 def _kind_router(kind: Kind) -> APIRouter:
-    router = APIRouter(tags=["labels and metadata keys"])
+    router = APIRouter(route_class=GuardedRoute, tags=["labels and metadata keys"])
     base = f"/project/{{project_uuid}}/{kind.path}/"
     one = base + "{label_uuid}/"
     values = one + "labelvalue/"
@@ -155,6 +156,6 @@ def _kind_router(kind: Kind) -> APIRouter:
     return router
 
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 for _kind in KINDS:
     router.include_router(_kind_router(_kind))

@@ -8,8 +8,9 @@ from fastapi import APIRouter
 
 from capturehub._version import __version__
 from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.bodies import GuardedRoute
 
-router = APIRouter(tags=["server"])
+router = APIRouter(route_class=GuardedRoute, tags=["server"])
 
 # capturehub has no transform library. The SensiML SDK only needs the list to be well formed,
 # so it holds, honestly, the one data-processing function capturehub does run: the per-channel

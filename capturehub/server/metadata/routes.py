@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Request, Response
 from sqlalchemy import select
 
 from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.bodies import GuardedRoute, bulk_body
 from capturehub.server.captures.schemas import capture_json
 from capturehub.server.errors import BadRequest
 from capturehub.server.labels.resolve import capture_of, items_of, uuids_of
@@ -18,7 +19,7 @@ from capturehub.server.metadata.schemas import row_json, select_relationships
 from capturehub.server.models import Capture, CaptureConfiguration, CaptureMetadataValue
 from capturehub.server.projects.service import get_project
 
-router = APIRouter(tags=["metadata"])
+router = APIRouter(route_class=GuardedRoute, tags=["metadata"])
 
 CAPTURE_LIST = "/v2/project/{project_uuid}/capture/{capture_uuid}/metadata-relationship/"
 CAPTURE_ONE = CAPTURE_LIST + "{relationship_uuid}/"
@@ -93,6 +94,7 @@ def list_capture_metadata(
     summary="Set metadata values (an object or a list); answers a list, always",
 )
 @router.put(CAPTURE_LIST, summary="Set metadata values (same as POST; answers 200)")
+@bulk_body
 def set_capture_metadata(
     project_uuid: str,
     capture_uuid: str,
@@ -110,6 +112,7 @@ def set_capture_metadata(
 
 
 @router.delete(CAPTURE_LIST, status_code=204, summary="Delete several of the capture's metadata")
+@bulk_body
 def delete_capture_metadata(
     project_uuid: str, capture_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
 ) -> Response:
@@ -182,6 +185,7 @@ def list_project_metadata(
     summary="Set metadata on many captures: a list of {capture, label, label_value}",
 )
 @router.put(PROJECT_LIST, summary="Set metadata on many captures (same as POST; answers 200)")
+@bulk_body
 def set_project_metadata(
     project_uuid: str, request: Request, body: JSONBody, caller: CurrentCaller, context: Context
 ) -> Response:
@@ -193,6 +197,7 @@ def set_project_metadata(
 
 
 @router.delete(PROJECT_LIST, status_code=204, summary="Delete many metadata relationships")
+@bulk_body
 def delete_project_metadata(
     project_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
 ) -> Response:

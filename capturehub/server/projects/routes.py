@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.bodies import GuardedRoute
 from capturehub.server.captures.intake import CaptureLifecycle
 from capturehub.server.projects import service
 from capturehub.server.projects.schemas import ProjectCreate, ProjectUpdate, project_json
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(route_class=GuardedRoute, tags=["projects"])
 
 
 @router.get("/project/", summary="The team's projects")

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 
 from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.bodies import GuardedRoute, bulk_body
 from capturehub.server.errors import BadRequest
 from capturehub.server.labels.resolve import capture_of, items_of, uuids_of
 from capturehub.server.listing import Paging, json_response, list_response
@@ -20,7 +21,7 @@ from capturehub.server.segments.schemas import (
     select_segments,
 )
 
-router = APIRouter(tags=["segments"])
+router = APIRouter(route_class=GuardedRoute, tags=["segments"])
 
 CAPTURE_LIST = "/project/{project_uuid}/capture/{capture_uuid}/label-relationship/"
 CAPTURE_ONE = CAPTURE_LIST + "{segment_uuid}/"
@@ -49,6 +50,7 @@ def list_capture_segments(
 @router.post(
     CAPTURE_LIST, status_code=201, summary="Add segments (an object or a list); answers a list"
 )
+@bulk_body
 def create_capture_segments(
     project_uuid: str, capture_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
 ) -> Response:
@@ -61,6 +63,7 @@ def create_capture_segments(
 
 
 @router.put(CAPTURE_LIST, summary="Change several segments (each item with its uuid)")
+@bulk_body
 def update_capture_segments(
     project_uuid: str, capture_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
 ) -> Response:
@@ -73,6 +76,7 @@ def update_capture_segments(
 
 
 @router.delete(CAPTURE_LIST, status_code=204, summary="Delete several segments (a list of uuids)")
+@bulk_body
 def delete_capture_segments(
     project_uuid: str, capture_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
 ) -> Response:
@@ -137,6 +141,7 @@ def list_project_segments(
 @router.post(
     PROJECT_LIST, status_code=201, summary="Add segments to many captures (items name a capture)"
 )
+@bulk_body
 def create_project_segments(
     project_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
 ) -> Response:
@@ -148,6 +153,7 @@ def create_project_segments(
 
 
 @router.put(PROJECT_LIST, summary="Change many segments (each item with its uuid)")
+@bulk_body
 def update_project_segments(
     project_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
 ) -> Response:
@@ -159,6 +165,7 @@ def update_project_segments(
 
 
 @router.delete(PROJECT_LIST, status_code=204, summary="Delete many segments (a list of uuids)")
+@bulk_body
 def delete_project_segments(
     project_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
 ) -> Response:
@@ -189,6 +196,7 @@ def list_segmenter_segments(
     status_code=201,
     summary="Add a segmenter's segments to many captures in one transaction",
 )
+@bulk_body
 def create_segmenter_segments(
     project_uuid: str, segmenter_id: int, body: JSONBody, caller: CurrentCaller, context: Context
 ) -> Response:

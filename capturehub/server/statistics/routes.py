@@ -6,11 +6,12 @@ from fastapi import APIRouter, Response
 from starlette.responses import StreamingResponse
 
 from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.bodies import GuardedRoute
 from capturehub.server.listing import json_response
 from capturehub.server.projects.service import get_project
 from capturehub.server.statistics import service
 
-router = APIRouter(tags=["statistics"])
+router = APIRouter(route_class=GuardedRoute, tags=["statistics"])
 
 
 @router.get(
