@@ -84,7 +84,7 @@ def test_a_body_over_the_limit_is_a_413_that_says_so(
         yield b'"}'
 
     streamed = api.post("project/", content=chunks(), headers={"Content-Type": "application/json"})
-    assert streamed.status_code == 413, streamed.text
+    assert streamed.status_code == 413, streamed.text[:300]
     body = streamed.json()
     assert body["status"] == 413
     assert "limit of 1 MiB" in body["detail"]
@@ -92,7 +92,7 @@ def test_a_body_over_the_limit_is_a_413_that_says_so(
     # Just under the limit is read (and judged on its content).
     name = "n" * (LIMIT - 100)
     under = api.post("project/", json={"name": name})
-    assert under.status_code != 413, under.text
+    assert under.status_code != 413, under.text[:300]
 
 
 def test_a_bulk_route_takes_a_bigger_body(api: httpx.Client, project: dict[str, Any]) -> None:
@@ -110,14 +110,14 @@ def test_a_bulk_route_takes_a_bigger_body(api: httpx.Client, project: dict[str, 
     assert len(links.json()) == len(many)
     # The same size on a route that is not a bulk one is refused.
     refused = api.post("project/", json={"name": "x", "description": "d" * 3 * LIMIT})
-    assert refused.status_code == 413, refused.text
+    assert refused.status_code == 413, refused.text[:300]
     # And a bulk route has its limit too, named in the message with what to do.
     too_many = api.post(
         f"project/{p}/label-relationship/",
         content=b"[" + b"{}," * (BULK_LIMIT // 3) + b"{}]",
         headers={"Content-Type": "application/json"},
     )
-    assert too_many.status_code == 413, too_many.text
+    assert too_many.status_code == 413, too_many.text[:300]
     detail = too_many.json()["detail"]
     assert f"{BULK_LIMIT // 1024 // 1024} MiB" in detail
     assert "several smaller requests" in detail
@@ -156,5 +156,5 @@ def test_the_token_route_limits_its_form(server: RunningServer) -> None:
         server.url + "oauth/token/",
         data={"grant_type": "password", "username": "u", "password": "p" * (LIMIT + 1)},
     )
-    assert refused.status_code == 413, refused.text
+    assert refused.status_code == 413, refused.text[:300]
     assert "1 MiB" in refused.json()["detail"]
