@@ -19,14 +19,20 @@ docs/security.md): ``positive_data_acceptance`` (many bodies are declared as "an
 the routes then require fields) and ``negative_data_rejection``.
 
 Examples per operation: 5 in CI, 50 with CAPTUREHUB_FULL_RELIABILITY=1.
+
+Generated ids rarely hit the odd cases, so :func:`test_malformed_ids_in_every_path_parameter`
+adds them deterministically: every malformed id of :data:`MALFORMED_IDS` in every path
+parameter of every operation (the others real), each answered 400 or 404 in the error shape.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -43,6 +49,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import RunningServer
 from tests.reliability.support import FULL, client
+from tests.server.test_openapi import passing_body
 from tests.servers import stranger_address
 
 MAX_EXAMPLES = 50 if FULL else 5
@@ -173,3 +180,147 @@ def test_fuzz_every_route(server: RunningServer, fuzz_ids: dict[str, str]) -> No
     assert not failures, f"{len(failures)} of {tested} operations failed:\n\n" + "\n\n".join(
         failures
     )
+
+
+# Malformed ids as they appear in a URL (percent-encoded where a URL needs it; no NUL, which
+# the request guard refuses before routing, tests/reliability/test_names_and_requests.py).
+MALFORMED_IDS = {
+    "space": "%20",
+    "inner-space": "a%20b",
+    "dot": ".",
+    "dot-dot": "..",
+    "encoded-dot-dot": "%2e%2e",
+    "encoded-traversal": "%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+    "not-a-uuid": "not-a-uuid",
+    "uuid-one-char-long": "00000000-0000-0000-0000-0000000000000",
+    "uuid-braces": "%7B00000000-0000-0000-0000-000000000000%7D",
+    "zero": "0",
+    "negative": "-1",
+    "exponent": "1e3",
+    "30-digits": "9" * 30,
+    "5000-characters": "x" * 5000,
+    "sql": "%27%20OR%20%271%27=%271",
+    "invalid-utf8": "%ff%fe",
+    "overlong-utf8-dot": "%C0%AE%C0%AE",
+    "right-to-left-override": "%E2%80%AE",
+    "json": "%7B%7D",
+    "word-null": "null",
+}
+
+MULTIPART_BOUNDARY = "MalformedIdBoundary"
+MULTIPART_BODY = (
+    (
+        f'--{MULTIPART_BOUNDARY}\r\nContent-Disposition: form-data; name="name"\r\n\r\nid.csv\r\n'
+        f'--{MULTIPART_BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="id.csv"\r\nContent-Type: text/csv\r\n\r\n'
+    ).encode()
+    + CSV
+    + f"\r\n--{MULTIPART_BOUNDARY}--\r\n".encode()
+)
+
+
+# The capture's replacement by a new file (multipart PUT/PATCH) writes the file before it
+# looks the capture up, and a malformed capture id there is still a 500; the capture
+# lifecycle's rework of that route fixes it. Until then these requests carry a JSON body
+# (changes without a file) in the main test, and the file case is its own expected failure.
+FILE_REPLACEMENT = ("/project/{project_uuid}/capture/{capture_uuid}/", ("put", "patch"))
+
+
+def _request_body(
+    document: dict[str, Any], path: str, method: str, *, files: bool = True
+) -> tuple[bytes, dict[str, str]]:
+    """A body that passes the route's validation (so the ids are what is judged)."""
+    content = document["paths"][path][method].get("requestBody", {}).get("content", {})
+    if "multipart/form-data" in content and not files:
+        return b"{}", {"Content-Type": "application/json"}
+    if "multipart/form-data" in content:
+        return MULTIPART_BODY, {
+            "Content-Type": f"multipart/form-data; boundary={MULTIPART_BOUNDARY}"
+        }
+    kwargs = passing_body(document, path, method)
+    if "json" in kwargs:
+        return json.dumps(kwargs["json"]).encode(), {"Content-Type": "application/json"}
+    return b"", {}
+
+
+def _real_ids(path: str, ids: dict[str, str]) -> dict[str, str]:
+    real = dict(ids)
+    if "/metadata/{label_uuid}" in path:  # there a label is a metadata key
+        real["label_uuid"], real["value_uuid"] = ids["meta_uuid"], ids["meta_value_uuid"]
+    return real
+
+
+def _malformed_id_failures(
+    server: RunningServer,
+    fuzz_ids: dict[str, str],
+    *,
+    only: tuple[str, tuple[str, ...]] | None = None,
+) -> tuple[int, list[str]]:
+    """Send every malformed id in every path parameter (of the ``only`` operations, else of
+    all but the file replacement's): the number of requests and what failed."""
+    document = json.loads(client(server.url).get("openapi.json").content)
+    address = urlsplit(server.url)
+    token = server.token()
+    failures: list[str] = []
+    tried = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "path"]
+            if not names or (only and (path != only[0] or method not in only[1])):
+                continue
+            replacing = path == FILE_REPLACEMENT[0] and method in FILE_REPLACEMENT[1]
+            body, headers = _request_body(document, path, method, files=bool(only) or not replacing)
+            real = _real_ids(path, fuzz_ids)
+            for name in names:
+                for label, bad in MALFORMED_IDS.items():
+                    target = path
+                    for other in names:
+                        value = bad if other == name else real[other].rstrip("/")
+                        target = target.replace("{" + other + "}", value)
+                    connection = http.client.HTTPConnection(
+                        address.hostname or "127.0.0.1", address.port, timeout=120
+                    )
+                    try:
+                        connection.request(
+                            method.upper(),
+                            target,
+                            body=body or None,
+                            headers={"Authorization": f"Bearer {token}", **headers},
+                        )
+                        response = connection.getresponse()
+                        status, text = response.status, response.read()
+                    finally:
+                        connection.close()
+                    tried += 1
+                    where = f"{method.upper()} {path} {name}={label}"
+                    if status not in (400, 404):
+                        failures.append(f"{where}: {status} {text[:200]!r}")
+                        continue
+                    answer = json.loads(text)
+                    if answer.get("status") != status or not answer.get("detail"):
+                        failures.append(f"{where}: not the error shape: {text[:200]!r}")
+    return tried, failures
+
+
+def test_malformed_ids_in_every_path_parameter(
+    server: RunningServer, fuzz_ids: dict[str, str]
+) -> None:
+    """Every malformed id, in every path parameter of every operation and method, with every
+    other id a real one: a 400 or a 404 of the error shape, never a 5xx. Sent with
+    http.client, which sends the path as written (httpx would resolve ``..``)."""
+    tried, failures = _malformed_id_failures(server, fuzz_ids)
+    assert tried > 1000
+    assert not failures, f"{len(failures)} of {tried} requests:\n" + "\n".join(failures)
+
+
+@pytest.mark.xfail(
+    reason="a malformed capture id in a file replacement (multipart PUT/PATCH of "
+    "project/{p}/capture/{c}/) is a 500 until the capture lifecycle's upload rework lands",
+    strict=False,
+)
+def test_malformed_capture_id_in_a_file_replacement(
+    server: RunningServer, fuzz_ids: dict[str, str]
+) -> None:
+    tried, failures = _malformed_id_failures(server, fuzz_ids, only=FILE_REPLACEMENT)
+    assert tried > 20
+    assert not failures, f"{len(failures)} of {tried} requests:\n" + "\n".join(failures)
