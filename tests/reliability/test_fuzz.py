@@ -219,20 +219,10 @@ MULTIPART_BODY = (
 )
 
 
-# The capture's replacement by a new file (multipart PUT/PATCH) writes the file before it
-# looks the capture up, and a malformed capture id there is still a 500; the capture
-# lifecycle's rework of that route fixes it. Until then these requests carry a JSON body
-# (changes without a file) in the main test, and the file case is its own expected failure.
-FILE_REPLACEMENT = ("/project/{project_uuid}/capture/{capture_uuid}/", ("put", "patch"))
-
-
-def _request_body(
-    document: dict[str, Any], path: str, method: str, *, files: bool = True
-) -> tuple[bytes, dict[str, str]]:
-    """A body that passes the route's validation (so the ids are what is judged)."""
+def _request_body(document: dict[str, Any], path: str, method: str) -> tuple[bytes, dict[str, str]]:
+    """A body that passes the route's validation (so the ids are what is judged); a file
+    for the routes that take one (an upload, a capture's replacement)."""
     content = document["paths"][path][method].get("requestBody", {}).get("content", {})
-    if "multipart/form-data" in content and not files:
-        return b"{}", {"Content-Type": "application/json"}
     if "multipart/form-data" in content:
         return MULTIPART_BODY, {
             "Content-Type": f"multipart/form-data; boundary={MULTIPART_BOUNDARY}"
@@ -251,13 +241,10 @@ def _real_ids(path: str, ids: dict[str, str]) -> dict[str, str]:
 
 
 def _malformed_id_failures(
-    server: RunningServer,
-    fuzz_ids: dict[str, str],
-    *,
-    only: tuple[str, tuple[str, ...]] | None = None,
+    server: RunningServer, fuzz_ids: dict[str, str]
 ) -> tuple[int, list[str]]:
-    """Send every malformed id in every path parameter (of the ``only`` operations, else of
-    all but the file replacement's): the number of requests and what failed."""
+    """Send every malformed id in every path parameter: the number of requests and what
+    failed."""
     document = json.loads(client(server.url).get("openapi.json").content)
     address = urlsplit(server.url)
     token = server.token()
@@ -266,10 +253,9 @@ def _malformed_id_failures(
     for path, item in document["paths"].items():
         for method, operation in item.items():
             names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "path"]
-            if not names or (only and (path != only[0] or method not in only[1])):
+            if not names:
                 continue
-            replacing = path == FILE_REPLACEMENT[0] and method in FILE_REPLACEMENT[1]
-            body, headers = _request_body(document, path, method, files=bool(only) or not replacing)
+            body, headers = _request_body(document, path, method)
             real = _real_ids(path, fuzz_ids)
             for name in names:
                 for label, bad in MALFORMED_IDS.items():
@@ -310,17 +296,4 @@ def test_malformed_ids_in_every_path_parameter(
     http.client, which sends the path as written (httpx would resolve ``..``)."""
     tried, failures = _malformed_id_failures(server, fuzz_ids)
     assert tried > 1000
-    assert not failures, f"{len(failures)} of {tried} requests:\n" + "\n".join(failures)
-
-
-@pytest.mark.xfail(
-    reason="a malformed capture id in a file replacement (multipart PUT/PATCH of "
-    "project/{p}/capture/{c}/) is a 500 until the capture lifecycle's upload rework lands",
-    strict=False,
-)
-def test_malformed_capture_id_in_a_file_replacement(
-    server: RunningServer, fuzz_ids: dict[str, str]
-) -> None:
-    tried, failures = _malformed_id_failures(server, fuzz_ids, only=FILE_REPLACEMENT)
-    assert tried > 20
     assert not failures, f"{len(failures)} of {tried} requests:\n" + "\n".join(failures)
