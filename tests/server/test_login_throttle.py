@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from capturehub.server.auth.throttle import ADDRESS_FREE_FAILURES, USER_FREE_FAILURES
+from capturehub.server.auth.throttle import ADDRESS_FREE_FAILURES, USER_FREE_FAILURES, network_of
 from capturehub.server.proxies import forwarded_client, parse_networks
 from tests.conftest import RunningServer
 from tests.servers import ServerProcess, new_server, stranger_address
@@ -117,3 +117,12 @@ def test_servers_sharing_a_database_share_the_throttle(
     assert on_first + on_second == [400] * ADDRESS_FREE_FAILURES
     assert _login(first.url, "anyone", "pw", address).status_code == 429
     assert _login(second.url, "anyone", "pw", address).status_code == 429
+
+
+def test_ipv6_clients_count_per_64_network() -> None:
+    """One machine can use every address of its /64: they count as one client."""
+    assert (
+        network_of("2001:db8:1:2::1") == network_of("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    )
+    assert network_of("2001:db8:1:3::1") != network_of("2001:db8:1:2::1")
+    assert network_of("::ffff:198.51.100.7") == network_of("198.51.100.7") == "198.51.100.7"
