@@ -1,4 +1,5 @@
-"""Project rules: one name per team, scoped lookups, deletion with the project's files."""
+"""Project rules: one name per team, scoped lookups. Deleting a project with its captures and
+files is the capture lifecycle's (captures/intake.py)."""
 
 from __future__ import annotations
 
