@@ -3,8 +3,7 @@
 FastAPI builds the document from the routes' signatures, which say little about errors here:
 it declares a ``422`` that never happens (capturehub/server/errors.py answers validation
 errors with a ``400`` of the one error shape), and nothing of the ``401``/``404``/``409``/
-``413``/``429`` the server does answer. The capture list reads its query parameters by hand, so
-the generated document lists none. :func:`install_openapi` replaces ``app.openapi`` (FastAPI's
+``413``/``429`` the server does answer. :func:`install_openapi` replaces ``app.openapi`` (FastAPI's
 documented way to extend the document) with a function that post-processes the generated
 document once and caches it in ``app.openapi_schema``.
 
@@ -46,14 +45,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.routing import BaseRoute
 
-from capturehub.ingest import formats as file_formats
 from capturehub.server.allow import served_routes
 from capturehub.server.auth.deps import bearer_scheme
 from capturehub.server.auth.throttle import ADDRESS_FREE_FAILURES, USER_FREE_FAILURES
 from capturehub.server.bodies import body_limit, depends_on, is_bulk, limit_text
-from capturehub.server.captures import filters as capture_filters
-from capturehub.server.captures.schemas import TASK_STATES
-from capturehub.server.metadata import filters as metadata_filters
 from capturehub.server.settings import Settings
 
 ERROR = "Error"
@@ -103,7 +98,6 @@ OAUTH_ERROR_SCHEMA: dict[str, Any] = {
 FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 TOKEN_PATH = "/oauth/token/"
-CAPTURE_LIST_PATH = "/project/{project_uuid}/capture/"
 
 BAD_REQUEST = (
     "The request is not valid: a missing or malformed parameter, field or body (`data` names "
@@ -237,8 +231,7 @@ def describe(
     document: dict[str, Any], routes: Sequence[BaseRoute], *, settings: Settings
 ) -> dict[str, Any]:
     """``document`` (as FastAPI generated it from ``routes``) with the server's real errors
-    (body limits as ``settings`` has them) and the capture list's query parameters. Returns a
-    new document."""
+    (body limits as ``settings`` has them). Returns a new document."""
     document = copy.deepcopy(document)
     components = document.setdefault("components", {}).setdefault("schemas", {})
     components[ERROR] = copy.deepcopy(ERROR_SCHEMA)
@@ -256,6 +249,11 @@ def describe(
         for method in route.methods or ()
     }
     for path, method, operation in _operations(document):
+        for parameter in operation.get("parameters", []):
+            if parameter.get("in") == "query" and parameter["schema"].get("type") == "array":
+                # This API's list-valued query parameters are comma-separated (`a,b`), which
+                # FastAPI cannot declare.
+                parameter.update(style="form", explode=False)
         responses: dict[str, Any] = operation.setdefault("responses", {})
         responses.pop("422", None)
         if path == TOKEN_PATH:
@@ -288,7 +286,6 @@ def describe(
             responses["206"] = {"description": RANGE_PART}
             _declare(responses, 416, RANGE_OUTSIDE)
         operation["responses"] = dict(sorted(responses.items()))
-    _describe_capture_list(document)
     _drop_unreferenced(components, FASTAPI_VALIDATION_SCHEMAS, document)
     return document
 
@@ -362,87 +359,6 @@ def _takes_form(operation: dict[str, Any]) -> bool:
 
 def _takes_json(operation: dict[str, Any]) -> bool:
     return "application/json" in operation.get("requestBody", {}).get("content", {})
-
-
-def _capture_list_parameters() -> list[dict[str, Any]]:
-    """The query parameters the capture list reads by hand (captures/filters.py); the values
-    come from the same constants the route checks against."""
-    orderings = [name for column in capture_filters.ORDERINGS for name in (column, f"-{column}")]
-    return [
-        {
-            "name": "name",
-            "in": "query",
-            "required": False,
-            "description": "Only the capture with exactly this name.",
-            "schema": {"type": "string"},
-        },
-        {
-            "name": "name__contains",
-            "in": "query",
-            "required": False,
-            "description": "Only captures whose name contains this text, ignoring case.",
-            "schema": {"type": "string"},
-        },
-        {
-            "name": "task_state",
-            "in": "query",
-            "required": False,
-            "description": "Only captures in one of these processing states (comma-separated; "
-            "case is ignored).",
-            "style": "form",
-            "explode": False,
-            "schema": {"type": "array", "items": {"type": "string", "enum": list(TASK_STATES)}},
-        },
-        {
-            "name": "format",
-            "in": "query",
-            "required": False,
-            "description": "Only captures of this file format (the dot is optional; case is "
-            "ignored).",
-            "schema": {"type": "string", "enum": list(file_formats.suffixes())},
-        },
-        {
-            "name": "ordering",
-            "in": "query",
-            "required": False,
-            "description": "Sort key; a leading `-` sorts in descending order.",
-            "schema": {"type": "string", "enum": orderings, "default": "created_at"},
-        },
-    ]
-
-
-def _metadata_filters_description() -> str:
-    prefix = metadata_filters.PREFIX
-    operators = ", ".join(f"`__{op}`" for op in metadata_filters.OPERATORS)
-    return (
-        "Metadata filters, which OpenAPI cannot list (their names contain the project's "
-        f"metadata keys): `{prefix}<key>=<value>` (equality), and `{prefix}<key>__<op>=...` "
-        f"with `<op>` one of {operators}: `__in` takes comma-separated values, `__gt`, "
-        "`__gte`, `__lt` and `__lte` a number (integer and float keys only), `__exists` "
-        "`true` or `false`. On integer and float keys equality compares numbers. Every filter "
-        "ANDs with the others and with the parameters above. An unknown key, a range on a "
-        "string key or a value of the wrong type is a 400 that says so. See docs/api.md, "
-        '"Capture list filters".'
-    )
-
-
-def _describe_capture_list(document: dict[str, Any]) -> None:
-    # The route takes the Request and reads request.query_params itself (so that metadata
-    # filters can be any key), hence FastAPI sees no query parameter.
-    try:
-        operation = document["paths"][CAPTURE_LIST_PATH]["get"]
-    except KeyError:
-        # Fail loudly: a silently undocumented capture list is what this module is for.
-        raise RuntimeError(
-            f"GET {CAPTURE_LIST_PATH} is not in the OpenAPI document; update "
-            "capturehub/server/openapi.py"
-        ) from None
-    parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
-    present = {(p.get("in"), p.get("name")) for p in parameters}
-    parameters.extend(p for p in _capture_list_parameters() if ("query", p["name"]) not in present)
-    description = _metadata_filters_description()
-    existing = operation.get("description")
-    operation["description"] = f"{existing}\n\n{description}" if existing else description
 
 
 def _drop_unreferenced(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,17 +177,6 @@ def test_exists_false_finds_captures_without_the_key(
     assert key["uuid"]
 
 
-def _filters_get_a_session() -> bool:
-    from capturehub.server.captures import filters
-
-    return "session" in inspect.signature(filters.apply_filters).parameters
-
-
-@pytest.mark.skipif(
-    not _filters_get_a_session(),
-    reason="captures.filters.apply_filters does not pass the session to EXTRA_FILTERS yet, so "
-    "the metadata filters cannot look keys up to refuse unknown ones",
-)
 @pytest.mark.parametrize(
     ("query", "message"),
     [

@@ -18,7 +18,7 @@ import pytest
 
 from capturehub.ingest import formats as file_formats
 from capturehub.server.auth.throttle import USER_FREE_FAILURES as MAX_FAILED_LOGINS
-from capturehub.server.captures.filters import ORDERINGS
+from capturehub.server.captures.query import ORDERINGS
 from capturehub.server.captures.schemas import TASK_STATES
 from capturehub.server.listing import MAX_PAGE_SIZE as MAX_LIMIT
 from capturehub.server.openapi import CONFLICTS

@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.sql.selectable import NamedFromClause
 from starlette.datastructures import QueryParams
 
-from capturehub.server.captures import filters
-from capturehub.server.captures import routes as capture_routes
+from capturehub.server.captures import query as capture_query
+from capturehub.server.captures.query import CaptureListQuery
 from capturehub.server.fsck import fsck
 from capturehub.server.listing import Page
 from capturehub.server.models import Capture, Project
@@ -106,31 +106,31 @@ def test_large_filtered_matches_page_from_the_nearer_end(
         json=[{"capture": c["uuid"], "label": "Group", "label_value": "all"} for c in captures],
     )
     assert tagged.status_code < 300, tagged.text
-    monkeypatch.setattr(capture_routes, "SMALL_MATCH", 2)
+    monkeypatch.setattr(capture_query, "SMALL_MATCH", 2)
     context = server.process.context()
     try:
         with context.db.read() as session:
             project = session.scalars(select(Project).where(Project.uuid == filled)).one()
-            params = QueryParams(query)
-            ids_query = filters.id_query(params, project.id, session)
+            asked = CaptureListQuery.of(QueryParams(query))
+            ids_query = asked.ids(project.id, session)
             # Which source answers: capture's columns, or the metadata rows alone.
             source = ids_query.query.get_final_froms()[0]
             assert isinstance(source, NamedFromClause)  # a table or an alias of one: named
             from_metadata = "metadata" in source.name
             assert from_metadata == (not any(key.startswith("name") for key in query))
-            everything = filters.apply_filters(select(Capture.id), params, project.id, session)
-            whole = list(session.scalars(filters.apply_ordering(everything, params)))
+            everything = asked.filtered(select(Capture.id), project.id, session)
+            whole = list(session.scalars(asked.ordered(everything)))
             assert len(whole) == CAPTURES
             for limit in (1, 4):
                 for offset in range(CAPTURES + 1):
-                    ids, count = capture_routes._page_of_ids(
-                        session, ids_query, params, Page(limit, offset), project
+                    ids, count = asked.page_of_ids(
+                        session, ids_query, Page(limit, offset), project.capture_count
                     )
                     assert count == CAPTURES
                     if not isinstance(ids, list):  # a query of the page's ids: as the route
                         chosen = ids.subquery()
                         joined = select(Capture.id).join(chosen, chosen.c.id == Capture.id)
-                        ids = list(session.scalars(filters.apply_ordering(joined, params)))
+                        ids = list(session.scalars(asked.ordered(joined)))
                     assert ids == whole[offset : offset + limit], (limit, offset)
     finally:
         context.db.dispose()

@@ -9,17 +9,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 from starlette.responses import StreamingResponse
 
 from capturehub.server.auth.deps import Context, Credentials, CurrentCaller, caller_of
 from capturehub.server.bodies import GuardedRoute, bulk_body
-from capturehub.server.captures import filters, local_files, service
+from capturehub.server.captures import local_files, service
 from capturehub.server.captures.data import ARROW_STREAM_TYPE
 from capturehub.server.captures.download import blob_response, media_type_of
 from capturehub.server.captures.intake import CaptureLifecycle, IncomingFile, UploadDetails
 from capturehub.server.captures.multipart import UploadForm, read_upload
+from capturehub.server.captures.query import CaptureList, metadata_filters_description
 from capturehub.server.captures.schemas import (
     capture_json,
     format_of,
@@ -27,11 +27,10 @@ from capturehub.server.captures.schemas import (
     parse_optional_text,
     parse_rate,
 )
-from capturehub.server.db import id_among
 from capturehub.server.errors import BadRequest, NotFound, PayloadTooLarge
 from capturehub.server.labels.versions import CHUNK
-from capturehub.server.listing import OffsetPaging, Page, json_response, page_body, stream_array
-from capturehub.server.models import Capture, CaptureConfiguration, Project
+from capturehub.server.listing import OffsetPaging, json_response, page_body, stream_array
+from capturehub.server.models import Capture
 from capturehub.server.projects.service import get_project
 from capturehub.storage import BlobNotFound
 
@@ -60,25 +59,19 @@ UPLOAD_BODY = {
 }
 
 
-def _select_with_configuration() -> Any:
-    """Capture rows with their configuration's uuid as ``configuration_uuid``: plain Core
-    rows (no ORM objects), several times cheaper to load; run on ``session.connection()``."""
-    captures = Capture.__table__
-    configurations = CaptureConfiguration.__table__
-    return select(*captures.columns, configurations.c.uuid.label("configuration_uuid")).outerjoin(
-        configurations, configurations.c.id == captures.c.capture_configuration_id
-    )
-
-
-@router.get("/project/{project_uuid}/capture/", summary="List captures (filters, paging)")
+@router.get(
+    "/project/{project_uuid}/capture/",
+    summary="List captures (filters, paging)",
+    description=metadata_filters_description(),
+)
 def list_captures(
     project_uuid: str,
     request: Request,
+    query: CaptureList,
     page: OffsetPaging,
     credentials: Credentials,
     context: Context,
 ) -> Any:
-    params = request.query_params
     # One snapshot: a page read from the end of the list is placed by the count, which must
     # come from the same view as the page (an upload in between would shift it by one).
     with context.db.read() as session:
@@ -86,68 +79,16 @@ def list_captures(
         caller = caller_of(session, credentials)
         project = get_project(session, caller, project_uuid)
         if page is not None:
-            ids = filters.id_query(params, project.id, session)
-            page_ids, count = _page_of_ids(session, ids, params, page, project)
-            if isinstance(page_ids, list):
-                rows_query = _select_with_configuration().where(
-                    id_among(Capture.id, page_ids, session)
-                )
-            else:  # the page's ids as a subquery: ids and rows in one statement
-                chosen = page_ids.subquery()
-                rows_query = _select_with_configuration().join(chosen, chosen.c.id == Capture.id)
-            rows = session.connection().execute(filters.apply_ordering(rows_query, params))
+            rows, count = query.page_rows(
+                session, project_id=project.id, capture_count=project.capture_count, page=page
+            )
             return json_response(page_body(request, page, count, [_capture_json(r) for r in rows]))
-        query = filters.apply_filters(_select_with_configuration(), params, project.id, session)
-        query = filters.apply_ordering(query, params)
-    return stream_array(context, query, _capture_json)
+        rows_query = query.rows(project.id, session)
+    return stream_array(context, rows_query, _capture_json)
 
 
 def _capture_json(row: Any) -> dict[str, Any]:
     return capture_json(row, row.configuration_uuid)
-
-
-# A filtered list with at most this many matches is counted and paged from one query.
-SMALL_MATCH = 5_000
-
-
-def _page_of_ids(
-    session: Session, ids: filters.IdQuery, params: Any, page: Page, project: Project
-) -> tuple[list[int] | Any, int]:
-    """The ids of the requested page (a list, or a query that selects them), and how many
-    captures match in all.
-
-    Ids are paged before rows are loaded (an index-only scan, even deep into the list; OFFSET
-    on full rows would fetch every skipped row). The unfiltered list's count is the project's
-    ``capture_count``. A filter usually matches few captures, and finding them is the
-    expensive part, so the ordered ids of all matches are fetched once (up to SMALL_MATCH) and
-    both the count and the page come from that list; otherwise the count is one more query.
-    """
-    ordered = ids.ordered(params)  # a 400 for an unknown ordering
-    if filters.has_filters(params):
-        matches = session.scalars(ordered.limit(SMALL_MATCH + 1)).all()
-        if len(matches) <= SMALL_MATCH:
-            return list(matches[page.offset : page.offset + page.limit]), len(matches)
-        count = session.scalar(select(func.count()).select_from(ids.query.subquery())) or 0
-    else:
-        count = project.capture_count
-    return _ids_at(ids, params, page, count), count
-
-
-def _ids_at(ids: filters.IdQuery, params: Any, page: Page, count: int) -> list[int] | Any:
-    """The query of one page of ids, read from whichever end of the order is nearer (the
-    caller loads the rows with it, in one statement, and puts them back in order).
-
-    OFFSET has to step over every skipped entry of the index, so the last page of 100,000
-    captures would walk all of them; from the other end (the order reversed) no page is more
-    than half the list away.
-    """
-    if page.offset >= count or page.limit == 0:
-        return []
-    from_end = count - page.offset - page.limit  # entries after the page
-    if from_end >= page.offset:
-        return ids.ordered(params).limit(page.limit).offset(page.offset)
-    limit = page.limit + min(from_end, 0)  # the last page may be short
-    return ids.ordered(params, reverse=True).limit(limit).offset(max(from_end, 0))
 
 
 @router.post(

@@ -14,6 +14,7 @@ whose filters are all metadata filters skips ``capture`` altogether (:func:`orde
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,6 @@ from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, exists, false,
 from sqlalchemy.orm import Session, aliased
 from starlette.datastructures import QueryParams
 
-from capturehub.server.captures import filters as capture_filters
 from capturehub.server.errors import BadRequest
 from capturehub.server.labels.values import NUMERIC_TYPES, parse_number
 from capturehub.server.models import Capture, CaptureMetadataValue, Label, LabelValue
@@ -240,31 +240,28 @@ def check_range(item: MetadataFilter, label: Label) -> None:
 
 
 def _looked_up(
-    params: QueryParams, project_id: int, session: Session
-) -> tuple[list[MetadataFilter], dict[str, Label]]:
-    """The query's metadata filters and their keys: a 400 for an unknown key or a range on a
-    string key."""
-    items = parse_filters(params)
+    items: Sequence[MetadataFilter], project_id: int, session: Session
+) -> dict[str, Label]:
+    """The filters' keys: a 400 for an unknown key or a range on a string key."""
     labels = metadata_keys(session, project_id, {item.key for item in items}) if items else {}
     for item in items:
         check_range(item, labels[item.key])
-    return items, labels
+    return labels
 
 
 def apply_metadata_filters(
-    query: Select[Any], params: QueryParams, project_id: int, session: Session | None = None
+    query: Select[Any],
+    items: Sequence[MetadataFilter],
+    project_id: int,
+    session: Session | None = None,
 ) -> Select[Any]:
-    """The capture list hook (captures.filters.EXTRA_FILTERS).
+    """``query`` (of ``capture``) narrowed by the metadata filters ``items``.
 
     With a ``session``, keys are looked up first: an unknown key or a range on a string key is a
     400 that says so. Without one, the same filters run on key names alone (an unknown key then
     matches nothing).
     """
-    labels: dict[str, Label] = {}
-    if session is None:
-        items = parse_filters(params)
-    else:
-        items, labels = _looked_up(params, project_id, session)
+    labels = _looked_up(items, project_id, session) if session is not None else {}
     for item in items:
         query = query.where(condition(item, project_id, labels.get(item.key), session))
     return query
@@ -275,10 +272,20 @@ def apply_metadata_filters(
 LEAD_PREFERENCE = {"eq": 0, "in": 1, "gt": 2, "gte": 2, "lt": 2, "lte": 2, "exists": 3}
 
 
+@dataclass(frozen=True)
+class IndexedIds:
+    """Matching capture ids read from the metadata index: ``query`` selects them as ``id``,
+    ordered by ``created_at`` then ``capture_id`` (columns of the index)."""
+
+    query: Select[Any]
+    created_at: Any
+    capture_id: Any
+
+
 def ordered_ids(
-    params: QueryParams, project_id: int, session: Session
-) -> capture_filters.IdQuery | None:
-    """The capture list's hook for metadata-only filters (captures.filters.ID_SOURCES).
+    items: Sequence[MetadataFilter], project_id: int, session: Session
+) -> IndexedIds | None:
+    """For a capture list whose only filters are metadata filters, in the default order.
 
     The captures that match are read from ``capture_metadata_value`` alone: one filter leads,
     walking its key's index (key, value, created_at, capture), which is already in list order
@@ -286,12 +293,9 @@ def ordered_ids(
     checked for the same capture: a range or ``__exists`` by probing the capture's row for
     its key through the unique (capture, key) index, equality or ``__in`` by membership in
     that value's captures. ``capture`` is not visited until the page's rows are loaded.
-    None when another filter needs ``capture``, or when no filter can lead (only
-    ``__exists=false``).
+    None when no filter can lead (only ``__exists=false``).
     """
-    if any(key in capture_filters.FILTER_PARAMETERS for key in params):
-        return None
-    items, labels = _looked_up(params, project_id, session)
+    labels = _looked_up(items, project_id, session)
     leaders = [item for item in items if item.operator != "exists" or _wants_key(item)]
     if not leaders:
         return None
@@ -306,17 +310,4 @@ def ordered_ids(
         if item is not lead:
             label = labels[item.key]
             query = query.where(condition(item, project_id, label, session, rows.capture_id))
-    return capture_filters.IdQuery(
-        query, orderings={"created_at": rows.capture_created_at}, tie_breaker=rows.capture_id
-    )
-
-
-def register() -> None:
-    """Add the metadata filters to the capture list (idempotent)."""
-    if apply_metadata_filters not in capture_filters.EXTRA_FILTERS:
-        capture_filters.EXTRA_FILTERS.append(apply_metadata_filters)
-    if ordered_ids not in capture_filters.ID_SOURCES:
-        capture_filters.ID_SOURCES.append(ordered_ids)
-
-
-register()
+    return IndexedIds(query, created_at=rows.capture_created_at, capture_id=rows.capture_id)

@@ -1,0 +1,346 @@
+"""The capture list's query: its parameters, its filters, its order and its pages.
+
+``?name=`` exact name, ``?name__contains=`` substring (case-insensitive), ``?task_state=``
+one state or a comma-separated list, ``?format=.csv``, ``?ordering=`` one of
+:data:`ORDERINGS` (``-`` for descending; default ``created_at``), and the metadata filters
+(``metadata.<key>...``, capturehub/server/metadata/filters.py). Paging is
+capturehub/server/listing.py's.
+
+The parameters are declared once, in :func:`capture_list_query` (a FastAPI dependency), so the
+OpenAPI document lists them from the code. The metadata filters cannot be declared (their
+names hold the project's keys): they are read from the query string and described in the
+route's description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from pydantic import WithJsonSchema
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+from starlette.datastructures import QueryParams
+
+from capturehub.ingest import formats as file_formats
+from capturehub.server.captures.schemas import TASK_STATES
+from capturehub.server.db import id_among
+from capturehub.server.errors import BadRequest
+from capturehub.server.listing import Page
+from capturehub.server.metadata import filters as metadata_filters
+from capturehub.server.metadata.filters import MetadataFilter
+from capturehub.server.models import Capture, CaptureConfiguration
+
+ORDERINGS = {
+    "created_at": Capture.created_at,
+    "last_modified": Capture.last_modified,
+    "name": Capture.name,
+    "file_size": Capture.file_size,
+    "number_samples": Capture.number_samples,
+}
+DEFAULT_ORDERING = "created_at"
+
+# A filtered list with at most this many matches is counted and paged from one query.
+SMALL_MATCH = 5_000
+
+
+@dataclass(frozen=True)
+class IdQuery:
+    """A query of the filtered captures' ids, and the columns that put it in the list's order
+    (``orderings`` by name, and the tie-breaker)."""
+
+    query: Select[Any]
+    orderings: Mapping[str, Any] = field(default_factory=lambda: ORDERINGS)
+    # A factory: a column as a plain default would act as a descriptor on the dataclass.
+    tie_breaker: Any = field(default_factory=lambda: Capture.id)
+
+
+@dataclass(frozen=True)
+class CaptureListQuery:
+    """What a capture list asks for, checked: a 400 naming the parameter at fault otherwise."""
+
+    name: str | None = None
+    name_contains: str | None = None
+    task_states: tuple[str, ...] = ()
+    format: str | None = None
+    ordering: str = DEFAULT_ORDERING
+    metadata: tuple[MetadataFilter, ...] = ()
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        name: str | None = None,
+        name_contains: str | None = None,
+        task_state: str | None = None,
+        format: str | None = None,
+        ordering: str | None = None,
+        metadata: Sequence[MetadataFilter] = (),
+    ) -> CaptureListQuery:
+        return cls(
+            name=name,
+            name_contains=name_contains or None,
+            task_states=_task_states(task_state),
+            format=_format(format),
+            ordering=_ordering(ordering),
+            metadata=tuple(metadata),
+        )
+
+    @classmethod
+    def of(cls, params: QueryParams) -> CaptureListQuery:
+        """The query of a query string (as the route reads it)."""
+        return cls.parse(
+            name=params.get("name"),
+            name_contains=params.get("name__contains"),
+            task_state=params.get("task_state"),
+            format=params.get("format"),
+            ordering=params.get("ordering"),
+            metadata=metadata_filters.parse_filters(params),
+        )
+
+    @property
+    def has_filters(self) -> bool:
+        """Whether the query narrows the list (ordering and paging do not)."""
+        return bool(self.metadata) or self._has_capture_filters
+
+    @property
+    def _has_capture_filters(self) -> bool:
+        return (
+            self.name is not None
+            or self.name_contains is not None
+            or bool(self.task_states)
+            or self.format is not None
+        )
+
+    def filtered(self, query: Select[Any], project_id: int, session: Session) -> Select[Any]:
+        """``query`` (of ``capture``) narrowed to the project's captures that match."""
+        query = query.where(Capture.project_id == project_id)
+        if self.name is not None:
+            query = query.where(Capture.name == self.name)
+        if self.name_contains:
+            escaped = (
+                self.name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            )
+            # Case-insensitive on every database (SQLite's LIKE already is, for ASCII).
+            query = query.where(Capture.name.ilike(f"%{escaped}%", escape="\\"))
+        if self.task_states:
+            query = query.where(Capture.task_state.in_(self.task_states))
+        if self.format is not None:
+            query = query.where(Capture.format == self.format)
+        if self.metadata:
+            query = metadata_filters.apply_metadata_filters(
+                query, self.metadata, project_id, session
+            )
+        return query
+
+    def ordered(
+        self,
+        query: Select[Any],
+        *,
+        reverse: bool = False,
+        orderings: Mapping[str, Any] = ORDERINGS,
+        tie_breaker: Any = Capture.id,
+    ) -> Select[Any]:
+        """``query`` in the order asked for (``reverse``: the exact opposite, for reading from
+        the end), by default on ``capture``'s columns."""
+        descending = self.ordering.startswith("-") != reverse
+        column = orderings[self.ordering.lstrip("-")]
+        if descending:
+            return query.order_by(column.desc(), tie_breaker.desc())
+        return query.order_by(column, tie_breaker)
+
+    def ordered_ids(self, ids: IdQuery, *, reverse: bool = False) -> Select[Any]:
+        return self.ordered(
+            ids.query, reverse=reverse, orderings=ids.orderings, tie_breaker=ids.tie_breaker
+        )
+
+    def ids(self, project_id: int, session: Session) -> IdQuery:
+        """The ids of the captures asked for (all filters applied), to be paged.
+
+        Metadata filters alone in the default order are answered from the metadata index,
+        without reading ``capture`` (metadata/filters.py, ``ordered_ids``)."""
+        if (
+            self.metadata
+            and not self._has_capture_filters
+            and self.ordering.lstrip("-") == DEFAULT_ORDERING
+        ):
+            indexed = metadata_filters.ordered_ids(self.metadata, project_id, session)
+            if indexed is not None:
+                return IdQuery(
+                    indexed.query,
+                    orderings={DEFAULT_ORDERING: indexed.created_at},
+                    tie_breaker=indexed.capture_id,
+                )
+        return IdQuery(self.filtered(select(Capture.id), project_id, session))
+
+    def page_of_ids(
+        self, session: Session, ids: IdQuery, page: Page, capture_count: int
+    ) -> tuple[list[int] | Select[Any], int]:
+        """The ids of the requested page (a list, or a query that selects them), and how many
+        captures match in all.
+
+        Ids are paged before rows are loaded (an index-only scan, even deep into the list;
+        OFFSET on full rows would fetch every skipped row). The unfiltered list's count is the
+        project's ``capture_count``. A filter usually matches few captures, and finding them is
+        the expensive part, so the ordered ids of all matches are fetched once (up to
+        SMALL_MATCH) and both the count and the page come from that list; otherwise the count
+        is one more query.
+        """
+        if self.has_filters:
+            matches = session.scalars(self.ordered_ids(ids).limit(SMALL_MATCH + 1)).all()
+            if len(matches) <= SMALL_MATCH:
+                return list(matches[page.offset : page.offset + page.limit]), len(matches)
+            count = session.scalar(select(func.count()).select_from(ids.query.subquery())) or 0
+        else:
+            count = capture_count
+        return self._ids_at(ids, page, count), count
+
+    def _ids_at(self, ids: IdQuery, page: Page, count: int) -> list[int] | Select[Any]:
+        """The query of one page of ids, read from whichever end of the order is nearer.
+
+        OFFSET has to step over every skipped entry of the index, so the last page of 100,000
+        captures would walk all of them; from the other end (the order reversed) no page is
+        more than half the list away.
+        """
+        if page.offset >= count or page.limit == 0:
+            return []
+        from_end = count - page.offset - page.limit  # entries after the page
+        if from_end >= page.offset:
+            return self.ordered_ids(ids).limit(page.limit).offset(page.offset)
+        limit = page.limit + min(from_end, 0)  # the last page may be short
+        return self.ordered_ids(ids, reverse=True).limit(limit).offset(max(from_end, 0))
+
+    def page_rows(
+        self, session: Session, *, project_id: int, capture_count: int, page: Page
+    ) -> tuple[list[Any], int]:
+        """One page of capture rows (with ``configuration_uuid``) in order, and the count."""
+        ids = self.ids(project_id, session)
+        page_ids, count = self.page_of_ids(session, ids, page, capture_count)
+        if isinstance(page_ids, list):
+            rows_query = with_configuration().where(id_among(Capture.id, page_ids, session))
+        else:  # the page's ids as a subquery: ids and rows in one statement
+            chosen = page_ids.subquery()
+            rows_query = with_configuration().join(chosen, chosen.c.id == Capture.id)
+        rows = session.connection().execute(self.ordered(rows_query)).all()
+        return list(rows), count
+
+    def rows(self, project_id: int, session: Session) -> Select[Any]:
+        """The query of every matching capture row (with ``configuration_uuid``), in order."""
+        return self.ordered(self.filtered(with_configuration(), project_id, session))
+
+
+def with_configuration() -> Select[Any]:
+    """Capture rows with their configuration's uuid as ``configuration_uuid``: plain Core
+    rows (no ORM objects), several times cheaper to load; run on ``session.connection()``."""
+    captures = Capture.__table__
+    configurations = CaptureConfiguration.__table__
+    return select(*captures.columns, configurations.c.uuid.label("configuration_uuid")).outerjoin(
+        configurations, configurations.c.id == captures.c.capture_configuration_id
+    )
+
+
+def _task_states(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    wanted = tuple(state.strip().upper() for state in raw.split(",") if state.strip())
+    unknown = sorted(set(wanted) - set(TASK_STATES))
+    if unknown:
+        raise BadRequest(
+            f"Unknown task_state {', '.join(unknown)}; use one of {', '.join(TASK_STATES)}."
+        )
+    return wanted
+
+
+def _format(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    file_format = file_formats.by_suffix(raw)
+    if file_format is None:
+        shown = raw.lower() if raw.startswith(".") else f".{raw.lower()}"
+        raise BadRequest(f"Unknown format {shown!r}; use {file_formats.suffixes_text()}.")
+    return file_format.suffix
+
+
+def _ordering(raw: str | None) -> str:
+    ordering = raw or DEFAULT_ORDERING
+    if ordering.lstrip("-") not in ORDERINGS:
+        raise BadRequest(
+            f"Cannot order by {ordering!r}; use one of {', '.join(ORDERINGS)} (prefix - for "
+            "descending)."
+        )
+    return ordering
+
+
+# The schemas the OpenAPI document shows: the values the checks above accept. The parameters
+# are read as text and checked here, so a bad value is a 400 that says what to send.
+_TEXT = WithJsonSchema({"type": "string"})
+_TASK_STATES = WithJsonSchema({"type": "array", "items": {"type": "string", "enum": TASK_STATES}})
+_FORMATS = WithJsonSchema({"type": "string", "enum": list(file_formats.suffixes())})
+_ORDERINGS = WithJsonSchema(
+    {
+        "type": "string",
+        "enum": [name for column in ORDERINGS for name in (column, f"-{column}")],
+    }
+)
+
+
+def capture_list_query(
+    request: Request,
+    name: Annotated[
+        str | None, _TEXT, Query(description="Only the capture with exactly this name.")
+    ] = None,
+    name__contains: Annotated[
+        str | None,
+        _TEXT,
+        Query(description="Only captures whose name contains this text, ignoring case."),
+    ] = None,
+    task_state: Annotated[
+        str | None,
+        _TASK_STATES,
+        Query(
+            description="Only captures in one of these processing states (comma-separated; "
+            "case is ignored)."
+        ),
+    ] = None,
+    format: Annotated[
+        str | None,
+        _FORMATS,
+        Query(
+            description="Only captures of this file format (the dot is optional; case is ignored)."
+        ),
+    ] = None,
+    ordering: Annotated[
+        str,
+        _ORDERINGS,
+        Query(description="Sort key; a leading `-` sorts in descending order."),
+    ] = DEFAULT_ORDERING,
+) -> CaptureListQuery:
+    return CaptureListQuery.parse(
+        name=name,
+        name_contains=name__contains,
+        task_state=task_state,
+        format=format,
+        ordering=ordering,
+        metadata=metadata_filters.parse_filters(request.query_params),
+    )
+
+
+CaptureList = Annotated[CaptureListQuery, Depends(capture_list_query)]
+
+
+def metadata_filters_description() -> str:
+    """The route's description of the metadata filters, which OpenAPI cannot list."""
+    prefix = metadata_filters.PREFIX
+    operators = ", ".join(f"`__{op}`" for op in metadata_filters.OPERATORS)
+    return (
+        "Metadata filters, which OpenAPI cannot list (their names contain the project's "
+        f"metadata keys): `{prefix}<key>=<value>` (equality), and `{prefix}<key>__<op>=...` "
+        f"with `<op>` one of {operators}: `__in` takes comma-separated values, `__gt`, "
+        "`__gte`, `__lt` and `__lte` a number (integer and float keys only), `__exists` "
+        "`true` or `false`. On integer and float keys equality compares numbers. Every filter "
+        "ANDs with the others and with the parameters above. An unknown key, a range on a "
+        "string key or a value of the wrong type is a 400 that says so. See docs/api.md, "
+        '"Capture list filters".'
+    )
