@@ -220,3 +220,9 @@ def install_error_handlers(app: FastAPI) -> None:
             "Internal server error; the server log has the details.",
             headers=dict(SECURITY_HEADERS),
         )
+
+
+def conflict(description: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that can answer 409: what conflicts, in the user's words (the
+    OpenAPI document gives it the error shape, capturehub/server/openapi.py)."""
+    return {409: {"description": description}}

@@ -26,19 +26,17 @@ routes, so a new route is described correctly without touching this file:
   capturehub/server/errors.py).
 - ``429`` on the token route: failed logins are throttled per client address and per user
   name from one address (capturehub/server/auth/throttle.py).
-- ``409`` is the exception: conflicts come from the services' rules (unique names, a capture
-  still being processed, concurrent writes), which no signature shows, so :data:`CONFLICTS`
-  lists them by family of paths; tests/server/test_openapi.py checks that every rule still
-  matches an operation and triggers a sample of them against a real server.
+- ``409`` where the route declares it (``responses=errors.conflict(...)`` next to the route,
+  in the user's words): conflicts come from the services' rules (unique names, a capture
+  still being processed, concurrent writes), which no signature shows; this module gives
+  them the error shape.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -115,6 +113,7 @@ NOT_FOUND = (
 STORAGE_FULL = (
     "The server's disk (files or database) is full: nothing was stored. Retry once space is freed."
 )
+CONFLICT = "The request conflicts with what is stored; see the route's description."
 DATABASE_UNAVAILABLE = "The server's database did not answer (unreachable or busy); retry."
 FILE_TOO_LARGE = (
     "The file is larger than the server's upload limit (setting CAPTUREHUB_MAX_UPLOAD_BYTES); "
@@ -132,72 +131,6 @@ TOO_MANY_LOGINS = (
 TOKEN_BAD_REQUEST = (
     "The grant is refused (`invalid_request`, `invalid_grant`, `unsupported_grant_type`: an "
     "OAuth 2 error), or a form field is missing or malformed (the error shape)."
-)
-
-
-@dataclass(frozen=True)
-class ConflictRule:
-    """``409`` for the operations of ``methods`` whose path matches ``path``."""
-
-    methods: frozenset[str]
-    path: re.Pattern[str]
-    description: str
-
-
-def _rule(methods: str, path: str, description: str) -> ConflictRule:
-    return ConflictRule(frozenset(methods.split()), re.compile(path), description)
-
-
-_LABEL = r"^/project/\{project_uuid\}/(label|metadata)/"
-_METADATA_RELATIONSHIPS = (
-    r"^(/v2/project/\{project_uuid\}/capture/\{capture_uuid\}|/project/\{project_uuid\})"
-    r"/metadata-relationship/"
-)
-_SEGMENTS = (
-    r"^(/project/\{project_uuid\}/capture/\{capture_uuid\}|/project/\{project_uuid\}"
-    r"|/v2/project/\{project_uuid\}/segmenter/\{segmenter_id\})/label-relationship/"
-)
-
-# From the services' ``Conflict``s (grep ``Conflict(`` in capturehub/server/*/).
-CONFLICTS: tuple[ConflictRule, ...] = (
-    _rule(
-        "post put patch",
-        r"^/project/(\{project_uuid\}/)?$",
-        "Your team already has a project with this name.",
-    ),
-    _rule(
-        "post put patch",
-        _LABEL + r"(\{label_uuid\}/)?$",
-        "The project already has a label or metadata key with this name (names are unique "
-        "across both).",
-    ),
-    _rule(
-        "post put patch",
-        _LABEL + r"\{label_uuid\}/labelvalue/(\{value_uuid\}/)?$",
-        "The label already has this value.",
-    ),
-    _rule(
-        "post put patch",
-        r"^/project/\{project_uuid\}/capture/(\{capture_uuid\}/)?$",
-        "The project already has a capture with this name.",
-    ),
-    _rule(
-        "post",
-        r"^/project/\{project_uuid\}/captureconfiguration/$",
-        "A capture configuration with this uuid already exists.",
-    ),
-    _rule(
-        "post put patch",
-        _METADATA_RELATIONSHIPS,
-        "Another request changed the same metadata meanwhile (retry), or the capture already "
-        "has a value for the key a relationship is moved to.",
-    ),
-    _rule(
-        "post put patch",
-        _SEGMENTS,
-        "A capture is still being processed (retry when its task_state is SUCCESS), or "
-        "another request changed the same segments meanwhile (retry).",
-    ),
 )
 
 
@@ -268,9 +201,8 @@ def describe(
             _declare(responses, 401, UNAUTHORIZED, headers=_WWW_AUTHENTICATE)
         if any(p.get("in") == "path" for p in operation.get("parameters", [])):
             _declare(responses, 404, NOT_FOUND)
-        for rule in CONFLICTS:
-            if method in rule.methods and rule.path.search(path):
-                _declare(responses, 409, rule.description)
+        if "409" in responses:  # declared on the route (errors.conflict): the error shape
+            _declare(responses, 409, CONFLICT)
         too_large = [FILE_TOO_LARGE] if _takes_file(operation) else []
         if _takes_json(operation) or _takes_form(operation):
             too_large.append(_body_too_large(settings, bulk=(path, method) in bulk))

@@ -27,7 +27,7 @@ from capturehub.server.captures.schemas import (
     parse_optional_text,
     parse_rate,
 )
-from capturehub.server.errors import BadRequest, NotFound, PayloadTooLarge
+from capturehub.server.errors import BadRequest, NotFound, PayloadTooLarge, conflict
 from capturehub.server.labels.versions import CHUNK
 from capturehub.server.listing import OffsetPaging, json_response, page_body, stream_array
 from capturehub.server.models import Capture
@@ -35,6 +35,8 @@ from capturehub.server.projects.service import get_project
 from capturehub.storage import BlobNotFound
 
 router = APIRouter(route_class=GuardedRoute, tags=["captures"])
+
+NAME_TAKEN = conflict("The project already has a capture with this name.")
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -96,7 +98,7 @@ def _capture_json(row: Any) -> dict[str, Any]:
     status_code=201,
     summary="Upload a capture (multipart: file, name, asynchronous, ...)",
     openapi_extra=UPLOAD_BODY,
-    responses={409: {"description": "A capture with this name exists"}},
+    responses=conflict("A capture with this name exists."),
 )
 async def upload_capture(
     project_uuid: str, request: Request, caller: CurrentCaller, context: Context
@@ -203,11 +205,13 @@ UPDATE_BODY = {
     "/project/{project_uuid}/capture/{capture_uuid}/",
     summary="Change a capture (JSON or multipart; a `file` part replaces the data)",
     openapi_extra=UPDATE_BODY,
+    responses=NAME_TAKEN,
 )
 @router.put(
     "/project/{project_uuid}/capture/{capture_uuid}/",
     summary="Change a capture (JSON or multipart; a `file` part replaces the data)",
     openapi_extra=UPDATE_BODY,
+    responses=NAME_TAKEN,
 )
 async def update_capture(
     project_uuid: str,

@@ -14,9 +14,12 @@ from capturehub.server.configurations.schemas import (
     ConfigurationUpdate,
     configuration_json,
 )
+from capturehub.server.errors import conflict
 from capturehub.server.projects.service import get_project
 
 router = APIRouter(route_class=GuardedRoute, tags=["capture configurations"])
+
+UUID_TAKEN = conflict("A capture configuration with this uuid already exists.")
 
 LIST = "/project/{project_uuid}/captureconfiguration/"
 ONE = LIST + "{configuration_uuid}/"
@@ -29,7 +32,12 @@ def list_configurations(project_uuid: str, caller: CurrentCaller, context: Conte
         return [configuration_json(c) for c in service.list_configurations(session, project)]
 
 
-@router.post(LIST, status_code=201, summary="Create a capture configuration (uuid optional)")
+@router.post(
+    LIST,
+    status_code=201,
+    summary="Create a capture configuration (uuid optional)",
+    responses=UUID_TAKEN,
+)
 def create_configuration(
     project_uuid: str, body: ConfigurationCreate, caller: CurrentCaller, context: Context
 ) -> Any:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Response
 
 from capturehub.server.auth.deps import Context, CurrentCaller
 from capturehub.server.bodies import GuardedRoute
+from capturehub.server.errors import conflict
 from capturehub.server.labels import service
 from capturehub.server.labels.schemas import (
     KINDS,
@@ -24,6 +25,11 @@ from capturehub.server.labels.schemas import (
     value_json,
 )
 from capturehub.server.projects.service import get_project
+
+NAME_TAKEN = conflict(
+    "The project already has a label or metadata key with this name (names are unique across both)."
+)
+VALUE_TAKEN = conflict("The label already has this value.")
 
 
 def _kind_router(kind: Kind) -> APIRouter:
@@ -40,7 +46,9 @@ def _kind_router(kind: Kind) -> APIRouter:
             project = get_project(session, caller, project_uuid)
             return [label_json(*row) for row in service.list_labels(session, project, kind)]
 
-    @router.post(base, status_code=201, summary=f"Create a {noun} (and its values)")
+    @router.post(
+        base, status_code=201, summary=f"Create a {noun} (and its values)", responses=NAME_TAKEN
+    )
     def create_label(
         project_uuid: str, body: LabelCreate, caller: CurrentCaller, context: Context
     ) -> Any:
@@ -58,8 +66,8 @@ def _kind_router(kind: Kind) -> APIRouter:
             label = service.get_label(session, project, kind, label_uuid)
             return label_json(label, service.values_of(session, [label.id])[label.id])
 
-    @router.put(one, summary=f"Change a {noun}")
-    @router.patch(one, summary=f"Change some fields of a {noun}")
+    @router.put(one, summary=f"Change a {noun}", responses=NAME_TAKEN)
+    @router.patch(one, summary=f"Change some fields of a {noun}", responses=NAME_TAKEN)
     def update_label(
         project_uuid: str,
         label_uuid: str,
@@ -94,7 +102,7 @@ def _kind_router(kind: Kind) -> APIRouter:
             label = service.get_label(session, project, kind, label_uuid)
             return [value_json(v) for v in service.values_of(session, [label.id])[label.id]]
 
-    @router.post(values, status_code=201, summary=f"Add a value to a {noun}")
+    @router.post(values, status_code=201, summary=f"Add a value to a {noun}", responses=VALUE_TAKEN)
     def create_value(
         project_uuid: str,
         label_uuid: str,
@@ -120,8 +128,8 @@ def _kind_router(kind: Kind) -> APIRouter:
             label = service.get_label(session, project, kind, label_uuid)
             return value_json(service.get_value(session, label, value_uuid))
 
-    @router.put(one_value, summary=f"Change a value of a {noun}")
-    @router.patch(one_value, summary=f"Change a value of a {noun}")
+    @router.put(one_value, summary=f"Change a value of a {noun}", responses=VALUE_TAKEN)
+    @router.patch(one_value, summary=f"Change a value of a {noun}", responses=VALUE_TAKEN)
     def update_value(
         project_uuid: str,
         label_uuid: str,

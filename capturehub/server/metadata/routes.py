@@ -10,7 +10,7 @@ from sqlalchemy import select
 from capturehub.server.auth.deps import Context, CurrentCaller
 from capturehub.server.bodies import GuardedRoute, bulk_body
 from capturehub.server.captures.schemas import capture_json
-from capturehub.server.errors import BadRequest
+from capturehub.server.errors import BadRequest, conflict
 from capturehub.server.labels.resolve import capture_of, items_of, uuids_of
 from capturehub.server.listing import Paging, json_response, list_response
 from capturehub.server.metadata import service
@@ -25,6 +25,11 @@ CAPTURE_LIST = "/v2/project/{project_uuid}/capture/{capture_uuid}/metadata-relat
 CAPTURE_ONE = CAPTURE_LIST + "{relationship_uuid}/"
 PROJECT_LIST = "/project/{project_uuid}/metadata-relationship/"
 JSONBody = Annotated[Any, Body()]
+
+CHANGED_MEANWHILE = conflict(
+    "Another request changed the same metadata meanwhile (retry), or the capture already "
+    "has a value for the key a relationship is moved to."
+)
 
 
 # The query route comes first: `capture/metadata/...` must not be read as a capture uuid.
@@ -92,8 +97,13 @@ def list_capture_metadata(
     CAPTURE_LIST,
     status_code=201,
     summary="Set metadata values (an object or a list); answers a list, always",
+    responses=CHANGED_MEANWHILE,
 )
-@router.put(CAPTURE_LIST, summary="Set metadata values (same as POST; answers 200)")
+@router.put(
+    CAPTURE_LIST,
+    summary="Set metadata values (same as POST; answers 200)",
+    responses=CHANGED_MEANWHILE,
+)
 @bulk_body
 def set_capture_metadata(
     project_uuid: str,
@@ -137,8 +147,16 @@ def get_capture_metadata(
         return json_response(service.get_relationship(session, project, relationship_uuid, capture))
 
 
-@router.put(CAPTURE_ONE, summary="Change a metadata relationship's value (or key)")
-@router.patch(CAPTURE_ONE, summary="Change a metadata relationship's value (or key)")
+@router.put(
+    CAPTURE_ONE,
+    summary="Change a metadata relationship's value (or key)",
+    responses=CHANGED_MEANWHILE,
+)
+@router.patch(
+    CAPTURE_ONE,
+    summary="Change a metadata relationship's value (or key)",
+    responses=CHANGED_MEANWHILE,
+)
 def update_capture_metadata(
     project_uuid: str,
     capture_uuid: str,
@@ -183,8 +201,13 @@ def list_project_metadata(
     PROJECT_LIST,
     status_code=201,
     summary="Set metadata on many captures: a list of {capture, label, label_value}",
+    responses=CHANGED_MEANWHILE,
 )
-@router.put(PROJECT_LIST, summary="Set metadata on many captures (same as POST; answers 200)")
+@router.put(
+    PROJECT_LIST,
+    summary="Set metadata on many captures (same as POST; answers 200)",
+    responses=CHANGED_MEANWHILE,
+)
 @bulk_body
 def set_project_metadata(
     project_uuid: str, request: Request, body: JSONBody, caller: CurrentCaller, context: Context

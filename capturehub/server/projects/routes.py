@@ -9,10 +9,13 @@ from fastapi import APIRouter, Response
 from capturehub.server.auth.deps import Context, CurrentCaller
 from capturehub.server.bodies import GuardedRoute
 from capturehub.server.captures.intake import CaptureLifecycle
+from capturehub.server.errors import conflict
 from capturehub.server.projects import service
 from capturehub.server.projects.schemas import ProjectCreate, ProjectUpdate, project_json
 
 router = APIRouter(route_class=GuardedRoute, tags=["projects"])
+
+NAME_TAKEN = conflict("Your team already has a project with this name.")
 
 
 @router.get("/project/", summary="The team's projects")
@@ -21,7 +24,7 @@ def list_projects(caller: CurrentCaller, context: Context) -> list[dict[str, Any
         return [project_json(p) for p in service.list_projects(session, caller)]
 
 
-@router.post("/project/", status_code=201, summary="Create a project")
+@router.post("/project/", status_code=201, summary="Create a project", responses=NAME_TAKEN)
 def create_project(body: ProjectCreate, caller: CurrentCaller, context: Context) -> dict[str, Any]:
     with context.db.session() as session:
         return project_json(service.create_project(session, caller, body))
@@ -33,8 +36,10 @@ def get_project(project_uuid: str, caller: CurrentCaller, context: Context) -> d
         return project_json(service.get_project(session, caller, project_uuid))
 
 
-@router.patch("/project/{project_uuid}/", summary="Change some of a project's fields")
-@router.put("/project/{project_uuid}/", summary="Change a project's fields")
+@router.patch(
+    "/project/{project_uuid}/", summary="Change some of a project's fields", responses=NAME_TAKEN
+)
+@router.put("/project/{project_uuid}/", summary="Change a project's fields", responses=NAME_TAKEN)
 def update_project(
     project_uuid: str, body: ProjectUpdate, caller: CurrentCaller, context: Context
 ) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Request, Response
 
 from capturehub.server.auth.deps import Context, CurrentCaller
 from capturehub.server.bodies import GuardedRoute, bulk_body
-from capturehub.server.errors import BadRequest
+from capturehub.server.errors import BadRequest, conflict
 from capturehub.server.labels.resolve import capture_of, items_of, uuids_of
 from capturehub.server.listing import Paging, json_response, list_response
 from capturehub.server.models import Segment
@@ -30,6 +30,11 @@ SEGMENTERS = "/project/{project_uuid}/segmenter/"
 SEGMENTER_LIST = "/v2/project/{project_uuid}/segmenter/{segmenter_id}/label-relationship/"
 JSONBody = Annotated[Any, Body()]
 
+CHANGED_MEANWHILE = conflict(
+    "A capture is still being processed (retry when its task_state is SUCCESS), or "
+    "another request changed the same segments meanwhile (retry)."
+)
+
 
 @router.get(CAPTURE_LIST, summary="The capture's segments, in sample order")
 def list_capture_segments(
@@ -48,7 +53,10 @@ def list_capture_segments(
 
 
 @router.post(
-    CAPTURE_LIST, status_code=201, summary="Add segments (an object or a list); answers a list"
+    CAPTURE_LIST,
+    status_code=201,
+    summary="Add segments (an object or a list); answers a list",
+    responses=CHANGED_MEANWHILE,
 )
 @bulk_body
 def create_capture_segments(
@@ -62,7 +70,11 @@ def create_capture_segments(
     return json_response(answer, 201)
 
 
-@router.put(CAPTURE_LIST, summary="Change several segments (each item with its uuid)")
+@router.put(
+    CAPTURE_LIST,
+    summary="Change several segments (each item with its uuid)",
+    responses=CHANGED_MEANWHILE,
+)
 @bulk_body
 def update_capture_segments(
     project_uuid: str, capture_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
@@ -97,8 +109,8 @@ def get_capture_segment(
         return json_response(service.get_segment(session, project, segment_uuid, capture))
 
 
-@router.put(CAPTURE_ONE, summary="Change a segment")
-@router.patch(CAPTURE_ONE, summary="Change some fields of a segment")
+@router.put(CAPTURE_ONE, summary="Change a segment", responses=CHANGED_MEANWHILE)
+@router.patch(CAPTURE_ONE, summary="Change some fields of a segment", responses=CHANGED_MEANWHILE)
 def update_capture_segment(
     project_uuid: str,
     capture_uuid: str,
@@ -139,7 +151,10 @@ def list_project_segments(
 
 
 @router.post(
-    PROJECT_LIST, status_code=201, summary="Add segments to many captures (items name a capture)"
+    PROJECT_LIST,
+    status_code=201,
+    summary="Add segments to many captures (items name a capture)",
+    responses=CHANGED_MEANWHILE,
 )
 @bulk_body
 def create_project_segments(
@@ -152,7 +167,11 @@ def create_project_segments(
     return json_response(answer, 201)
 
 
-@router.put(PROJECT_LIST, summary="Change many segments (each item with its uuid)")
+@router.put(
+    PROJECT_LIST,
+    summary="Change many segments (each item with its uuid)",
+    responses=CHANGED_MEANWHILE,
+)
 @bulk_body
 def update_project_segments(
     project_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
@@ -195,6 +214,7 @@ def list_segmenter_segments(
     SEGMENTER_LIST,
     status_code=201,
     summary="Add a segmenter's segments to many captures in one transaction",
+    responses=CHANGED_MEANWHILE,
 )
 @bulk_body
 def create_segmenter_segments(
