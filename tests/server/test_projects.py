@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -72,3 +73,25 @@ def test_other_team_cannot_see_project(server: RunningServer, project: dict[str,
         assert rival.delete(f"project/{project['uuid']}/").status_code == 404
         # the same name is free for another team
         assert rival.post("project/", json={"name": project["name"]}).status_code == 201
+
+
+def test_deleting_a_project_removes_its_captures_files(
+    server: RunningServer, api: httpx.Client, project_name: str
+) -> None:
+    """The rows go at once; the files by the "delete blobs" job right after."""
+    project = api.post("project/", json={"name": project_name}).json()["uuid"]
+    for index in range(3):
+        uploaded = api.post(
+            f"project/{project}/capture/",
+            data={"name": f"c{index}.csv", "asynchronous": "False"},
+            files={"file": (f"c{index}.csv", b"ax\n1\n2\n")},
+        )
+        assert uploaded.status_code == 201, uploaded.text
+    folder = server.data_dir / "blobs" / "captures" / project
+    assert len([p for p in folder.rglob("*") if p.is_file()]) == 6  # originals and copies
+    assert api.delete(f"project/{project}/").status_code == 204
+    assert api.get(f"project/{project}/capture/").status_code == 404
+    deadline = time.monotonic() + 30
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not folder.exists()

@@ -57,6 +57,15 @@ class BlobStoreContract:
         assert _read(store, KEY) == b"first version"
         assert list(store.list("captures/")) == [KEY]
 
+    def test_abort_twice_is_harmless(self, store: BlobStore) -> None:
+        # A failed upload may be aborted by the parser and again by the lifecycle.
+        writer = store.writer(KEY)
+        writer.write(b"partial")
+        writer.abort()
+        writer.abort()
+        assert not store.exists(KEY)
+        assert store.sweep_temporary(0, remove=False) == 0
+
     def test_commit_replaces_a_blob_whole(self, store: BlobStore) -> None:
         _stored(store, KEY, b"a" * 1000)
         _stored(store, KEY, b"b" * 10)
