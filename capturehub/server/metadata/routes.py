@@ -7,17 +7,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 from sqlalchemy import select
 
-from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.auth.deps import Context
 from capturehub.server.bodies import GuardedRoute, bulk_body
 from capturehub.server.captures.schemas import capture_json
 from capturehub.server.errors import BadRequest, conflict
-from capturehub.server.labels.resolve import capture_of, items_of, uuids_of
 from capturehub.server.listing import Paging, json_response, list_response
 from capturehub.server.metadata import service
 from capturehub.server.metadata.filters import MetadataFilter, condition, metadata_keys
-from capturehub.server.metadata.schemas import row_json, select_relationships
-from capturehub.server.models import Capture, CaptureConfiguration, CaptureMetadataValue
-from capturehub.server.projects.service import get_project
+from capturehub.server.metadata.schemas import row_json
+from capturehub.server.metadata.service import RELATIONSHIPS
+from capturehub.server.models import Capture, CaptureConfiguration
+from capturehub.server.relationships.resolve import items_of, uuids_of
+from capturehub.server.relationships.scope import ThisCapture, ThisProject
 
 router = APIRouter(route_class=GuardedRoute, tags=["metadata"])
 
@@ -37,15 +38,12 @@ CHANGED_MEANWHILE = conflict(
     "/project/{project_uuid}/capture/metadata/{rest:path}",
     summary="Captures whose metadata [key] equals [value]: .../capture/metadata/[key]=[value]/",
 )
-def captures_with_metadata(
-    project_uuid: str, rest: str, caller: CurrentCaller, context: Context
-) -> Response:
+def captures_with_metadata(rest: str, this_project: ThisProject) -> Response:
     # The server has percent-decoded the path once already; decoding again would turn a
     # literal "%41" in a value into "A".
     key, value = parse_query_path(rest)
     item = MetadataFilter(key=key, operator="eq", raw=value)
-    with context.db.read() as session:
-        project = get_project(session, caller, project_uuid)
+    with this_project.read() as (session, project):
         try:
             label = metadata_keys(session, project.id, {key})[key]
         except BadRequest:
@@ -79,17 +77,10 @@ def parse_query_path(rest: str) -> tuple[str, str]:
 
 @router.get(CAPTURE_LIST, summary="The capture's metadata")
 def list_capture_metadata(
-    project_uuid: str,
-    capture_uuid: str,
-    request: Request,
-    page: Paging,
-    caller: CurrentCaller,
-    context: Context,
+    request: Request, page: Paging, this_capture: ThisCapture, context: Context
 ) -> Response:
-    with context.db.read() as session:
-        project = get_project(session, caller, project_uuid)
-        capture = capture_of(session, project, capture_uuid)
-    query = select_relationships(project.id).where(CaptureMetadataValue.capture_id == capture.id)
+    with this_capture.read() as (_, project, capture):
+        query = RELATIONSHIPS.listed(project, capture)
     return list_response(request, context, query, row_json, page)
 
 
@@ -105,46 +96,25 @@ def list_capture_metadata(
     responses=CHANGED_MEANWHILE,
 )
 @bulk_body
-def set_capture_metadata(
-    project_uuid: str,
-    capture_uuid: str,
-    request: Request,
-    body: JSONBody,
-    caller: CurrentCaller,
-    context: Context,
-) -> Response:
+def set_capture_metadata(request: Request, body: JSONBody, this_capture: ThisCapture) -> Response:
     items, single = items_of(body)
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
-        capture = capture_of(session, project, capture_uuid)
+    with this_capture.write() as (session, project, capture):
         answer = service.set_metadata(session, project, items, single=single, capture=capture)
     return json_response(answer, 201 if request.method == "POST" else 200)
 
 
 @router.delete(CAPTURE_LIST, status_code=204, summary="Delete several of the capture's metadata")
 @bulk_body
-def delete_capture_metadata(
-    project_uuid: str, capture_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
-) -> Response:
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
-        capture = capture_of(session, project, capture_uuid)
-        service.delete_relationships(session, project, uuids_of(body), capture=capture)
+def delete_capture_metadata(body: JSONBody, this_capture: ThisCapture) -> Response:
+    with this_capture.write() as (session, project, capture):
+        RELATIONSHIPS.delete(session, project, uuids_of(body), capture=capture)
     return Response(status_code=204)
 
 
 @router.get(CAPTURE_ONE, summary="One metadata relationship")
-def get_capture_metadata(
-    project_uuid: str,
-    capture_uuid: str,
-    relationship_uuid: str,
-    caller: CurrentCaller,
-    context: Context,
-) -> Response:
-    with context.db.read() as session:
-        project = get_project(session, caller, project_uuid)
-        capture = capture_of(session, project, capture_uuid)
-        return json_response(service.get_relationship(session, project, relationship_uuid, capture))
+def get_capture_metadata(relationship_uuid: str, this_capture: ThisCapture) -> Response:
+    with this_capture.read() as (session, project, capture):
+        return json_response(RELATIONSHIPS.get(session, project, relationship_uuid, capture))
 
 
 @router.put(
@@ -158,43 +128,28 @@ def get_capture_metadata(
     responses=CHANGED_MEANWHILE,
 )
 def update_capture_metadata(
-    project_uuid: str,
-    capture_uuid: str,
-    relationship_uuid: str,
-    body: JSONBody,
-    caller: CurrentCaller,
-    context: Context,
+    relationship_uuid: str, body: JSONBody, this_capture: ThisCapture
 ) -> Response:
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
-        capture = capture_of(session, project, capture_uuid)
+    with this_capture.write() as (session, project, capture):
         return json_response(
             service.update_relationship(session, project, capture, relationship_uuid, body)
         )
 
 
 @router.delete(CAPTURE_ONE, status_code=204, summary="Remove a metadata value from the capture")
-def delete_capture_metadata_one(
-    project_uuid: str,
-    capture_uuid: str,
-    relationship_uuid: str,
-    caller: CurrentCaller,
-    context: Context,
-) -> Response:
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
-        capture = capture_of(session, project, capture_uuid)
-        service.delete_relationships(session, project, [relationship_uuid], capture=capture)
+def delete_capture_metadata_one(relationship_uuid: str, this_capture: ThisCapture) -> Response:
+    with this_capture.write() as (session, project, capture):
+        RELATIONSHIPS.delete(session, project, [relationship_uuid], capture=capture)
     return Response(status_code=204)
 
 
 @router.get(PROJECT_LIST, summary="Every metadata relationship of the project")
 def list_project_metadata(
-    project_uuid: str, request: Request, page: Paging, caller: CurrentCaller, context: Context
+    request: Request, page: Paging, this_project: ThisProject, context: Context
 ) -> Response:
-    with context.db.read() as session:
-        project = get_project(session, caller, project_uuid)
-    return list_response(request, context, select_relationships(project.id), row_json, page)
+    with this_project.read() as (_, project):
+        query = RELATIONSHIPS.listed(project)
+    return list_response(request, context, query, row_json, page)
 
 
 @router.post(
@@ -209,22 +164,16 @@ def list_project_metadata(
     responses=CHANGED_MEANWHILE,
 )
 @bulk_body
-def set_project_metadata(
-    project_uuid: str, request: Request, body: JSONBody, caller: CurrentCaller, context: Context
-) -> Response:
+def set_project_metadata(request: Request, body: JSONBody, this_project: ThisProject) -> Response:
     items, single = items_of(body)
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
+    with this_project.write() as (session, project):
         answer = service.set_metadata(session, project, items, single=single)
     return json_response(answer, 201 if request.method == "POST" else 200)
 
 
 @router.delete(PROJECT_LIST, status_code=204, summary="Delete many metadata relationships")
 @bulk_body
-def delete_project_metadata(
-    project_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
-) -> Response:
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
-        service.delete_relationships(session, project, uuids_of(body))
+def delete_project_metadata(body: JSONBody, this_project: ThisProject) -> Response:
+    with this_project.write() as (session, project):
+        RELATIONSHIPS.delete(session, project, uuids_of(body))
     return Response(status_code=204)

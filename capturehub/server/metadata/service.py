@@ -12,14 +12,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from capturehub.server.errors import BadRequest, Conflict, NotFound
 from capturehub.server.formats import timestamp
-from capturehub.server.labels.resolve import (
+from capturehub.server.labels.schemas import METADATA
+from capturehub.server.labels.versions import CHUNK, bump_captures
+from capturehub.server.metadata.schemas import relationship_json, row_json, select_relationships
+from capturehub.server.models import (
+    CaptureMetadataValue,
+    Label,
+    Project,
+    new_uuid,
+    utcnow,
+)
+from capturehub.server.relationships.resolve import (
     CaptureRow,
     LabelIndex,
     Problems,
@@ -29,16 +39,13 @@ from capturehub.server.labels.resolve import (
     lock_present,
     write_race,
 )
-from capturehub.server.labels.schemas import METADATA
-from capturehub.server.labels.versions import CHUNK, bump_captures, lock_captures
-from capturehub.server.metadata.schemas import relationship_json, row_json, select_relationships
-from capturehub.server.models import (
-    Capture,
-    CaptureMetadataValue,
-    Label,
-    Project,
-    new_uuid,
-    utcnow,
+from capturehub.server.relationships.rows import RelationshipKind
+
+RELATIONSHIPS = RelationshipKind(
+    model=CaptureMetadataValue,
+    noun="metadata relationship",
+    select_rows=select_relationships,
+    to_json=row_json,
 )
 
 
@@ -212,18 +219,6 @@ def _existing(session: Session, planned: list[Planned]) -> dict[tuple[int, int],
     return found
 
 
-def get_relationship(
-    session: Session, project: Project, relationship_uuid: str, capture: CaptureRow | None = None
-) -> dict[str, Any]:
-    query = select_relationships(project.id).where(CaptureMetadataValue.uuid == relationship_uuid)
-    if capture is not None:
-        query = query.where(CaptureMetadataValue.capture_id == capture.id)
-    row = session.execute(query).first()
-    if row is None:
-        raise NotFound(f"No metadata relationship {relationship_uuid} here.")
-    return row_json(row)
-
-
 def update_relationship(
     session: Session,
     project: Project,
@@ -249,7 +244,7 @@ def update_relationship(
     if "label_value" in body:
         item["label_value"] = body["label_value"]
     elif body.get("label", current_label.uuid) in (current_label.uuid, current_label.name):
-        return get_relationship(session, project, relationship_uuid, capture)
+        return RELATIONSHIPS.get(session, project, relationship_uuid, capture)
     else:
         raise BadRequest(
             "A new label needs a label_value.", data={"label_value": ["required with label"]}
@@ -272,42 +267,4 @@ def update_relationship(
         relationship.last_modified = utcnow()
         session.flush()
         bump_captures(session, [capture.id])
-    return get_relationship(session, project, relationship_uuid, capture)
-
-
-def delete_relationships(
-    session: Session, project: Project, uuids: list[str], *, capture: CaptureRow | None = None
-) -> int:
-    """Delete these relationships (all or none: an unknown uuid is a 404 naming it)."""
-    wanted = sorted(set(uuids))
-    found: dict[str, tuple[int, int]] = {}
-    for start in range(0, len(wanted), CHUNK):
-        query = (
-            select(CaptureMetadataValue.uuid, CaptureMetadataValue.id, Capture.id)
-            .join(Capture, Capture.id == CaptureMetadataValue.capture_id)
-            .where(
-                Capture.project_id == project.id,
-                CaptureMetadataValue.uuid.in_(wanted[start : start + CHUNK]),
-            )
-        )
-        if capture is not None:
-            query = query.where(Capture.id == capture.id)
-        for relationship_uuid, relationship_id, capture_id in session.execute(query):
-            found[relationship_uuid] = (relationship_id, capture_id)
-    missing = [uuid for uuid in wanted if uuid not in found]
-    if missing:
-        raise NotFound(
-            f"No metadata relationship {', '.join(missing[:10])} here"
-            + (f" (and {len(missing) - 10} more)." if len(missing) > 10 else ".")
-        )
-    # Captures first, then their metadata rows: the order a capture's deletion takes.
-    lock_captures(session, {capture_id for _, capture_id in found.values()})
-    ids = sorted(relationship_id for relationship_id, _ in found.values())
-    for start in range(0, len(ids), CHUNK):
-        session.execute(
-            delete(CaptureMetadataValue).where(
-                CaptureMetadataValue.id.in_(ids[start : start + CHUNK])
-            )
-        )
-    bump_captures(session, {capture_id for _, capture_id in found.values()})
-    return len(ids)
+    return RELATIONSHIPS.get(session, project, relationship_uuid, capture)

@@ -6,20 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
-from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.auth.deps import Context
 from capturehub.server.bodies import GuardedRoute, bulk_body
 from capturehub.server.errors import BadRequest, conflict
-from capturehub.server.labels.resolve import capture_of, items_of, uuids_of
 from capturehub.server.listing import Paging, json_response, list_response
 from capturehub.server.models import Segment
-from capturehub.server.projects.service import get_project
+from capturehub.server.relationships.resolve import items_of, uuids_of
+from capturehub.server.relationships.scope import ThisCapture, ThisProject
 from capturehub.server.segments import service
-from capturehub.server.segments.schemas import (
-    SegmenterCreate,
-    row_json,
-    segmenter_json,
-    select_segments,
-)
+from capturehub.server.segments.schemas import SegmenterCreate, row_json, segmenter_json
+from capturehub.server.segments.service import SEGMENTS
 
 router = APIRouter(route_class=GuardedRoute, tags=["segments"])
 
@@ -38,17 +34,10 @@ CHANGED_MEANWHILE = conflict(
 
 @router.get(CAPTURE_LIST, summary="The capture's segments, in sample order")
 def list_capture_segments(
-    project_uuid: str,
-    capture_uuid: str,
-    request: Request,
-    page: Paging,
-    caller: CurrentCaller,
-    context: Context,
+    request: Request, page: Paging, this_capture: ThisCapture, context: Context
 ) -> Response:
-    with context.db.read() as session:
-        project = get_project(session, caller, project_uuid)
-        capture = capture_of(session, project, capture_uuid)
-    query = select_segments(project.id).where(Segment.capture_id == capture.id)
+    with this_capture.read() as (_, project, capture):
+        query = SEGMENTS.listed(project, capture)
     return list_response(request, context, query, row_json, page)
 
 
@@ -59,13 +48,9 @@ def list_capture_segments(
     responses=CHANGED_MEANWHILE,
 )
 @bulk_body
-def create_capture_segments(
-    project_uuid: str, capture_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
-) -> Response:
+def create_capture_segments(body: JSONBody, this_capture: ThisCapture) -> Response:
     items, single = items_of(body)
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
-        capture = capture_of(session, project, capture_uuid)
+    with this_capture.write() as (session, project, capture):
         answer = service.create_segments(session, project, items, single=single, capture=capture)
     return json_response(answer, 201)
 
@@ -76,54 +61,35 @@ def create_capture_segments(
     responses=CHANGED_MEANWHILE,
 )
 @bulk_body
-def update_capture_segments(
-    project_uuid: str, capture_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
-) -> Response:
+def update_capture_segments(body: JSONBody, this_capture: ThisCapture) -> Response:
     items, single = items_of(body)
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
-        capture = capture_of(session, project, capture_uuid)
+    with this_capture.write() as (session, project, capture):
         answer = service.update_segments(session, project, items, single=single, capture=capture)
     return json_response(answer)
 
 
 @router.delete(CAPTURE_LIST, status_code=204, summary="Delete several segments (a list of uuids)")
 @bulk_body
-def delete_capture_segments(
-    project_uuid: str, capture_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
-) -> Response:
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
-        capture = capture_of(session, project, capture_uuid)
-        service.delete_segments(session, project, uuids_of(body), capture=capture)
+def delete_capture_segments(body: JSONBody, this_capture: ThisCapture) -> Response:
+    with this_capture.write() as (session, project, capture):
+        SEGMENTS.delete(session, project, uuids_of(body), capture=capture)
     return Response(status_code=204)
 
 
 @router.get(CAPTURE_ONE, summary="One segment")
-def get_capture_segment(
-    project_uuid: str, capture_uuid: str, segment_uuid: str, caller: CurrentCaller, context: Context
-) -> Response:
-    with context.db.read() as session:
-        project = get_project(session, caller, project_uuid)
-        capture = capture_of(session, project, capture_uuid)
-        return json_response(service.get_segment(session, project, segment_uuid, capture))
+def get_capture_segment(segment_uuid: str, this_capture: ThisCapture) -> Response:
+    with this_capture.read() as (session, project, capture):
+        return json_response(SEGMENTS.get(session, project, segment_uuid, capture))
 
 
 @router.put(CAPTURE_ONE, summary="Change a segment", responses=CHANGED_MEANWHILE)
 @router.patch(CAPTURE_ONE, summary="Change some fields of a segment", responses=CHANGED_MEANWHILE)
 def update_capture_segment(
-    project_uuid: str,
-    capture_uuid: str,
-    segment_uuid: str,
-    body: JSONBody,
-    caller: CurrentCaller,
-    context: Context,
+    segment_uuid: str, body: JSONBody, this_capture: ThisCapture
 ) -> Response:
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.", data={"body": ["expected an object"]})
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
-        capture = capture_of(session, project, capture_uuid)
+    with this_capture.write() as (session, project, capture):
         (answer,) = service.update_segments(
             session, project, [{**body, "uuid": segment_uuid}], single=True, capture=capture
         )
@@ -131,23 +97,19 @@ def update_capture_segment(
 
 
 @router.delete(CAPTURE_ONE, status_code=204, summary="Delete a segment")
-def delete_capture_segment(
-    project_uuid: str, capture_uuid: str, segment_uuid: str, caller: CurrentCaller, context: Context
-) -> Response:
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
-        capture = capture_of(session, project, capture_uuid)
-        service.delete_segments(session, project, [segment_uuid], capture=capture)
+def delete_capture_segment(segment_uuid: str, this_capture: ThisCapture) -> Response:
+    with this_capture.write() as (session, project, capture):
+        SEGMENTS.delete(session, project, [segment_uuid], capture=capture)
     return Response(status_code=204)
 
 
 @router.get(PROJECT_LIST, summary="Every segment of the project")
 def list_project_segments(
-    project_uuid: str, request: Request, page: Paging, caller: CurrentCaller, context: Context
+    request: Request, page: Paging, this_project: ThisProject, context: Context
 ) -> Response:
-    with context.db.read() as session:
-        project = get_project(session, caller, project_uuid)
-    return list_response(request, context, select_segments(project.id), row_json, page)
+    with this_project.read() as (_, project):
+        query = SEGMENTS.listed(project)
+    return list_response(request, context, query, row_json, page)
 
 
 @router.post(
@@ -157,12 +119,9 @@ def list_project_segments(
     responses=CHANGED_MEANWHILE,
 )
 @bulk_body
-def create_project_segments(
-    project_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
-) -> Response:
+def create_project_segments(body: JSONBody, this_project: ThisProject) -> Response:
     items, single = items_of(body)
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
+    with this_project.write() as (session, project):
         answer = service.create_segments(session, project, items, single=single)
     return json_response(answer, 201)
 
@@ -173,40 +132,32 @@ def create_project_segments(
     responses=CHANGED_MEANWHILE,
 )
 @bulk_body
-def update_project_segments(
-    project_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
-) -> Response:
+def update_project_segments(body: JSONBody, this_project: ThisProject) -> Response:
     items, single = items_of(body)
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
+    with this_project.write() as (session, project):
         answer = service.update_segments(session, project, items, single=single)
     return json_response(answer)
 
 
 @router.delete(PROJECT_LIST, status_code=204, summary="Delete many segments (a list of uuids)")
 @bulk_body
-def delete_project_segments(
-    project_uuid: str, body: JSONBody, caller: CurrentCaller, context: Context
-) -> Response:
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
-        service.delete_segments(session, project, uuids_of(body))
+def delete_project_segments(body: JSONBody, this_project: ThisProject) -> Response:
+    with this_project.write() as (session, project):
+        SEGMENTS.delete(session, project, uuids_of(body))
     return Response(status_code=204)
 
 
 @router.get(SEGMENTER_LIST, summary="The segments a segmenter made")
 def list_segmenter_segments(
-    project_uuid: str,
     segmenter_id: int,
     request: Request,
     page: Paging,
-    caller: CurrentCaller,
+    this_project: ThisProject,
     context: Context,
 ) -> Response:
-    with context.db.read() as session:
-        project = get_project(session, caller, project_uuid)
+    with this_project.read() as (session, project):
         segmenter = service.get_segmenter(session, project, segmenter_id)
-    query = select_segments(project.id).where(Segment.segmenter_id == segmenter.id)
+        query = SEGMENTS.listed(project).where(Segment.segmenter_id == segmenter.id)
     return list_response(request, context, query, row_json, page)
 
 
@@ -218,11 +169,10 @@ def list_segmenter_segments(
 )
 @bulk_body
 def create_segmenter_segments(
-    project_uuid: str, segmenter_id: int, body: JSONBody, caller: CurrentCaller, context: Context
+    segmenter_id: int, body: JSONBody, this_project: ThisProject
 ) -> Response:
     items, single = items_of(body)
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
+    with this_project.write() as (session, project):
         segmenter = service.get_segmenter(session, project, segmenter_id)
         answer = service.create_segments(
             session, project, items, single=single, segmenter_id=segmenter.id
@@ -231,35 +181,25 @@ def create_segmenter_segments(
 
 
 @router.get(SEGMENTERS, summary="The project's segmenters")
-def list_segmenters(project_uuid: str, caller: CurrentCaller, context: Context) -> Response:
-    with context.db.read() as session:
-        project = get_project(session, caller, project_uuid)
+def list_segmenters(this_project: ThisProject) -> Response:
+    with this_project.read() as (session, project):
         return json_response([segmenter_json(s) for s in service.list_segmenters(session, project)])
 
 
 @router.post(SEGMENTERS, status_code=201, summary="Create a segmenter")
-def create_segmenter(
-    project_uuid: str, body: SegmenterCreate, caller: CurrentCaller, context: Context
-) -> Response:
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
+def create_segmenter(body: SegmenterCreate, this_project: ThisProject) -> Response:
+    with this_project.write() as (session, project):
         return json_response(segmenter_json(service.create_segmenter(session, project, body)), 201)
 
 
 @router.get(SEGMENTERS + "{segmenter_id}/", summary="One segmenter")
-def get_segmenter(
-    project_uuid: str, segmenter_id: int, caller: CurrentCaller, context: Context
-) -> Response:
-    with context.db.read() as session:
-        project = get_project(session, caller, project_uuid)
+def get_segmenter(segmenter_id: int, this_project: ThisProject) -> Response:
+    with this_project.read() as (session, project):
         return json_response(segmenter_json(service.get_segmenter(session, project, segmenter_id)))
 
 
 @router.delete(SEGMENTERS + "{segmenter_id}/", status_code=204, summary="Delete a segmenter")
-def delete_segmenter(
-    project_uuid: str, segmenter_id: int, caller: CurrentCaller, context: Context
-) -> Response:
-    with context.db.session() as session:
-        project = get_project(session, caller, project_uuid)
+def delete_segmenter(segmenter_id: int, this_project: ThisProject) -> Response:
+    with this_project.write() as (session, project):
         service.delete_segmenter(session, service.get_segmenter(session, project, segmenter_id))
     return Response(status_code=204)

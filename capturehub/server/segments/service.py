@@ -19,7 +19,22 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from capturehub.server.errors import Conflict, NotFound
 from capturehub.server.formats import timestamp
-from capturehub.server.labels.resolve import (
+from capturehub.server.labels.schemas import LABEL
+from capturehub.server.labels.versions import (
+    CHUNK,
+    bump_captures,
+    bump_captures_in,
+)
+from capturehub.server.models import (
+    Label,
+    Project,
+    Segment,
+    Segmenter,
+    new_uuid,
+    utcnow,
+)
+from capturehub.server.names import validate_name
+from capturehub.server.relationships.resolve import (
     CaptureRow,
     LabelIndex,
     Problems,
@@ -29,23 +44,7 @@ from capturehub.server.labels.resolve import (
     lock_present,
     write_race,
 )
-from capturehub.server.labels.schemas import LABEL
-from capturehub.server.labels.versions import (
-    CHUNK,
-    bump_captures,
-    bump_captures_in,
-    lock_captures,
-)
-from capturehub.server.models import (
-    Capture,
-    Label,
-    Project,
-    Segment,
-    Segmenter,
-    new_uuid,
-    utcnow,
-)
-from capturehub.server.names import validate_name
+from capturehub.server.relationships.rows import RelationshipKind
 from capturehub.server.segments.schemas import (
     SegmenterCreate,
     row_json,
@@ -55,6 +54,11 @@ from capturehub.server.segments.schemas import (
 
 START = "capture_sample_sequence_start"
 END = "capture_sample_sequence_end"
+
+
+SEGMENTS = RelationshipKind(
+    model=Segment, noun="segment", select_rows=select_segments, to_json=row_json
+)
 
 
 @dataclass
@@ -362,51 +366,6 @@ def update_segments(
             ) from exc
     bump_captures(session, {draft.capture.id for draft in drafts})
     return answer
-
-
-def get_segment(
-    session: Session, project: Project, segment_uuid: str, capture: CaptureRow | None = None
-) -> dict[str, Any]:
-    query = select_segments(project.id).where(Segment.uuid == segment_uuid)
-    if capture is not None:
-        query = query.where(Segment.capture_id == capture.id)
-    row = session.execute(query).first()
-    if row is None:
-        raise NotFound(f"No segment {segment_uuid} here.")
-    return row_json(row)
-
-
-def delete_segments(
-    session: Session, project: Project, uuids: list[str], *, capture: CaptureRow | None = None
-) -> int:
-    """Delete these segments (all or none: an unknown uuid is a 404 naming it)."""
-    wanted = sorted(set(uuids))
-    found: dict[str, tuple[int, int]] = {}
-    for start in range(0, len(wanted), CHUNK):
-        query = (
-            select(Segment.uuid, Segment.id, Segment.capture_id)
-            .join(Capture, Capture.id == Segment.capture_id)
-            .where(
-                Capture.project_id == project.id, Segment.uuid.in_(wanted[start : start + CHUNK])
-            )
-        )
-        if capture is not None:
-            query = query.where(Segment.capture_id == capture.id)
-        for segment_uuid, segment_id, capture_id in session.execute(query):
-            found[segment_uuid] = (segment_id, capture_id)
-    missing = [uuid for uuid in wanted if uuid not in found]
-    if missing:
-        raise NotFound(
-            f"No segment {', '.join(missing[:10])} here"
-            + (f" (and {len(missing) - 10} more)." if len(missing) > 10 else ".")
-        )
-    # Captures first, then their segments: the order a capture's deletion takes.
-    lock_captures(session, {capture_id for _, capture_id in found.values()})
-    ids = sorted(segment_id for segment_id, _ in found.values())
-    for start in range(0, len(ids), CHUNK):
-        session.execute(delete(Segment).where(Segment.id.in_(ids[start : start + CHUNK])))
-    bump_captures(session, {capture_id for _, capture_id in found.values()})
-    return len(ids)
 
 
 # -- segmenters ---------------------------------------------------------------------------------

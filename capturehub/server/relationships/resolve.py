@@ -326,18 +326,6 @@ def find_captures(
     return found
 
 
-def capture_row(capture: Capture) -> CaptureRow:
-    return CaptureRow(
-        id=capture.id,
-        uuid=capture.uuid,
-        name=capture.name,
-        task_state=capture.task_state,
-        task_result=capture.task_result,
-        max_sequence=capture.max_sequence,
-        created_at=capture.created_at,
-    )
-
-
 def items_of(body: Any) -> tuple[list[dict[str, Any]], bool]:
     """A body that is one object or a list of objects: the objects, and whether it was one."""
     if isinstance(body, dict):
