@@ -160,6 +160,27 @@ def _segment(label: str, value: str, **more: Any) -> dict[str, Any]:
 Attempt = Callable[[Scene], httpx.Response]
 
 
+def _foreign_segment_fields(s: Scene, field: str) -> dict[str, Any]:
+    """``field`` (or ``label+label_value``: a foreign label with one of its own values, which
+    agree with each other) set to the foreign project's ids."""
+    ids = {
+        "capture": s.foreign.capture,
+        "label": s.foreign.label,
+        "label_value": s.foreign.value,
+        "segmenter": s.foreign.segmenter,
+    }
+    return {name: ids[name] for name in field.split("+")}
+
+
+def _foreign_metadata_fields(s: Scene, field: str) -> dict[str, Any]:
+    ids = {
+        "capture": s.foreign.capture,
+        "label": s.foreign.meta,
+        "label_value": s.foreign.meta_value,
+    }
+    return {name: ids[name] for name in field.split("+")}
+
+
 def _project_segment(field: str) -> Attempt:
     """POST project/{p}/label-relationship/, one field foreign; in a list after a valid item
     (the whole list is refused)."""
@@ -170,7 +191,7 @@ def _project_segment(field: str) -> Attempt:
             **_segment(s.own.label, s.own.value, segmenter=s.own.segmenter),
         }
         valid = dict(item)
-        item[field] = getattr(s.foreign, field if field != "label_value" else "value")
+        item.update(_foreign_segment_fields(s, field))
         return s.api.post(f"project/{s.own.project}/label-relationship/", json=[valid, item])
 
     return attempt
@@ -181,7 +202,7 @@ def _capture_segment(field: str) -> Attempt:
 
     def attempt(s: Scene) -> httpx.Response:
         item = _segment(s.own.label, s.own.value, segmenter=s.own.segmenter)
-        item[field] = getattr(s.foreign, field if field != "label_value" else "value")
+        item.update(_foreign_segment_fields(s, field))
         return s.api.post(
             f"project/{s.own.project}/capture/{s.own.capture}/label-relationship/", json=item
         )
@@ -194,7 +215,7 @@ def _segmenter_segment(field: str) -> Attempt:
 
     def attempt(s: Scene) -> httpx.Response:
         item: dict[str, Any] = {"capture": s.own.capture, **_segment(s.own.label, s.own.value)}
-        item[field] = getattr(s.foreign, field if field != "label_value" else "value")
+        item.update(_foreign_segment_fields(s, field))
         return s.api.post(
             f"v2/project/{s.own.project}/segmenter/{s.own.segmenter}/label-relationship/",
             json=[item],
@@ -245,11 +266,7 @@ def _project_metadata(field: str) -> Attempt:
     def attempt(s: Scene) -> httpx.Response:
         valid = {"capture": s.own.capture, "label": s.own.meta, "label_value": s.own.meta_value}
         item = dict(valid)
-        item[field] = {
-            "capture": s.foreign.capture,
-            "label": s.foreign.meta,
-            "label_value": s.foreign.meta_value,
-        }[field]
+        item.update(_foreign_metadata_fields(s, field))
         return s.api.post(f"project/{s.own.project}/metadata-relationship/", json=[valid, item])
 
     return attempt
@@ -258,7 +275,7 @@ def _project_metadata(field: str) -> Attempt:
 def _capture_metadata(field: str) -> Attempt:
     def attempt(s: Scene) -> httpx.Response:
         item = {"label": s.own.meta, "label_value": s.own.meta_value}
-        item[field] = {"label": s.foreign.meta, "label_value": s.foreign.meta_value}[field]
+        item.update(_foreign_metadata_fields(s, field))
         return s.api.post(
             f"v2/project/{s.own.project}/capture/{s.own.capture}/metadata-relationship/",
             json=item,
@@ -334,15 +351,15 @@ def _capture_files(s: Scene) -> httpx.Response:
 ATTEMPTS: dict[str, Attempt] = {
     **{
         f"segment list: {field}": _project_segment(field)
-        for field in ("capture", "label", "label_value", "segmenter")
+        for field in ("capture", "label", "label_value", "segmenter", "label+label_value")
     },
     **{
         f"capture's segments: {field}": _capture_segment(field)
-        for field in ("label", "label_value", "segmenter")
+        for field in ("label", "label_value", "segmenter", "label+label_value")
     },
     **{
         f"segmenter's segments: {field}": _segmenter_segment(field)
-        for field in ("capture", "label", "label_value")
+        for field in ("capture", "label", "label_value", "label+label_value")
     },
     **{
         f"segment change ({where}): {field}": _segment_update(field, where=where)
@@ -353,11 +370,11 @@ ATTEMPTS: dict[str, Attempt] = {
     **{f"segment delete ({where})": _segment_delete(where) for where in ("project", "capture")},
     **{
         f"metadata list: {field}": _project_metadata(field)
-        for field in ("capture", "label", "label_value")
+        for field in ("capture", "label", "label_value", "label+label_value")
     },
     **{
         f"capture's metadata: {field}": _capture_metadata(field)
-        for field in ("label", "label_value")
+        for field in ("label", "label_value", "label+label_value")
     },
     **{
         f"metadata change ({where}): {field}": _metadata_update(field, where=where)
