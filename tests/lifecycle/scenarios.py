@@ -127,7 +127,7 @@ def run(
     ):
         patch(context.blobs, "delete", die)
     elif step == "project delete: rows deleted, files not deleted":
-        patch(intake, "delete_blobs_later", die)
+        patch(intake, "delete_blobs", die)
     else:
         raise ValueError(step)
     operation = STEPS[step]

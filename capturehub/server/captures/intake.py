@@ -13,7 +13,7 @@ order that a crash at any point cannot turn into a lost capture:
 
 A crash between 3 and 4 leaves an orphan blob, never a row without its file; ``capturehub
 fsck --repair`` removes orphans. Deleting goes the other way round: rows first, then files
-(directly for one capture, by the "delete blobs" job for a whole project).
+(directly, before answering; the "delete blobs" job retries what the store refused).
 
 Routes parse HTTP and call :class:`CaptureLifecycle`; they never open, commit or abort a blob
 writer, delete a blob, or make a key.
@@ -21,6 +21,7 @@ writer, delete a blob, or make a key.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -29,11 +30,13 @@ from sqlalchemy import delete, select
 from capturehub.server.auth.service import Caller
 from capturehub.server.captures import service
 from capturehub.server.context import AppContext
-from capturehub.server.jobs import delete_blobs_later, process_capture_later
+from capturehub.server.jobs import delete_blobs, delete_blobs_later, process_capture_later
 from capturehub.server.models import Capture, Project, new_uuid
 from capturehub.server.projects.service import get_project
 from capturehub.server.storage_keys import CaptureFiles, project_prefix
 from capturehub.storage import BlobWriter
+
+log = logging.getLogger("capturehub.captures")
 
 
 @dataclass
@@ -214,12 +217,18 @@ class CaptureLifecycle:
 
     def delete_project(self, caller: Caller, project_uuid: str) -> None:
         """Delete a project with its captures: the rows in one transaction, then every blob
-        under the project's prefix by the "delete blobs" job (a project may hold many)."""
+        under the project's prefix, before answering (a client that saw the 204 may rely on
+        the recordings being gone). If the store refuses, the "delete blobs" job tries again
+        later; a crash in between leaves orphans that ``capturehub fsck --repair`` removes."""
         with self._context.db.session() as session:
             project = get_project(session, caller, project_uuid)
             prefix = project_prefix(project.uuid)
             session.execute(delete(Project).where(Project.id == project.id))
-        delete_blobs_later(self._context.jobs, prefixes=[prefix])
+        try:
+            delete_blobs(self._context.blobs, prefixes=[prefix])
+        except OSError:
+            log.warning("project %s: its files will be deleted later", project_uuid, exc_info=True)
+            delete_blobs_later(self._context.jobs, prefixes=[prefix])
 
     def _queue_if_waiting(self, capture: Capture) -> None:
         if capture.task_state == "SENT":
