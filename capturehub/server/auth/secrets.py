@@ -8,25 +8,36 @@ stolen database still yields no usable secret.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 
+# Each argon2 check takes 64 MiB and a core for a good part of a second. Request threads no
+# longer wait on a database lock during one, so a burst of logins could run one per request
+# thread (40 by default: ~2.5 GB). More checks at once than cores only share the cores, so a
+# login waits here instead, and the memory stays bounded by the core count.
+PASSWORD_CHECKS_AT_ONCE = max(2, os.cpu_count() or 2)
+_password_checks = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
+
 API_KEY_PREFIX = "chk_"
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _password_checks:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    with _password_checks:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 # A fixed hash to verify against when the user does not exist, so that the answer takes as
