@@ -153,10 +153,12 @@ def stream_array(
 
 
 def _stream(context: AppContext, query: Select[Any], to_json: RowJSON) -> Iterator[bytes]:
-    yield b"["
     separator = ""
     with context.db.read() as session:
         result = session.connection().execute(query.execution_options(yield_per=BATCH))
+        # The first chunk comes only once a connection is held and the query runs: until then
+        # nothing is sent, so a busy pool can still be answered 503 (ThreadStreamingResponse).
+        yield b"["
         for rows in result.partitions():
             items = [
                 json.dumps(to_json(row), separators=(",", ":"), ensure_ascii=False) for row in rows
