@@ -78,21 +78,6 @@ def ls(
     emit(rows, LS_COLUMNS, output=None, title=f"{len(rows)} captures in {project!r}")
 
 
-def file_name(capture: Capture) -> str:
-    """The file name a capture is downloaded as, the SDK's rule (docs/sdk.md,
-    ``Capture.download``): its name, ``/`` and ``\\`` made ``_``, its format appended when the
-    name lacks it. Uploading the folder again gives the same names back."""
-    name = capture.name
-    for separator in ("/", "\\", "\0"):
-        name = name.replace(separator, "_")
-    if name in ("", ".", ".."):
-        name = capture.uuid
-    suffix = capture.format or ""
-    if suffix and not name.lower().endswith(suffix.lower()):
-        name += suffix
-    return name
-
-
 def _already_there(path: Path, capture: Capture) -> bool:
     """The resume rule the other way: the file at ``path`` is the capture's already."""
     return path.is_file() and same_file(path, capture.capture_info)
@@ -153,7 +138,7 @@ def download(
         client.connection.progress = lambda path, done: bar.report(path.parent, done)
 
         def one(capture: Capture) -> tuple[str, str]:
-            target = out / file_name(capture)
+            target = out / capture.download_name
             partial = partial_root / capture.uuid
             try:
                 if _already_there(target, capture):

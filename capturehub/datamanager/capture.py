@@ -322,7 +322,7 @@ class Capture:
         connection, _ = self._bound()
         directory = Path(outdir) if outdir is not None else Path.cwd()
         directory.mkdir(parents=True, exist_ok=True)
-        target = directory / self._download_name()
+        target = directory / self.download_name
         partial = target.with_name(target.name + ".part")
         try:
             download(connection, self._url("file/"), partial)
@@ -425,7 +425,11 @@ class Capture:
             if key not in exclude and self._info.get(key) not in (None, "")
         }
 
-    def _download_name(self) -> str:
+    @property
+    def download_name(self) -> str:
+        """The file name :meth:`download` writes: the capture's name with ``/``, ``\\`` and NUL
+        made ``_``, its format appended when the name lacks it (the uuid for an unusable name).
+        Uploading the folder again gives the same names back."""
         name = self.name or self.uuid
         for separator in ("/", "\\", "\0"):
             name = name.replace(separator, "_")

@@ -764,7 +764,7 @@ def manifest_entries(
     entries = []
     files: dict[str, str] = {}
     for capture in selected:
-        file = capture._download_name()
+        file = capture.download_name
         if file in files:
             raise CapturehubError(
                 f"captures {files[file]!r} and {capture.name!r} would both be written as "

@@ -99,7 +99,7 @@ def export_project(
     out = Path(out_dir)
     filters = dict(where or {})
     entries, selected = manifest_entries(project.captures, filters)
-    by_file = {capture._download_name(): capture for capture in selected}
+    by_file = {capture.download_name: capture for capture in selected}
     ready = [
         (entry, by_file[entry["file"]])
         for entry in entries

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select
 
 from capturehub.server.formats import timestamp
-from capturehub.server.models import Capture, CaptureMetadataValue, Label, LabelValue
+from capturehub.server.models import CaptureMetadataValue, Label
+from capturehub.server.relationships.columns import select_labelled
 
 
 def relationship_json(
@@ -37,22 +38,8 @@ def relationship_json(
 
 def select_relationships(project_id: int) -> Select[*tuple[Any, ...]]:
     """Every metadata relationship of a project, with the uuids and names its JSON shows."""
-    return (
-        select(
-            CaptureMetadataValue.uuid,
-            Capture.uuid.label("capture_uuid"),
-            Label.uuid.label("label_uuid"),
-            Label.name.label("label_name"),
-            LabelValue.uuid.label("value_uuid"),
-            LabelValue.value,
-            CaptureMetadataValue.created_at,
-            CaptureMetadataValue.last_modified,
-        )
-        .join(Capture, Capture.id == CaptureMetadataValue.capture_id)
-        .join(Label, Label.id == CaptureMetadataValue.label_id)
-        .join(LabelValue, LabelValue.id == CaptureMetadataValue.label_value_id)
-        .where(Capture.project_id == project_id)
-        .order_by(CaptureMetadataValue.capture_id, Label.name, CaptureMetadataValue.id)
+    return select_labelled(CaptureMetadataValue, project_id).order_by(
+        CaptureMetadataValue.capture_id, Label.name, CaptureMetadataValue.id
     )
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select
 
 from capturehub.server.formats import timestamp
-from capturehub.server.models import Capture, Label, LabelValue, Segment, Segmenter
+from capturehub.server.models import Segment, Segmenter
+from capturehub.server.relationships.columns import select_labelled
 
 
 def segment_json(
@@ -49,26 +50,9 @@ def segment_json(
 
 def select_segments(project_id: int) -> Select[*tuple[Any, ...]]:
     """Every segment of a project with what its JSON shows, in capture and sample order."""
-    return (
-        select(
-            Segment.uuid,
-            Capture.uuid.label("capture_uuid"),
-            Label.uuid.label("label_uuid"),
-            Label.name.label("label_name"),
-            LabelValue.uuid.label("value_uuid"),
-            LabelValue.value,
-            Segment.start,
-            Segment.end,
-            Segment.segmenter_id,
-            Segment.created_at,
-            Segment.last_modified,
-        )
-        .join(Capture, Capture.id == Segment.capture_id)
-        .join(Label, Label.id == Segment.label_id)
-        .join(LabelValue, LabelValue.id == Segment.label_value_id)
-        .where(Capture.project_id == project_id)
-        .order_by(Segment.capture_id, Segment.start, Segment.id)
-    )
+    return select_labelled(
+        Segment, project_id, Segment.start, Segment.end, Segment.segmenter_id
+    ).order_by(Segment.capture_id, Segment.start, Segment.id)
 
 
 def row_json(row: Row[Any]) -> dict[str, Any]:
