@@ -11,8 +11,14 @@ from rich.markup import escape
 from capturehub.cli.filters import matching_captures, where_filters, where_options
 from capturehub.cli.output import emit, format_options, human_size, stderr_console, stdout_console
 from capturehub.cli.progress import TransferProgress
-from capturehub.cli.session import find_project, open_client, project_option, server_option
-from capturehub.cli.uploading import default_workers
+from capturehub.cli.session import (
+    find_project,
+    open_client,
+    project_option,
+    quiet_option,
+    server_option,
+    workers_option,
+)
 from capturehub.datamanager._pool import transfer_pool
 from capturehub.datamanager.capture import Capture
 from capturehub.datamanager.resume import file_sha256, same_file
@@ -94,14 +100,8 @@ def _already_there(path: Path, capture: Capture) -> bool:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder to download into (created when missing).",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=default_workers,
-    show_default="2 per CPU, at most 8",
-    help="Files downloaded at once.",
-)
-@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@workers_option("Files downloaded at once.")
+@quiet_option
 def download(
     server: str | None,
     project: str,

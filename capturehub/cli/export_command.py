@@ -10,8 +10,14 @@ import click
 from capturehub.cli.filters import where_filters, where_options
 from capturehub.cli.output import stderr_console, stdout_console
 from capturehub.cli.progress import StageProgress
-from capturehub.cli.session import find_project, open_client, project_option, server_option
-from capturehub.cli.uploading import default_workers
+from capturehub.cli.session import (
+    find_project,
+    open_client,
+    project_option,
+    quiet_option,
+    server_option,
+    workers_option,
+)
 from capturehub.datamanager.export import FORMATS
 
 
@@ -35,14 +41,8 @@ from capturehub.datamanager.export import FORMATS
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder to write (created when missing; files of an earlier export are replaced).",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 32),
-    default=default_workers,
-    show_default="2 per CPU, at most 8",
-    help="Captures fetched at once.",
-)
-@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@workers_option("Captures fetched at once.")
+@quiet_option
 def export(
     server: str | None,
     project: str,

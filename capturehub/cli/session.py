@@ -91,3 +91,23 @@ def find_project(client: Client, name: str) -> Project:
         )
     client.project = project
     return project
+
+
+def default_workers() -> int:
+    """Transfers at once unless ``--workers`` says otherwise: network-bound, so two per CPU."""
+    return min(8, (os.cpu_count() or 2) * 2)
+
+
+def workers_option(help_text: str) -> Callable[[F], F]:
+    """``--workers N`` of the commands that move many files (upload, download, export)."""
+    return click.option(
+        "--workers",
+        type=click.IntRange(1, 64),
+        default=default_workers,
+        show_default="2 per CPU, at most 8",
+        help=help_text,
+    )
+
+
+def quiet_option(function: F) -> F:
+    return click.option("--quiet", "-q", is_flag=True, help="No progress display.")(function)

@@ -9,13 +9,18 @@ from rich.markup import escape
 
 from capturehub.cli.output import stderr_console, stdout_console
 from capturehub.cli.progress import STAGES, CountProgress, StageProgress, TransferProgress
-from capturehub.cli.session import open_client, project_option, server_option
+from capturehub.cli.session import (
+    open_client,
+    project_option,
+    quiet_option,
+    server_option,
+    workers_option,
+)
 from capturehub.cli.uploading import (
     Uploader,
     UploadReport,
     await_processing,
     collect_files,
-    default_workers,
 )
 from capturehub.client import Client
 from capturehub.datamanager.dataset import ImportEvent, ImportReport, read_manifest
@@ -32,16 +37,10 @@ from capturehub.datamanager.project import Project
     help="A manifest (watch-style JSON list, or SensiML DCLI JSON) giving each file's "
     "metadata, segments and sample rate.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=default_workers,
-    show_default="2 per CPU, at most 8",
-    help="Files uploaded at once.",
-)
+@workers_option("Files uploaded at once.")
 @click.option("--sample-rate", type=float, metavar="HZ", help="Sample rate of every file.")
 @click.option("--no-wait", is_flag=True, help="Do not wait for the server to process the files.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@quiet_option
 def upload(
     server: str | None,
     project: str,

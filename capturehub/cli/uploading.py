@@ -17,7 +17,6 @@ The rules ``capturehub upload`` (and ``capturehub demo``) follow:
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -216,7 +215,3 @@ def await_processing(
             return
         time.sleep(delay)
         delay = min(delay * 2, poll_seconds)
-
-
-def default_workers() -> int:
-    return min(8, (os.cpu_count() or 2) * 2)
