@@ -6,9 +6,8 @@ from typing import Any
 
 from sqlalchemy import Row, Select
 
-from capturehub.server.formats import timestamp
 from capturehub.server.models import CaptureMetadataValue, Label
-from capturehub.server.relationships.columns import select_labelled
+from capturehub.server.relationships.columns import labelled_fields, select_labelled
 
 
 def relationship_json(
@@ -44,13 +43,4 @@ def select_relationships(project_id: int) -> Select[*tuple[Any, ...]]:
 
 
 def row_json(row: Row[Any]) -> dict[str, Any]:
-    return relationship_json(
-        uuid=row.uuid,
-        capture_uuid=row.capture_uuid,
-        label_uuid=row.label_uuid,
-        label_name=row.label_name,
-        value_uuid=row.value_uuid,
-        value=row.value,
-        created_at=timestamp(row.created_at),
-        last_modified=timestamp(row.last_modified),
-    )
+    return relationship_json(**labelled_fields(row))

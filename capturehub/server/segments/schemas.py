@@ -14,7 +14,7 @@ from sqlalchemy import Row, Select
 
 from capturehub.server.formats import timestamp
 from capturehub.server.models import Segment, Segmenter
-from capturehub.server.relationships.columns import select_labelled
+from capturehub.server.relationships.columns import labelled_fields, select_labelled
 
 
 def segment_json(
@@ -57,17 +57,7 @@ def select_segments(project_id: int) -> Select[*tuple[Any, ...]]:
 
 def row_json(row: Row[Any]) -> dict[str, Any]:
     return segment_json(
-        uuid=row.uuid,
-        capture_uuid=row.capture_uuid,
-        label_uuid=row.label_uuid,
-        label_name=row.label_name,
-        value_uuid=row.value_uuid,
-        value=row.value,
-        start=row.start,
-        end=row.end,
-        segmenter=row.segmenter_id,
-        created_at=timestamp(row.created_at),
-        last_modified=timestamp(row.last_modified),
+        **labelled_fields(row), start=row.start, end=row.end, segmenter=row.segmenter_id
     )
 
 
