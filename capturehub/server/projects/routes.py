@@ -20,7 +20,7 @@ NAME_TAKEN = conflict("Your team already has a project with this name.")
 
 @router.get("/project/", summary="The team's projects")
 def list_projects(caller: CurrentCaller, context: Context) -> list[dict[str, Any]]:
-    with context.db.session() as session:
+    with context.db.read() as session:  # a read: on SQLite, no write lock
         return [project_json(p) for p in service.list_projects(session, caller)]
 
 
@@ -32,7 +32,7 @@ def create_project(body: ProjectCreate, caller: CurrentCaller, context: Context)
 
 @router.get("/project/{project_uuid}/", summary="One project")
 def get_project(project_uuid: str, caller: CurrentCaller, context: Context) -> dict[str, Any]:
-    with context.db.session() as session:
+    with context.db.read() as session:
         return project_json(service.get_project(session, caller, project_uuid))
 
 
