@@ -23,6 +23,7 @@ from capturehub.server.meta.routes import router as meta_router
 from capturehub.server.metadata.routes import router as metadata_router
 from capturehub.server.openapi import install_openapi
 from capturehub.server.paths import NormalizePath
+from capturehub.server.plots.routes import router as plots_router
 from capturehub.server.projects.routes import router as projects_router
 from capturehub.server.proxies import TrustedProxies
 from capturehub.server.runtime import Runtime, build_context
@@ -43,6 +44,7 @@ ROUTERS = [
     segments_router,
     configurations_router,
     statistics_router,
+    plots_router,
     captures_router,
 ]
 

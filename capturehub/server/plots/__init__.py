@@ -1,0 +1,1 @@
+"""The plot of a capture at any zoom: the window route and the min/max pyramid behind it."""
