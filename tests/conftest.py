@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.s3server import SeaweedFS, seaweedfs_missing, start_seaweedfs
 from tests.servers import (
     REQUIRE_SERVICES,
     Account,
@@ -129,3 +130,23 @@ def project(api: httpx.Client, project_name: str) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     project: dict[str, Any] = response.json()
     return project
+
+
+def require_seaweedfs() -> None:
+    reason = seaweedfs_missing()
+    if reason:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{reason} (CAPTUREHUB_REQUIRE_SERVICES=1)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """One SeaweedFS (S3) for the test run; tests take a bucket of their own
+    (``seaweedfs.new_bucket()``) or a prefix of their own in it."""
+    require_seaweedfs()
+    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    try:
+        yield server
+    finally:
+        server.stop()

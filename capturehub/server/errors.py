@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from capturehub.server.security_headers import SECURITY_HEADERS
+from capturehub.storage import StoreUnavailable
 
 log = logging.getLogger("capturehub.server")
 
@@ -208,6 +209,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             503,
             "The server is busy (every database connection is in use); retry in a moment.",
+            headers={"Retry-After": "5"},
+        )
+
+    # The object store (S3) is down or unreachable: like the database, a condition the client
+    # may retry; the blob writers abort, so nothing half-stored is left visible.
+    @app.exception_handler(StoreUnavailable)
+    async def _store(_request: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.error("blob store unavailable: %s", exc)
+        return error_response(
+            503,
+            "The server's file storage did not answer; retry in a moment.",
             headers={"Retry-After": "5"},
         )
 

@@ -9,6 +9,10 @@ or :func:`build_context`.
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
 from capturehub.server.captures.processing import process_capture
 from capturehub.server.context import AppContext
 from capturehub.server.db import Database, upgrade
@@ -20,6 +24,22 @@ from capturehub.tasks import InProcessQueue, JobQueue, JobRegistry
 
 
 def build_blob_store(settings: Settings) -> BlobStore:
+    """The store CAPTUREHUB_STORAGE_URL names: a folder (default: the data directory's) or an
+    S3 bucket and prefix."""
+    url = settings.storage_url
+    if url and url.startswith("s3://"):
+        from capturehub.storage.s3 import S3BlobStore  # boto3 only when S3 is used
+
+        return S3BlobStore.from_url(
+            url,
+            endpoint_url=settings.s3_endpoint_url,
+            scratch_dir=settings.data_dir / "scratch",
+            # One connection per request thread and per worker, so none waits for another.
+            max_connections=settings.request_threads + 2 * settings.workers + 4,
+        )
+    if url:
+        # The store's own scratch folder, inside it: storing a scratch file stays a rename.
+        return LocalBlobStore(Path(url2pathname(urlsplit(url).path)))
     # Scratch files beside the blobs (same file system: storing one is a rename).
     return LocalBlobStore(settings.blob_dir, scratch_dir=settings.data_dir / "scratch")
 

@@ -27,6 +27,18 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database; default: SQLite file capturehub.db "
         "in the data directory. Example: postgresql+psycopg://user@host:5432/capturehub",
     )
+    storage_url: str | None = Field(
+        None,
+        description="Where capture files and their columnar copies are stored: "
+        "file:///path (a folder) or s3://bucket/prefix (an S3-compatible object store; "
+        "credentials and region through boto3's usual chain: AWS_ACCESS_KEY_ID, profiles, "
+        "instance roles); default: the folder blobs in the data directory.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="URL of an S3-compatible server (SeaweedFS, MinIO...), e.g. "
+        "http://127.0.0.1:8333; default: AWS S3.",
+    )
     root_path: str = Field(
         "",
         description="Path prefix the server is reached under (e.g. /api); requests may "
@@ -133,6 +145,13 @@ class Settings(BaseSettings):
     @classmethod
     def _check_trusted_proxies(cls, value: str) -> str:
         parse_networks(value)  # a typo must stop the server, not silently trust nobody
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage_url(cls, value: str | None) -> str | None:
+        if value and not (value.startswith("file:///") or value.startswith("s3://")):
+            raise ValueError("use file:///absolute/folder or s3://bucket/prefix")
         return value
 
     @property

@@ -12,6 +12,11 @@ class BlobNotFound(Exception):
     """The key names no stored blob."""
 
 
+class StoreUnavailable(Exception):
+    """The store cannot answer now (an object store down or unreachable); trying again
+    later may succeed. The server answers 503 with Retry-After."""
+
+
 class BlobWriter(abc.ABC):
     """Receives a blob's bytes in order; nothing is visible under the key until :meth:`commit`."""
 
