@@ -1,8 +1,8 @@
 """Entry point of the ``capturehub`` command; each command group lives in its own module.
 
 Client commands (login, projects, upload, ls, download, export, stats, demo…) are a thin shell
-over the SDK; server commands (serve, user, apikey, fsck) import the server lazily. Any error
-a command raises is printed as one line with a hint (see :mod:`capturehub.cli.errors`);
+over the SDK; server commands (serve, worker, user, apikey, fsck) import the server lazily. Any
+error a command raises is printed as one line with a hint (see :mod:`capturehub.cli.errors`);
 ``capturehub --debug`` shows the traceback instead.
 """
 
@@ -22,6 +22,7 @@ from capturehub.cli.export_command import export
 from capturehub.cli.project_commands import projects
 from capturehub.cli.server_commands import fsck_command, serve
 from capturehub.cli.upload_command import upload
+from capturehub.cli.worker_command import worker
 
 ENV_DEBUG = "CAPTUREHUB_DEBUG"
 
@@ -63,6 +64,8 @@ def cli(debug: bool) -> None:
       capturehub serve --data-dir ./capturehub-data
       capturehub user create alice --password 'a long secret' --team lab
       capturehub apikey create --user alice
+    Several servers and workers (CAPTUREHUB_BROKER_URL=redis://...): see docs/deploy.md.
+      capturehub worker
     """
 
 
@@ -72,6 +75,7 @@ cli.add_command(serve)
 cli.add_command(user)
 cli.add_command(apikey)
 cli.add_command(fsck_command)
+cli.add_command(worker)
 
 
 def main() -> None:

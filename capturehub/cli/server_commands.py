@@ -1,5 +1,5 @@
 """Commands that run or check a server on this machine: serve, fsck (user and apikey are in
-account_commands.py).
+account_commands.py, worker in worker_command.py).
 
 They import the server lazily, so the SDK-only install (no ``[server]`` extra) still gets a
 working ``capturehub`` command with a clear message here.
@@ -117,6 +117,8 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int | None) -> N
             f"Created the first user.\n  user: {first[0]}\n  password: {first[1]}\n"
             f"  (also saved in {settings.data_dir / 'initial-admin-password.txt'})"
         )
+    if settings.broker_url:
+        click.echo("Processing: by `capturehub worker` processes (CAPTUREHUB_BROKER_URL is set).")
     click.echo(f"Log in with the SDK:  Client(server={base!r}, username=..., password=...)")
     click.echo(f"API docs: {base}docs")
     # The schema was upgraded by _context() above: no second pass at start-up.

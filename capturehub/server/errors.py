@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from capturehub.server.security_headers import SECURITY_HEADERS
 from capturehub.storage import StoreUnavailable
+from capturehub.tasks import QueueUnavailable
 
 log = logging.getLogger("capturehub.server")
 
@@ -200,6 +201,17 @@ def install_error_handlers(app: FastAPI) -> None:
                 headers={"Retry-After": "5"},
             )
         return await _unexpected(request, exc)
+
+    # The job broker (Redis) did not answer: a condition of the cluster that passes, checked
+    # before an upload is kept, so the client may simply send it again.
+    @app.exception_handler(QueueUnavailable)
+    async def _broker(_request: Request, exc: QueueUnavailable) -> JSONResponse:
+        log.error("job broker unavailable: %s", exc)
+        return error_response(
+            503,
+            "The server's job queue did not answer; nothing was stored. Retry in a moment.",
+            headers={"Retry-After": "5"},
+        )
 
     # Every database connection of this server stayed busy for database_pool_timeout_seconds:
     # the server is overloaded (or its database slow), which a client may retry later.

@@ -11,6 +11,7 @@ from capturehub.server.captures.processing import pending_captures
 from capturehub.server.context import AppContext
 from capturehub.server.jobs import process_capture_later
 from capturehub.server.models import Capture
+from capturehub.tasks import QueueUnavailable
 
 log = logging.getLogger("capturehub.server")
 
@@ -30,8 +31,13 @@ class Housekeeping:
 
     def requeue(self) -> int:
         ids = pending_captures(self._context)
-        for capture_id in ids:
-            process_capture_later(self._context.jobs, capture_id)
+        for queued, capture_id in enumerate(ids):
+            try:
+                process_capture_later(self._context.jobs, capture_id)
+            except QueueUnavailable as exc:
+                # The rows still say SENT: the next pass tries again.
+                log.warning("the job broker did not answer, %d captures wait: %s", len(ids), exc)
+                return queued
         return len(ids)
 
     def refresh_statistics(self) -> bool:

@@ -2,8 +2,8 @@
 registers the jobs, and runs the housekeeping.
 
 Everything that chooses an implementation (SQLite or PostgreSQL, local disk, the in-process
-queue) is chosen here and nowhere else. The HTTP app (``app.py``) and any process without it
-(``capturehub fsck``, the demo, a future ``capturehub worker``) start from :class:`Runtime`
+queue or Celery) is chosen here and nowhere else. The HTTP app (``app.py``) and any process
+without it (``capturehub fsck``, the demo, ``capturehub worker``) start from :class:`Runtime`
 or :func:`build_context`.
 """
 
@@ -44,6 +44,20 @@ def build_blob_store(settings: Settings) -> BlobStore:
     return LocalBlobStore(settings.blob_dir, scratch_dir=settings.data_dir / "scratch")
 
 
+def build_job_queue(settings: Settings, registry: JobRegistry) -> JobQueue:
+    """The in-process pool, or Celery on the broker when CAPTUREHUB_BROKER_URL is set."""
+    if settings.broker_url:
+        # Imported here: only a cluster needs Celery loaded.
+        from capturehub.tasks.celery_queue import CeleryQueue
+
+        return CeleryQueue(
+            registry,
+            settings.broker_url,
+            visibility_timeout=settings.job_visibility_timeout_seconds,
+        )
+    return InProcessQueue(registry, settings.workers)
+
+
 def register_jobs(registry: JobRegistry, context: AppContext) -> None:
     """The functions behind the server's job names, bound to this process's context."""
     registry.register(PROCESS_CAPTURE, lambda capture_id: process_capture(context, capture_id))
@@ -57,8 +71,8 @@ def register_jobs(registry: JobRegistry, context: AppContext) -> None:
 def build_context(settings: Settings, jobs: JobQueue | None = None) -> AppContext:
     """Database, blob store and job queue for ``settings``, with the jobs registered.
 
-    ``jobs`` replaces the in-process queue (its deliveries must reach the same job names).
-    """
+    ``jobs`` replaces the queue the settings choose (its deliveries must reach the same job
+    names)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     registry = JobRegistry()
     context = AppContext(
@@ -69,7 +83,7 @@ def build_context(settings: Settings, jobs: JobQueue | None = None) -> AppContex
             pool_timeout=settings.database_pool_timeout_seconds,
         ),
         blobs=build_blob_store(settings),
-        jobs=jobs or InProcessQueue(registry, settings.workers),
+        jobs=jobs or build_job_queue(settings, registry),
         registry=registry,
     )
     register_jobs(registry, context)

@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     workers: int = Field(
         2,
         description="Background processing threads inside `capturehub serve`; 0 leaves "
-        "processing to other processes.",
+        "processing to other processes. With CAPTUREHUB_BROKER_URL: the jobs each "
+        "`capturehub worker` runs at once (its --concurrency).",
     )
     access_token_ttl_seconds: int = Field(
         36_000, description="Lifetime of an access token (default 10 hours)."
@@ -69,6 +70,21 @@ class Settings(BaseSettings):
         16 * 1024**2,
         description="Largest accepted JSON body in bytes on the bulk routes (segments and "
         "metadata of many captures at once, capture-files); a larger one gets a 413.",
+    )
+    broker_url: str | None = Field(
+        None,
+        description="Where processing jobs go. Unset: a pool of CAPTUREHUB_WORKERS threads "
+        "inside each `capturehub serve` (the embedded default). A Redis URL "
+        "(redis://host:6379/0, or rediss:// for TLS): jobs go to Celery on that Redis and "
+        "`capturehub worker` processes run them; `capturehub serve` then runs none itself.",
+    )
+    job_visibility_timeout_seconds: float = Field(
+        6 * 3600.0,
+        description="With a broker: a job taken by a worker that neither finishes nor "
+        "returns it in this many seconds (the worker was killed) is delivered again. Keep it "
+        "above the longest job (processing the largest accepted upload); a worker's death is "
+        "noticed sooner through the capture's claim (CAPTUREHUB_STALE_JOB_SECONDS), so this "
+        "is only the last resort.",
     )
     requeue_interval_seconds: float = Field(
         30.0,
@@ -154,6 +170,22 @@ class Settings(BaseSettings):
             raise ValueError("use file:///absolute/folder or s3://bucket/prefix")
         return value
 
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("redis://", "rediss://")):
+            raise ValueError(
+                "CAPTUREHUB_BROKER_URL must be a Redis URL (redis://host:6379/0 or rediss://...)"
+            )
+        return value
+
+    @property
+    def in_process_workers(self) -> int:
+        """Processing threads inside this server: none when a broker delivers the jobs."""
+        return 0 if self.broker_url else self.workers
+
     @property
     def trusted_proxy_networks(self) -> list[Network]:
         return parse_networks(self.trusted_proxies)
@@ -168,7 +200,7 @@ class Settings(BaseSettings):
     def effective_database_pool_size(self) -> int:
         if self.database_pool_size:
             return self.database_pool_size
-        return self.request_threads + 2 * self.workers + 2
+        return self.request_threads + 2 * self.in_process_workers + 2
 
     @property
     def blob_dir(self) -> Path:

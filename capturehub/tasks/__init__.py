@@ -8,7 +8,15 @@ atomically). The embedded default runs jobs on a thread pool inside ``capturehub
 broker can deliver the same jobs to ``capturehub worker`` processes on other machines.
 """
 
-from capturehub.tasks.queue import InProcessQueue, JobQueue
+from capturehub.tasks.queue import InProcessQueue, JobQueue, QueueUnavailable
 from capturehub.tasks.registry import Job, JobArguments, JobRegistry, UnknownJob
 
-__all__ = ["InProcessQueue", "Job", "JobArguments", "JobQueue", "JobRegistry", "UnknownJob"]
+__all__ = [
+    "InProcessQueue",
+    "Job",
+    "JobArguments",
+    "JobQueue",
+    "JobRegistry",
+    "QueueUnavailable",
+    "UnknownJob",
+]

@@ -18,12 +18,22 @@ from capturehub.tasks.registry import (
 log = logging.getLogger("capturehub.tasks")
 
 
+class QueueUnavailable(RuntimeError):
+    """The queue cannot take jobs now (its broker does not answer); worth retrying later."""
+
+
 class JobQueue(abc.ABC):
     """Delivers named jobs, ``(name, arguments)``, to the functions registered for them."""
 
     @abc.abstractmethod
     def enqueue(self, name: str, arguments: JobArguments) -> None:
-        """Ask for job ``name`` to run with ``arguments`` (JSON values), at least once."""
+        """Ask for job ``name`` to run with ``arguments`` (JSON values), at least once.
+
+        Raises :class:`QueueUnavailable` when the job could not be handed over."""
+
+    def check_available(self) -> None:  # noqa: B027 - optional hook
+        """Raise :class:`QueueUnavailable` if a job enqueued now would be refused (asked
+        before keeping something that needs a job, so a refusal keeps nothing)."""
 
     def start(self) -> None:  # noqa: B027 - optional hook
         """Begin delivering (called once when the server starts)."""

@@ -8,8 +8,9 @@ order that a crash at any point cannot turn into a lost capture:
 3. the file is committed (durable, then visible under its key);
 4. the row is inserted (or, for a replacement, pointed at the new file) in one transaction;
    when that fails the new blobs are deleted;
-5. the capture is queued for processing; if that is lost, the housekeeping finds the row
-   still SENT and queues it again.
+5. the capture is queued for processing; if that is lost (or the broker does not answer),
+   the housekeeping finds the row still SENT and queues it again. A broker known to be down
+   refuses the upload at step 2 instead (503), so the client retries a clean upload.
 
 A crash between 3 and 4 leaves an orphan blob, never a row without its file; ``capturehub
 fsck --repair`` removes orphans. Deleting goes the other way round: rows first, then files
@@ -35,6 +36,7 @@ from capturehub.server.models import Capture, Project, new_uuid
 from capturehub.server.projects.service import get_project
 from capturehub.server.storage_keys import CaptureFiles, project_prefix
 from capturehub.storage import BlobWriter
+from capturehub.tasks import QueueUnavailable
 
 log = logging.getLogger("capturehub.captures")
 
@@ -131,6 +133,10 @@ class CaptureLifecycle:
             service.check_upload(
                 self._context, caller, project_uuid, details.name, details.configuration_uuid
             )
+            if details.asynchronous:
+                # A broker that is down refuses the upload (503) before anything is kept, so
+                # the client's retry is a clean new upload, not a duplicate of a kept one.
+                self._context.jobs.check_available()
             incoming.commit()
             # store_upload deletes the blobs itself when it refuses the row.
             capture, configuration = service.store_upload(
@@ -197,6 +203,7 @@ class CaptureLifecycle:
                 changes.new_format = new_format
                 changes.new_size = file_size
                 changes.new_sha256 = sha256
+                self._context.jobs.check_available()  # as for a new upload
                 incoming.commit()
                 capture, configuration, unused = service.update_capture(
                     self._context, caller, project_uuid, capture_uuid, changes
@@ -228,8 +235,17 @@ class CaptureLifecycle:
             delete_blobs(self._context.blobs, prefixes=[prefix])
         except OSError:
             log.warning("project %s: its files will be deleted later", project_uuid, exc_info=True)
-            delete_blobs_later(self._context.jobs, prefixes=[prefix])
+            try:
+                delete_blobs_later(self._context.jobs, prefixes=[prefix])
+            except QueueUnavailable:
+                log.warning("project %s: left for capturehub fsck --repair", project_uuid)
 
     def _queue_if_waiting(self, capture: Capture) -> None:
-        if capture.task_state == "SENT":
+        if capture.task_state != "SENT":
+            return
+        try:
             process_capture_later(self._context.jobs, capture.id)
+        except QueueUnavailable:
+            # Stored, and its row says SENT: the housekeeping queues it once the broker
+            # answers. The upload itself succeeded, so the client is not told otherwise.
+            log.warning("capture %s: the broker did not answer; queued later", capture.uuid)
