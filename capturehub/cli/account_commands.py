@@ -127,24 +127,49 @@ def apikey() -> None:
 
 @apikey.command("create")
 @click.option("--user", "username", required=True, help="The user the key acts as.")
+@click.option(
+    "--project",
+    help="Bind the key to this project of the user's team (name or uuid); with --edge-impulse.",
+)
+@click.option(
+    "--edge-impulse",
+    is_flag=True,
+    help="An `ei_` project key for Edge Impulse's clients (docs/edge-impulse.md).",
+)
 @click.option("--data-dir", type=click.Path(path_type=Path), help=DATA_DIR_HELP)
-def apikey_create(username: str, data_dir: Path | None) -> None:
+def apikey_create(
+    username: str, project: str | None, edge_impulse: bool, data_dir: Path | None
+) -> None:
     """Create an API key and print it once, alone on the last line.
 
     \b
-    Example:
+    Examples:
       KEY=$(capturehub apikey create --user alice | tail -n 1)
+      capturehub apikey create --user alice --project gestures --edge-impulse
     """
     from capturehub.server.auth import service
     from capturehub.server.errors import APIError
 
+    if edge_impulse != (project is not None):
+        raise click.UsageError(
+            "An Edge Impulse key opens one project: give both --project and --edge-impulse."
+        )
     context = _context(_settings(data_dir))
     try:
         with context.db.session() as session:
-            key = service.create_api_key(session, username)
+            if project is not None:
+                key = service.create_project_api_key(session, username, project)
+            else:
+                key = service.create_api_key(session, username)
     except APIError as exc:
         raise _api_error(exc) from exc
-    click.echo(f"API key for {username!r} (shown once; store it safely):")
+    if project is not None:
+        click.echo(
+            f"Edge Impulse API key for project {project!r} as {username!r} "
+            "(shown once; store it safely):"
+        )
+    else:
+        click.echo(f"API key for {username!r} (shown once; store it safely):")
     click.echo(key)
 
 

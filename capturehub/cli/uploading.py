@@ -83,8 +83,8 @@ def collect_files(paths: Iterable[Path]) -> list[LocalFile]:
             candidates = [
                 path
                 for path in sorted(given.rglob("*"))
-                if file_formats.by_filename(path.name) is not None
-                and path.is_file()
+                if path.is_file()
+                and file_formats.is_recording(path)
                 and not _is_hidden(path.relative_to(given))
             ]
             if not candidates:

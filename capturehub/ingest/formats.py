@@ -43,6 +43,9 @@ class FileFormat:
     charset: str | None
     looks_like: Callable[[bytes], bool]
     load_reader: Callable[[], Reader]
+    # A folder walk takes a file of this suffix only if its first bytes look like the format
+    # (".json" names many files that are no recording: manifests, settings).
+    walk_checks_content: bool = False
 
     @property
     def suffix(self) -> str:
@@ -79,6 +82,18 @@ def _is_text(head: bytes) -> bool:
     return "".join(text.split()).isprintable()
 
 
+def _is_acquisition(head: bytes) -> bool:
+    from capturehub.ingest.acquisition import looks_like_document
+
+    return looks_like_document(head)
+
+
+def _acquisition_reader() -> Reader:
+    from capturehub.ingest.acquisition import measure_acquisition
+
+    return measure_acquisition
+
+
 def _csv_reader() -> Reader:
     from capturehub.ingest.csvfile import measure_csv
 
@@ -110,9 +125,23 @@ WAV = FileFormat(
     load_reader=_wav_reader,
 )
 
+# Edge Impulse's data acquisition document, in JSON or CBOR (one reader tells them apart by
+# the first byte; see capturehub/ingest/acquisition.py). Sniffed as binary: it is told by its
+# shape (an object with a payload), before CSV's "is it text".
+ACQUISITION = FileFormat(
+    label="Edge Impulse acquisition",
+    description="an Edge Impulse data acquisition document (JSON or CBOR)",
+    suffixes=(".json", ".cbor"),
+    media_types=("application/json", "application/cbor"),
+    charset=None,
+    looks_like=_is_acquisition,
+    load_reader=_acquisition_reader,
+    walk_checks_content=True,
+)
+
 # The order is the order users read them in (".csv or .wav"). A text format with a stricter
 # test than CSV's "is it text" must come before CSV, as ``sniff`` tries text formats in order.
-FORMATS: tuple[FileFormat, ...] = (CSV, WAV)
+FORMATS: tuple[FileFormat, ...] = (CSV, WAV, ACQUISITION)
 
 
 def suffixes() -> tuple[str, ...]:
@@ -144,6 +173,21 @@ def by_filename(name: str) -> FileFormat | None:
         if lowered.endswith(file_format.suffixes):
             return file_format
     return None
+
+
+def is_recording(path: Path) -> bool:
+    """Whether a folder walk takes this file: its suffix is a format's (and, for formats with
+    ``walk_checks_content``, its first bytes look like it)."""
+    file_format = by_filename(path.name)
+    if file_format is None:
+        return False
+    if not file_format.walk_checks_content:
+        return True
+    try:
+        with open(path, "rb") as file:
+            return file_format.looks_like(file.read(4096))
+    except OSError:
+        return False
 
 
 def by_media_type(media_type: str) -> FileFormat | None:

@@ -80,6 +80,11 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set for a project key (Edge Impulse's ``ei_`` keys): it opens that one project, through
+    # the Edge Impulse routes only. Null for a user's key (``chk_``), which opens the team.
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), nullable=True, index=True
+    )
 
 
 class AccessToken(Base):
@@ -136,6 +141,18 @@ class Project(Base):
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ProjectSigningKey(Base):
+    """A project's HMAC key: devices sign Edge Impulse acquisition documents with it (HS256),
+    so it is kept readable (it is a shared secret for checking signatures, not a login)."""
+
+    __tablename__ = "project_signing_key"
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), primary_key=True
+    )
+    hmac_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CaptureConfiguration(Base):
     """A capture configuration; its uuid (which the client may choose) is unique per team, so
     a team can neither learn of another team's uuids nor take one before them."""
@@ -164,6 +181,8 @@ class Capture(Base):
         Index("ix_capture_project_state", "project_id", "task_state"),
         # id: the list's tie-breaker, so the default order is an index-only scan.
         Index("ix_capture_project_created", "project_id", "created_at", "id"),
+        # Uploads that refuse a file whose bytes the project already holds look it up here.
+        Index("ix_capture_project_sha256", "project_id", "sha256"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)

@@ -157,6 +157,27 @@ class Settings(BaseSettings):
         "local data access then use that address. Empty: trust no proxy.",
     )
 
+    edge_impulse_label_name: str = Field(
+        "Label",
+        description="The segment label that Edge Impulse sample labels (x-label, structured "
+        "labels) are stored under (docs/edge-impulse.md).",
+    )
+    edge_impulse_max_file_bytes: int = Field(
+        100 * 1024**2,
+        description="Largest file accepted in one part of an Edge Impulse ingestion request "
+        "(Edge Impulse's own limit is 100 MB); a larger part gets a per-file error.",
+    )
+    edge_impulse_studio_port: int = Field(
+        4800,
+        description="Port of the Studio API that `capturehub serve --edge-impulse-ports` also "
+        "listens on (Edge Impulse's Node clients use 4800 for EI_HOST=localhost or an IP).",
+    )
+    edge_impulse_ingestion_port: int = Field(
+        4810,
+        description="Port of the ingestion API that `capturehub serve --edge-impulse-ports` "
+        "also listens on (the Node clients use 4810).",
+    )
+
     @field_validator("trusted_proxies")
     @classmethod
     def _check_trusted_proxies(cls, value: str) -> str:

@@ -77,8 +77,8 @@ def test_suffixes_and_media_types_belong_to_one_format_each() -> None:
     every_media_type = [m for f in formats.FORMATS for m in f.media_types]
     assert len(every_suffix) == len(set(every_suffix))
     assert len(every_media_type) == len(set(every_media_type))
-    assert formats.suffixes() == (".csv", ".wav")
-    assert formats.suffixes_text() == ".csv or .wav"
+    assert formats.suffixes() == (".csv", ".wav", ".json", ".cbor")
+    assert formats.suffixes_text() == ".csv, .wav, .json or .cbor"
 
 
 def test_what_is_sent_and_served(tmp_path: Path) -> None:
@@ -107,16 +107,19 @@ def test_unknown_suffixes_get_the_existing_errors(tmp_path: Path) -> None:
     path.write_bytes(b"a,b\n1,2\n")
     with pytest.raises(IngestError) as measured:
         measure(path, ".txt")
-    assert str(measured.value) == 'unsupported format ".txt": expected ".csv" or ".wav"'
+    assert str(measured.value) == (
+        'unsupported format ".txt": expected ".csv" or ".wav" or ".json" or ".cbor"'
+    )
     with pytest.raises(BadRequest) as refused:
         format_of("walk.txt")
     assert refused.value.message == (
-        "Cannot tell the format of 'walk.txt': the file name must end in .csv or .wav."
+        "Cannot tell the format of 'walk.txt': the file name must end in .csv, .wav, .json "
+        "or .cbor."
     )
-    assert refused.value.data == {"file": ["expected a .csv or .wav file"]}
+    assert refused.value.data == {"file": ["expected a .csv, .wav, .json or .cbor file"]}
     with pytest.raises(CliError) as walked:
         collect_files([tmp_path])
-    assert walked.value.message == f"no .csv or .wav files in {tmp_path}"
+    assert walked.value.message == f"no .csv, .wav, .json or .cbor files in {tmp_path}"
 
 
 def test_a_new_format_is_one_entry(with_made_up_format: formats.FileFormat, tmp_path: Path) -> None:
@@ -131,8 +134,9 @@ def test_a_new_format_is_one_entry(with_made_up_format: formats.FileFormat, tmp_
     assert media_type_of(".tsvx") == "application/x-made-up"
     assert measure(folder / "a.tsvx", "TSVX2") is MADE_UP_MEASUREMENT
     assert formats.sniff(b"made up, really") is MADE_UP
-    assert formats.suffixes_text() == ".csv, .wav, .tsvx or .tsvx2"
-    with pytest.raises(BadRequest, match=r"end in \.csv, \.wav, \.tsvx or \.tsvx2\."):
+    assert formats.suffixes_text() == ".csv, .wav, .json, .cbor, .tsvx or .tsvx2"
+    expected = r"end in \.csv, \.wav, \.json, \.cbor, \.tsvx or \.tsvx2\."
+    with pytest.raises(BadRequest, match=expected):
         format_of("walk.txt")
 
 

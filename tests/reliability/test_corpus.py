@@ -120,7 +120,7 @@ CORPUS: dict[str, Expect] = {
     "wav_bytes_named_csv.csv":          failure("WAV", ".wav"),
     "header_3mib_no_newline.csv":       failure("line 1", "longer than the limit"),
     "line_100mb_no_newline.csv":        failure("line 2", "longer than the limit"),
-    "not_csv_or_wav.txt":               refused(".csv or .wav"),
+    "not_csv_or_wav.txt":               refused(".json or .cbor"),
     # --- WAV: good files of every supported encoding ---------------------------------------
     "pcm16_mono.wav":                   processed(1000, "channel_0"),
     "pcm16_stereo.wav":                 processed(500, "channel_0", "channel_1"),

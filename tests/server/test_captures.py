@@ -274,7 +274,7 @@ def test_bad_uploads_are_400(api: httpx.Client, project: dict[str, Any], tmp_pat
     empty.write_bytes(b"")
     cases = [
         (upload(api, project["uuid"], empty), "empty"),
-        (api.post(base, data={"name": "x.txt"}, files={"file": ("x.txt", b"1,2")}), ".csv or .wav"),
+        (api.post(base, data={"name": "x.txt"}, files={"file": ("x.txt", b"1,2")}), ".cbor"),
         (api.post(base, files={"file": ("x.csv", b"a\n1\n")}), "name"),
         (api.post(base, data={"name": "n"}), "file"),
         (api.post(base, json={"name": "n"}), "multipart"),

@@ -25,6 +25,8 @@ PASSWORD_CHECKS_AT_ONCE = max(2, os.cpu_count() or 2)
 _password_checks = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
 
 API_KEY_PREFIX = "chk_"
+# A project key, for Edge Impulse's clients: their CLI insists that a key starts with "ei_".
+PROJECT_KEY_PREFIX = "ei_"
 
 
 def hash_password(password: str) -> str:
@@ -51,6 +53,14 @@ def new_token() -> str:
 
 def new_api_key() -> str:
     return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_project_key() -> str:
+    return PROJECT_KEY_PREFIX + secrets.token_hex(32)
+
+
+def new_hmac_key() -> str:
+    return secrets.token_hex(16)
 
 
 def hash_secret(secret: str) -> str:

@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from capturehub.server.auth import secrets, throttle
 from capturehub.server.db import Database
 from capturehub.server.errors import APIError, Conflict, NotFound
-from capturehub.server.models import AccessToken, ApiKey, RefreshToken, Team, User
+from capturehub.server.models import AccessToken, ApiKey, Project, RefreshToken, Team, User
 from capturehub.server.settings import Settings
 
 
@@ -77,6 +77,28 @@ def create_api_key(session: Session, username: str) -> str:
         raise NotFound(f"No user named {username!r}.")
     key = secrets.new_api_key()
     session.add(ApiKey(user_id=user.id, key_hash=secrets.hash_secret(key), prefix=key[:10]))
+    return key
+
+
+def create_project_api_key(session: Session, username: str, project: str) -> str:
+    """An ``ei_`` key bound to one project of the user's team (named, or given by uuid): it
+    opens that project only, on the Edge Impulse routes (capturehub/server/edge_impulse)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"No user named {username!r}.")
+    row = session.scalar(
+        select(Project).where(
+            Project.team_id == user.team_id, or_(Project.name == project, Project.uuid == project)
+        )
+    )
+    if row is None:
+        raise NotFound(f"User {username!r} has no project {project!r} in their team.")
+    key = secrets.new_project_key()
+    session.add(
+        ApiKey(
+            user_id=user.id, key_hash=secrets.hash_secret(key), prefix=key[:10], project_id=row.id
+        )
+    )
     return key
 
 
@@ -156,7 +178,12 @@ def authenticate(session: Session, bearer: str) -> Caller | None:
         row = session.execute(
             select(User.id, User.team_id, User.username)
             .join(ApiKey, ApiKey.user_id == User.id)
-            .where(ApiKey.key_hash == digest, ApiKey.revoked.is_(False), User.is_active)
+            .where(
+                ApiKey.key_hash == digest,
+                ApiKey.revoked.is_(False),
+                ApiKey.project_id.is_(None),  # a project key opens its project only
+                User.is_active,
+            )
         ).first()
     else:
         row = session.execute(
@@ -278,5 +305,5 @@ def revoke_token(session: Session, token: str) -> None:
     session.execute(
         update(RefreshToken).where(RefreshToken.token_hash == digest).values(revoked=True)
     )
-    if token.startswith(secrets.API_KEY_PREFIX):
+    if token.startswith((secrets.API_KEY_PREFIX, secrets.PROJECT_KEY_PREFIX)):
         session.execute(update(ApiKey).where(ApiKey.key_hash == digest).values(revoked=True))

@@ -51,6 +51,8 @@ class UploadDetails:
     calculated_sample_rate: float | None
     configuration_uuid: str | None
     asynchronous: bool
+    # Work done in the insert's transaction (see service.UploadHooks).
+    hooks: service.UploadHooks | None = None
 
 
 class IncomingFile:
@@ -131,7 +133,12 @@ class CaptureLifecycle:
         """
         with incoming:
             service.check_upload(
-                self._context, caller, project_uuid, details.name, details.configuration_uuid
+                self._context,
+                caller,
+                project_uuid,
+                details.name,
+                details.configuration_uuid,
+                name_chosen_later=details.hooks is not None and details.hooks.chooses_name,
             )
             if details.asynchronous:
                 # A broker that is down refuses the upload (503) before anything is kept, so
@@ -154,6 +161,7 @@ class CaptureLifecycle:
                     calculated_sample_rate=details.calculated_sample_rate,
                     configuration_uuid=details.configuration_uuid,
                     asynchronous=details.asynchronous,
+                    hooks=details.hooks,
                 ),
             )
         self._queue_if_waiting(capture)

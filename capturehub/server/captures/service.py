@@ -28,6 +28,25 @@ from capturehub.server.projects.service import get_project
 from capturehub.server.storage_keys import CaptureFiles
 
 
+class UploadHooks:
+    """What a caller of the lifecycle adds to the transaction that inserts a new capture (the
+    Edge Impulse routes: a name made unique, refusing a file the project holds, the sample's
+    labels and metadata), so that all of it is kept or none of it.
+
+    ``before_insert`` may change ``upload.name`` (with ``chooses_name``, the name is not checked
+    for being taken beforehand) or raise to refuse; ``after_insert`` sees the inserted,
+    measured capture. Either raising rolls the insert back and deletes the file.
+    """
+
+    chooses_name = False
+
+    def before_insert(self, session: Session, project: Project, upload: NewCapture) -> None:
+        return None
+
+    def after_insert(self, session: Session, project: Project, capture: Capture) -> None:
+        return None
+
+
 @dataclass
 class NewCapture:
     """A validated upload whose file is committed to the blob store under ``blob_key``."""
@@ -42,6 +61,7 @@ class NewCapture:
     calculated_sample_rate: float | None
     configuration_uuid: str | None
     asynchronous: bool
+    hooks: UploadHooks | None = None
 
 
 def duplicate_name(name: str) -> Conflict:
@@ -98,14 +118,20 @@ def resolve_configuration(session: Session, project: Project, uuid: str | None) 
 
 
 def check_upload(
-    context: AppContext, caller: Caller, project_uuid: str, name: str, configuration: str | None
+    context: AppContext,
+    caller: Caller,
+    project_uuid: str,
+    name: str,
+    configuration: str | None,
+    *,
+    name_chosen_later: bool = False,
 ) -> None:
     """Cheap checks before the file is committed, so a doomed upload stores nothing."""
     validate_name(name, what="capture")
     with context.db.read() as session:
         project = get_project(session, caller, project_uuid)
         resolve_configuration(session, project, configuration)
-        if session.scalar(
+        if not name_chosen_later and session.scalar(
             select(Capture.id).where(Capture.project_id == project.id, Capture.name == name)
         ):
             raise duplicate_name(name)
@@ -130,6 +156,8 @@ def store_upload(
         with context.db.session() as session:
             project = get_project(session, caller, project_uuid)
             configuration_id = resolve_configuration(session, project, upload.configuration_uuid)
+            if upload.hooks is not None:
+                upload.hooks.before_insert(session, project, upload)
             capture = Capture(
                 uuid=upload.capture_uuid,
                 project_id=project.id,
@@ -154,6 +182,8 @@ def store_upload(
             except IntegrityError as exc:
                 raise duplicate_name(upload.name) from exc
             count_captures(session, project.id, +1)
+            if upload.hooks is not None:
+                upload.hooks.after_insert(session, project, capture)
             return capture, upload.configuration_uuid
     except BaseException:
         context.blobs.delete(upload.blob_key)
