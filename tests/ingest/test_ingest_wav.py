@@ -18,6 +18,7 @@ import pytest
 import scipy.io.wavfile
 from ingest_helpers import int24_bytes, wav_bytes
 
+import capturehub.ingest.columnar as columnar
 import capturehub.ingest.wavfile as ingest_wav
 from capturehub.ingest import IngestError, measure, read_columnar
 
@@ -162,10 +163,15 @@ def test_many_blocks(
     write_file: WriteFile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ingest_wav, "SAMPLES_PER_BLOCK", 1000)
+    monkeypatch.setattr(columnar, "BATCH_ROWS", 3000)
     values = (RNG.normal(size=(10_001, 2)) * 100 + 20_000).astype(np.int16)
     data = wav_bytes(values.tobytes(), channels=2, rate=2000, bits=16)
     check_capture(write_file("long.wav", data), tmp_path, values, 2000)
-    assert read_columnar(tmp_path / "out.arrow").to_batches()[0].num_rows == 500
+    # Blocks of 500 frames are regrouped into batches of BATCH_ROWS rows, the last shorter,
+    # as the schema metadata tells readers.
+    copy = read_columnar(tmp_path / "out.arrow")
+    assert [batch.num_rows for batch in copy.to_batches()] == [3000, 3000, 3000, 1001]
+    assert copy.schema.metadata[b"capturehub.batch_rows"] == b"3000"
 
 
 SCIPY_READABLE = {

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.ipc
 
 from capturehub.ingest import read_columnar
+from capturehub.server.plots.arrow_blobs import batch_index, open_arrow_file
 from capturehub.storage import BlobStore
 
 BATCH_ROWS = 256 * 1024
@@ -19,11 +22,42 @@ def arrow_stream(
     blobs: BlobStore, key: str, start: int | None, end: int | None
 ) -> Iterator[bytes | memoryview]:
     """Open the columnar copy now (a missing blob raises BlobNotFound before any byte is
-    sent, so the route can still answer 404) and stream it batch by batch."""
-    with blobs.local_copy(key) as path:
-        # Memory-mapped: the mapping stays valid after a temporary copy is removed.
-        table = read_columnar(path, start, end)
-    return _messages(table)
+    sent, so the route can still answer 404) and stream it batch by batch.
+
+    A copy on this machine's disk is memory-mapped; one in an object store is read by ranges
+    (the footer, then only the record batches holding the rows, one at a time), never
+    downloaded whole for a request."""
+    path = blobs.stored_path(key)
+    if path is not None:
+        # Memory-mapped: the mapping stays valid if the file is removed meanwhile.
+        return _messages(read_columnar(path, start, end))
+    if (start is not None and start < 0) or (end is not None and end < 0):
+        raise ValueError("start and end must be non-negative row indices")
+    reader = open_arrow_file(blobs, key)
+    return _ranged_messages(key, reader, start or 0, end)
+
+
+def _ranged_messages(
+    key: str, reader: pyarrow.ipc.RecordBatchFileReader, start: int, end: int | None
+) -> Iterator[bytes | memoryview]:
+    """The stream of rows ``[start, end)``, fetching one record batch at a time."""
+    yield memoryview(reader.schema.serialize())
+    first, offset = 0, 0
+    if start > 0:
+        # Where each batch starts (learnt once per copy and cached: keys are never rewritten).
+        index = batch_index(key, reader)
+        first = max(int(np.searchsorted(index.starts, start, side="right")) - 1, 0)
+        offset = int(index.starts[first])
+    for number in range(first, reader.num_record_batches):
+        if end is not None and offset >= end:
+            break
+        batch = reader.get_batch(number)
+        low = max(start - offset, 0)
+        high = batch.num_rows if end is None else min(end - offset, batch.num_rows)
+        if high > low:
+            yield memoryview(batch.slice(low, high - low).serialize())
+        offset += batch.num_rows
+    yield END_OF_STREAM
 
 
 # The stream's end: a continuation marker and a zero length (the Arrow IPC stream format).

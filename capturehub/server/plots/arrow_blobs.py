@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.ipc
 
+from capturehub.ingest.columnar import BATCH_ROWS_KEY
 from capturehub.storage import BlobNotFound, BlobStore
 
 
@@ -99,7 +100,14 @@ def batch_index(key: str, reader: pyarrow.ipc.RecordBatchFileReader) -> BatchInd
         if known is not None:
             _index_cache.move_to_end(key)
             return known
-    counts = [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+    batches = reader.num_record_batches
+    uniform = (reader.schema.metadata or {}).get(BATCH_ROWS_KEY)
+    if uniform and batches:
+        # Every batch but the last has the same rows (ColumnarWriter): only the last is read.
+        last = reader.get_batch(batches - 1).num_rows
+        counts = [int(uniform)] * (batches - 1) + [last]
+    else:  # a copy from before: count each batch's rows once
+        counts = [reader.get_batch(i).num_rows for i in range(batches)]
     index = BatchIndex(np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64))
     with _index_lock:
         _index_cache[key] = index
