@@ -19,6 +19,7 @@ from capturehub.cli.capture_commands import download, ls, stats
 from capturehub.cli.demo_command import demo
 from capturehub.cli.errors import translate
 from capturehub.cli.export_command import export
+from capturehub.cli.migrate_command import migrate
 from capturehub.cli.project_commands import projects
 from capturehub.cli.server_commands import fsck_command, serve
 from capturehub.cli.upload_command import upload
@@ -76,6 +77,7 @@ cli.add_command(user)
 cli.add_command(apikey)
 cli.add_command(fsck_command)
 cli.add_command(worker)
+cli.add_command(migrate)
 
 
 def main() -> None:

@@ -1,0 +1,159 @@
+"""``capturehub migrate``: a small lab on SQLite and local files moved to PostgreSQL and a new
+blob store, interrupted twice and continued, answers its users as before."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from capturehub import Client
+from tests.conftest import require_backend
+from tests.moving.lab import OldLab, answers, assert_same_answers, file_hashes
+from tests.servers import ServerProcess, create_postgres_database, drop_postgres_database
+
+
+@pytest.fixture
+def new_database() -> Iterator[str]:
+    require_backend("postgresql")
+    url = create_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+def migrate_command(lab: OldLab, database: str, storage: str, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "capturehub.cli.main",
+        "migrate",
+        "--data-dir",
+        str(lab.data_dir),
+        "--to-database",
+        database,
+        "--to-storage",
+        storage,
+        *extra,
+    ]
+
+
+def run_until(command: list[str], marker: str) -> str:
+    """Run ``command`` and SIGKILL it as soon as it prints a line containing ``marker`` (an
+    interruption at a known step: a power cut, an operator's kill -9)."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if marker in line:
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait()
+    output = "".join(seen)
+    assert process.returncode == -signal.SIGKILL, f"not interrupted:\n{output}"
+    return output
+
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def scalar(url: str, sql: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.scalar(text(sql)) or 0)
+    finally:
+        engine.dispose()
+
+
+def test_a_moved_lab_answers_as_before(old_lab: OldLab, new_database: str, tmp_path: Path) -> None:
+    before_files = file_hashes(old_lab.data_dir)
+    old_lab.process.start()
+    try:
+        before = answers(old_lab.process.url, old_lab, tmp_path / "old-downloads")
+        token = old_lab.process.token(old_lab.main)  # a login made before the move
+    finally:
+        old_lab.process.stop()
+    old_after_use = file_hashes(old_lab.data_dir)
+
+    new_dir = tmp_path / "new-lab"
+    storage = f"file://{new_dir / 'blobs'}"
+    command = migrate_command(old_lab, new_database, storage, "--batch-size", "5", "--jobs", "1")
+    # Interrupted in the middle of the capture rows, then in the middle of the files.
+    run_until(command, "  capture: 5 rows")
+    copied = scalar(new_database, "SELECT COUNT(*) FROM capture")
+    assert copied in (5, 10, 15)  # of 17: whole batches only
+    assert scalar(new_database, "SELECT COUNT(*) FROM capturehub_move_file") == 0
+    output = run_until(command, "  files:")
+    assert "continuing the move" in output
+    first_files = scalar(new_database, "SELECT COUNT(*) FROM capturehub_move_file")
+
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "counts equal" in finished.stdout
+    assert "copied now: 0 " in finished.stdout.split("rows: ")[-1]  # rows were all done
+    assert "moved and checked" in finished.stdout
+    moved_files = scalar(new_database, "SELECT COUNT(*) FROM capturehub_move_file")
+    assert moved_files > first_files >= 1
+    # Nothing twice: every table holds exactly the old lab's rows (the command compares all
+    # counts; the capture table is checked here by its ids too).
+    assert scalar(new_database, "SELECT COUNT(*) FROM capture") == scalar(
+        new_database, "SELECT COUNT(DISTINCT id) FROM capture"
+    )
+    # Once more: nothing left to do, nothing copied again.
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "copied now: 0" in again.stdout
+    # The old lab is untouched by the move: its database and files. (Reading a database in
+    # WAL mode needs SQLite's shared-memory index beside it, which a read-only reader
+    # creates when the last server removed it; the write-ahead log stays empty.)
+    untouched = file_hashes(old_lab.data_dir)
+    untouched.pop("capturehub.db-shm", None)
+    assert untouched.pop("capturehub.db-wal", EMPTY_SHA256) == EMPTY_SHA256
+    assert untouched == old_after_use
+    assert set(before_files) <= set(old_after_use)
+
+    moved = ServerProcess(backend="postgresql", data_dir=new_dir, database_url=new_database)
+    moved.start()
+    try:
+        after = answers(moved.url, old_lab, tmp_path / "new-downloads")
+        assert_same_answers(before, after)
+        # Logins: a password, an API key, and a token issued by the old server.
+        with Client(
+            server=moved.url, username=old_lab.main.username, password=old_lab.main.password
+        ) as client:
+            assert client.list_projects()["name"].tolist() == ["watch", "sounds and gait"]
+        with Client(server=moved.url, api_key=old_lab.other.api_key) as client:
+            assert client.list_projects()["name"].tolist() == ["vendor export"]
+        answer = httpx.get(moved.url + "project/", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200
+        # New rows get new ids (the sequences were moved past the copied ones).
+        with Client(server=moved.url, api_key=old_lab.main.api_key) as client:
+            client.project = "after the move"
+            assert client.project.uuid
+        # The capture that was waiting for processing is processed by the new lab.
+        with Client(server=moved.url, api_key=old_lab.main.api_key) as client:
+            client.project = "sounds and gait"
+            pending = client.project.captures.get_capture_by_uuid(old_lab.pending)
+            assert pending is not None
+            deadline = time.monotonic() + 120
+            while pending.task_state not in ("SUCCESS", "FAILURE"):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+                pending.refresh()
+            assert pending.task_state == "SUCCESS", pending.task_result
+            assert len(pending.get_data()) == 7040
+    finally:
+        moved.stop()
+    assert os.listdir(new_dir / "blobs")
