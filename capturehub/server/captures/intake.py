@@ -35,7 +35,7 @@ from capturehub.server.jobs import delete_blobs, delete_blobs_later, process_cap
 from capturehub.server.models import Capture, Project, new_uuid
 from capturehub.server.projects.service import get_project
 from capturehub.server.storage_keys import CaptureFiles, project_prefix
-from capturehub.storage import BlobWriter
+from capturehub.storage import BlobWriter, StoreUnavailable
 from capturehub.tasks import QueueUnavailable
 
 log = logging.getLogger("capturehub.captures")
@@ -227,8 +227,15 @@ class CaptureLifecycle:
     def delete(self, caller: Caller, project_uuid: str, capture_uuid: str) -> None:
         """Delete one capture: its row, then its blobs."""
         keys = service.delete_capture_row(self._context, caller, project_uuid, capture_uuid)
-        for key in keys:
-            self._context.blobs.delete(key)
+        try:
+            delete_blobs(self._context.blobs, keys=keys)
+        except StoreUnavailable:
+            # The row is gone, so the capture is: its files go once the store answers.
+            log.warning("capture %s: its files will be deleted later", capture_uuid)
+            try:
+                delete_blobs_later(self._context.jobs, keys=keys)
+            except QueueUnavailable:
+                log.warning("capture %s: left for capturehub fsck --repair", capture_uuid)
 
     def delete_project(self, caller: Caller, project_uuid: str) -> None:
         """Delete a project with its captures: the rows in one transaction, then every blob
@@ -241,7 +248,7 @@ class CaptureLifecycle:
             session.execute(delete(Project).where(Project.id == project.id))
         try:
             delete_blobs(self._context.blobs, prefixes=[prefix])
-        except OSError:
+        except (OSError, StoreUnavailable):
             log.warning("project %s: its files will be deleted later", project_uuid, exc_info=True)
             try:
                 delete_blobs_later(self._context.jobs, prefixes=[prefix])

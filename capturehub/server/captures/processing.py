@@ -21,6 +21,7 @@ from capturehub.ingest import IngestError, Measurement, measure
 from capturehub.server.context import AppContext
 from capturehub.server.models import Capture, Project, utcnow
 from capturehub.server.storage_keys import CaptureFiles
+from capturehub.storage import StoreUnavailable
 
 log = logging.getLogger("capturehub.processing")
 
@@ -156,6 +157,12 @@ def process_capture(context: AppContext, capture_id: int) -> None:
                 log.error("no space left to process capture %s: %s", capture_id, exc)
                 _release(context, capture_id, blob_key)
                 return
+            if isinstance(exc, StoreUnavailable):
+                # The object store is down: nothing wrong with the file. Back to SENT, to be
+                # processed again by the housekeeping once the store answers.
+                log.error("file storage unavailable processing capture %s: %s", capture_id, exc)
+                _release(context, capture_id, blob_key, WAITING_FOR_STORAGE)
+                return
             if not _still_current(context, capture_id, blob_key):
                 # Its file went away under us (deleted, or replaced by a newer upload whose own
                 # job runs), e.g. between two opens of it: nothing to record, nothing wrong.
@@ -186,7 +193,15 @@ WAITING_FOR_SPACE = (
 )
 
 
-def _release(context: AppContext, capture_id: int, blob_key: str) -> None:
+WAITING_FOR_STORAGE = (
+    "Waiting: the server's file storage did not answer when this capture was processed; it "
+    "is processed again automatically once it does."
+)
+
+
+def _release(
+    context: AppContext, capture_id: int, blob_key: str, reason: str = WAITING_FOR_SPACE
+) -> None:
     """Put a claimed capture back to SENT (unless it changed meanwhile), saying why."""
     with context.db.session() as session:
         session.execute(
@@ -196,7 +211,7 @@ def _release(context: AppContext, capture_id: int, blob_key: str) -> None:
                 Capture.blob_key == blob_key,
                 Capture.task_state == "STARTED",
             )
-            .values(task_state="SENT", task_result=WAITING_FOR_SPACE, task_started_at=None)
+            .values(task_state="SENT", task_result=reason, task_started_at=None)
         )
 
 
