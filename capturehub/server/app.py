@@ -33,6 +33,7 @@ from capturehub.server.segments.routes import router as segments_router
 from capturehub.server.settings import Settings
 from capturehub.server.statistics.routes import router as statistics_router
 from capturehub.server.timeouts import BodyTimeout
+from capturehub.server.ui.routes import install_ui
 
 # Order matters: the metadata router's `project/{p}/capture/metadata/...` query route must be
 # matched before the captures router's `project/{p}/capture/{capture_uuid}/...` routes.
@@ -87,6 +88,7 @@ def create_app(
         app.include_router(router)
     install_openapi(app)
     install_docs(app)
+    install_ui(app)  # the web UI's pages at / and their files at /static/
     app.add_middleware(RequestGuard)
     app.add_middleware(NormalizePath, prefix=settings.normalized_root_path)
     # A stalled body is timed wherever it is read (routes read their own: server/bodies.py).

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 # Paths that are files, not API routes: never given a trailing slash.
 _UNTOUCHED = ("/openapi.json", "/docs", "/redoc")
-_UNTOUCHED_FOLDERS = ("/docs/assets/",)
+_UNTOUCHED_FOLDERS = ("/docs/assets/", "/static/")
 
 
 class NormalizePath:

@@ -16,13 +16,27 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from capturehub.server.auth.service import Caller, authenticate
+from capturehub.server.auth.web_session import cookie_credentials
 from capturehub.server.context import AppContext, get_context
 from capturehub.server.errors import Unauthorized
 
+
+class BearerOrSession(HTTPBearer):
+    """The bearer token of the Authorization header; without one, the web UI's session cookie
+    (auth/web_session.py: a state-changing request must then carry its CSRF token, else 403)."""
+
+    async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
+        credentials = await super().__call__(request)
+        if credentials is not None:
+            return credentials
+        return cookie_credentials(request)
+
+
 # auto_error=False: a missing header must give our 401 shape, not FastAPI's 403.
-bearer_scheme = HTTPBearer(auto_error=False, description="An access token or an API key.")
+bearer_scheme = BearerOrSession(auto_error=False, description="An access token or an API key.")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
