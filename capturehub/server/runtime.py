@@ -17,7 +17,13 @@ from capturehub.server.captures.processing import process_capture
 from capturehub.server.context import AppContext
 from capturehub.server.db import Database, upgrade
 from capturehub.server.housekeeping import Housekeeping
-from capturehub.server.jobs import DELETE_BLOBS, PROCESS_CAPTURE, delete_blobs
+from capturehub.server.jobs import (
+    BUILD_PLOT_PYRAMID,
+    DELETE_BLOBS,
+    PROCESS_CAPTURE,
+    delete_blobs,
+)
+from capturehub.server.plots.building import build_plot_pyramid
 from capturehub.server.settings import Settings
 from capturehub.storage import BlobStore, LocalBlobStore
 from capturehub.tasks import InProcessQueue, JobQueue, JobRegistry
@@ -61,6 +67,9 @@ def build_job_queue(settings: Settings, registry: JobRegistry) -> JobQueue:
 def register_jobs(registry: JobRegistry, context: AppContext) -> None:
     """The functions behind the server's job names, bound to this process's context."""
     registry.register(PROCESS_CAPTURE, lambda capture_id: process_capture(context, capture_id))
+    registry.register(
+        BUILD_PLOT_PYRAMID, lambda capture_id: build_plot_pyramid(context, capture_id)
+    )
     registry.register(
         DELETE_BLOBS,
         lambda keys=(), prefixes=(): delete_blobs(context.blobs, keys, prefixes),

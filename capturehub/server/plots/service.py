@@ -13,7 +13,9 @@ from capturehub.server.auth.service import Caller
 from capturehub.server.captures import service as captures
 from capturehub.server.context import AppContext
 from capturehub.server.errors import BadRequest, Conflict, NotFound
+from capturehub.server.plots.building import open_pyramid
 from capturehub.server.plots.window import PlotWindow, WindowError, columnar_window
+from capturehub.server.storage_keys import CaptureFiles
 from capturehub.storage import BlobNotFound
 
 MAX_BUCKETS = 4000
@@ -48,6 +50,7 @@ def plot_window(
         window = columnar_window(
             context.blobs,
             capture.columnar_key,
+            pyramid=open_pyramid(context.blobs, CaptureFiles.of(capture.blob_key)),
             start=request.start,
             end=request.end,
             buckets=request.buckets,
