@@ -24,7 +24,7 @@ SPIKE_AT = 6_543_211
 SPIKE = 32_000
 
 
-def with_pyramid(api: httpx.Client, url: str, timeout: float = 120) -> None:
+def with_plot_pyramid(api: httpx.Client, url: str, timeout: float = 120) -> None:
     """Wait for the "build plot pyramid" job: the coarsest window is then read from a level."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -42,7 +42,7 @@ def test_buckets_from_the_pyramid_equal_numpy(
     capture = processed(api, project, shared_data / recording)
     frame = pd.read_csv(shared_data / recording)
     url = plot_url(project, capture)
-    with_pyramid(api, url)
+    with_plot_pyramid(api, url)
     total = len(frame)
     levels = set()
     for params in (
@@ -90,7 +90,7 @@ def test_a_spike_in_ten_million_samples_shows_at_every_zoom(
     samples = long_recording(path)
     capture = processed(api, project, path)
     url = plot_url(project, capture)
-    with_pyramid(api, url)
+    with_plot_pyramid(api, url)
     seen_levels = set()
     # From the whole capture down to 100 samples around the spike, 4 000 to 1 000 buckets.
     for width in (LONG_SAMPLES, 3_000_000, 1_000_000, 250_000, 60_000, 10_000, 2_000, 100):
@@ -122,7 +122,7 @@ def test_fsck_builds_a_missing_pyramid_and_the_plot_works_meanwhile(
     capture = processed(api, project, shared_data / DAPHNET)
     frame = pd.read_csv(shared_data / DAPHNET)
     url = plot_url(project, capture)
-    with_pyramid(api, url)
+    with_plot_pyramid(api, url)
     context = server.process.context()
     try:
         # As for a capture processed before plot pyramids existed.
@@ -153,7 +153,7 @@ def test_deleting_a_capture_deletes_its_pyramid(
     server: RunningServer, api: httpx.Client, project: dict[str, Any], shared_data: Path
 ) -> None:
     capture = processed(api, project, shared_data / DAPHNET)
-    with_pyramid(api, plot_url(project, capture))
+    with_plot_pyramid(api, plot_url(project, capture))
     folder = f"captures/{project['uuid']}/{capture['uuid']}/"
     context = server.process.context()
     try:

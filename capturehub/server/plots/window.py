@@ -121,9 +121,10 @@ def columnar_window(
         total=rows.rows,
         channels=chosen,
         resolution="raw",
-        index=np.arange(first, last, dtype=np.int64),
+        index=np.empty(0, dtype=np.int64),
     )
     if last - first <= buckets:
+        window.index = np.arange(first, last, dtype=np.int64)
         table = read_row_range(reader, rows, first, last, chosen)
         window.values = [table.column(name).to_numpy() for name in chosen]
         return window
