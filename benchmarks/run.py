@@ -894,7 +894,6 @@ SIZES = {
         "load_captures": 1_000,
         "load_clients": 200,
         "load_seconds": 300,
-        "plot_requests": 100,
     },
     "smoke": {
         "ingest_rows": 20_000,
@@ -912,7 +911,6 @@ SIZES = {
         "load_captures": 200,
         "load_clients": 10,
         "load_seconds": 3,
-        "plot_requests": 5,
     },
 }
 
@@ -926,14 +924,7 @@ SECTIONS: dict[str, Section] = {
     "lookups": lambda workdir, backend, sizes, repeat: bench_lookups(workdir, backend, sizes),
     "statistics": bench_statistics,
     "load": lambda workdir, backend, sizes, repeat: bench_load(workdir, backend, sizes),
-    "plot": lambda *args: bench_plot(*args),
 }
-
-
-def bench_plot(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) -> dict[str, Any]:
-    from benchmarks.plot_bench import bench_plot as run  # it imports this module
-
-    return run(workdir, backend, sizes, repeat)
 
 
 def main(argv: list[str] | None = None) -> int:

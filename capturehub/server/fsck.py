@@ -2,8 +2,7 @@
 
 Finds blobs that no capture references (left by a crash between storing a file and inserting
 its row, or between deleting a row and its files), captures whose original file is missing,
-and processed captures whose columnar copy is missing (and, not counted as a problem, processed
-captures without their plot pyramid, which ``repair`` builds). ``repair`` deletes the orphan blobs,
+and processed captures whose columnar copy is missing. ``repair`` deletes the orphan blobs,
 marks captures without their original as FAILURE (their row and labels are kept), queues
 captures without a columnar copy for processing again, and sets each project's
 ``capture_count`` (the capture list's count) back to the number of captures it holds, and each
@@ -26,7 +25,6 @@ from capturehub.server import storage_keys
 from capturehub.server.context import AppContext
 from capturehub.server.models import Capture, CaptureMetadataValue, Project
 from capturehub.server.permissions import loose_paths, tighten
-from capturehub.server.plots.building import build_plot_pyramid
 
 
 @dataclass
@@ -34,10 +32,6 @@ class FsckReport:
     orphan_blobs: list[str] = field(default_factory=list)
     missing_originals: list[str] = field(default_factory=list)
     missing_columnar: list[str] = field(default_factory=list)
-    # Processed captures without their plot pyramid (processed before pyramids existed, or
-    # the job was lost): not counted in ``clean``, the plot computes from the columnar copy
-    # meanwhile; --repair builds them.
-    missing_plot_pyramids: list[str] = field(default_factory=list)
     # Projects whose capture_count is not their number of captures: uuid -> (kept, actual).
     wrong_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     # Metadata rows whose copy of their capture's created_at (the filtered list's order)
@@ -78,13 +72,8 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
             report.missing_originals.append(uuid)
         if columnar_key:
             referenced.add(columnar_key)
-            pyramid = _plot_pyramid_key(blob_key)
-            if pyramid is not None:
-                referenced.add(pyramid)
             if state == "SUCCESS" and not context.blobs.exists(columnar_key):
                 report.missing_columnar.append(uuid)
-            elif state == "SUCCESS" and pyramid and not context.blobs.exists(pyramid):
-                report.missing_plot_pyramids.append(uuid)
     now = time.time()
     for key in context.blobs.list(storage_keys.ROOT):
         if key in referenced:
@@ -99,13 +88,6 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
         tighten(report.loose_permissions)
         _repair(context, report)
     return report
-
-
-def _plot_pyramid_key(blob_key: str) -> str | None:
-    try:
-        return storage_keys.CaptureFiles.of(blob_key).plot_pyramid
-    except ValueError:
-        return None
 
 
 REPAIR_CHUNK = 1000
@@ -183,14 +165,4 @@ def _repair(context: AppContext, report: FsckReport) -> None:
                 .values(capture_created_at=_capture_created_at())
                 .execution_options(synchronize_session=False)
             )
-    _build_plot_pyramids(context, report.missing_plot_pyramids)
     report.repaired = True
-
-
-def _build_plot_pyramids(context: AppContext, capture_uuids: list[str]) -> None:
-    """Built here and now, one after the other (this process may run no job queue)."""
-    for uuid in capture_uuids:
-        with context.db.read() as session:
-            capture_id = session.scalar(select(Capture.id).where(Capture.uuid == uuid))
-        if capture_id is not None:
-            build_plot_pyramid(context, capture_id)

@@ -17,13 +17,7 @@ from capturehub.server.captures.processing import process_capture
 from capturehub.server.context import AppContext
 from capturehub.server.db import Database, upgrade
 from capturehub.server.housekeeping import Housekeeping
-from capturehub.server.jobs import (
-    BUILD_PLOT_PYRAMID,
-    DELETE_BLOBS,
-    PROCESS_CAPTURE,
-    delete_blobs,
-)
-from capturehub.server.plots.building import build_plot_pyramid
+from capturehub.server.jobs import DELETE_BLOBS, PROCESS_CAPTURE, delete_blobs
 from capturehub.server.settings import Settings
 from capturehub.storage import BlobStore, LocalBlobStore
 from capturehub.tasks import InProcessQueue, JobQueue, JobRegistry
@@ -67,9 +61,6 @@ def build_job_queue(settings: Settings, registry: JobRegistry) -> JobQueue:
 def register_jobs(registry: JobRegistry, context: AppContext) -> None:
     """The functions behind the server's job names, bound to this process's context."""
     registry.register(PROCESS_CAPTURE, lambda capture_id: process_capture(context, capture_id))
-    registry.register(
-        BUILD_PLOT_PYRAMID, lambda capture_id: build_plot_pyramid(context, capture_id)
-    )
     registry.register(
         DELETE_BLOBS,
         lambda keys=(), prefixes=(): delete_blobs(context.blobs, keys, prefixes),
@@ -117,6 +108,7 @@ class Runtime:
             upgrade(self.context.db.engine)
         self.context.jobs.start()
         self._chores = Housekeeping(self.context)
+        self._chores.run_once()
         self._chores.start()
 
     def stop(self) -> None:
