@@ -21,13 +21,24 @@ from capturehub.cli.server_commands import DATA_DIR_HELP, _settings
     "--to-storage",
     required=True,
     metavar="URL",
-    help="Where the files go: file:///folder (empty).",
+    help="Where the files go (empty): s3://bucket/prefix or file:///folder.",
+)
+@click.option(
+    "--to-s3-endpoint",
+    metavar="URL",
+    help="The S3-compatible server of an s3:// storage (SeaweedFS, MinIO...); default: "
+    "CAPTUREHUB_S3_ENDPOINT_URL, else AWS. Credentials: boto3's usual chain.",
 )
 @click.option("--data-dir", type=click.Path(path_type=Path), help=DATA_DIR_HELP)
 @click.option("--batch-size", default=2000, show_default=True, help="Rows copied per transaction.")
 @click.option("--jobs", default=4, show_default=True, help="Files copied at once.")
 def migrate(
-    to_database: str, to_storage: str, data_dir: Path | None, batch_size: int, jobs: int
+    to_database: str,
+    to_storage: str,
+    to_s3_endpoint: str | None,
+    data_dir: Path | None,
+    batch_size: int,
+    jobs: int,
 ) -> None:
     """Copy this lab's database and files to a new database and storage.
 
@@ -41,14 +52,20 @@ def migrate(
     Example:
       capturehub migrate --data-dir /srv/capturehub \\
         --to-database postgresql+psycopg://capturehub@db/capturehub \\
-        --to-storage file:///mnt/storage/capturehub
+        --to-storage s3://lab-captures/capturehub
     """
     from capturehub.server.moving import MoveError, move_lab
 
     settings = _settings(data_dir)
     try:
         report = move_lab(
-            settings, to_database, to_storage, batch_size=batch_size, jobs=jobs, say=click.echo
+            settings,
+            to_database,
+            to_storage,
+            batch_size=batch_size,
+            jobs=jobs,
+            s3_endpoint_url=to_s3_endpoint,
+            say=click.echo,
         )
     except MoveError as exc:
         raise click.ClickException(str(exc)) from exc

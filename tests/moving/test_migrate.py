@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -17,9 +19,45 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from capturehub import Client
+from capturehub.server.runtime import build_blob_store
+from capturehub.server.settings import Settings
 from tests.conftest import require_backend
 from tests.moving.lab import OldLab, answers, assert_same_answers, file_hashes
+from tests.s3server import SeaweedFS, require_loopback
 from tests.servers import ServerProcess, create_postgres_database, drop_postgres_database
+
+
+@dataclass
+class NewStorage:
+    url: str
+    env: dict[str, str]  # what a process needs to reach it (S3 endpoint and credentials)
+
+    def keys(self) -> set[str]:
+        settings = Settings(
+            storage_url=self.url, s3_endpoint_url=self.env.get("CAPTUREHUB_S3_ENDPOINT_URL")
+        )
+        with patched_environment(self.env):
+            return set(build_blob_store(settings).list(""))
+
+
+@contextmanager
+def patched_environment(values: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(params=["s3", "file"])
+def new_storage(request: pytest.FixtureRequest, tmp_path: Path) -> NewStorage:
+    if request.param == "file":
+        return NewStorage(f"file://{tmp_path / 'new-blobs'}", {})
+    seaweedfs: SeaweedFS = request.getfixturevalue("seaweedfs")
+    require_loopback(seaweedfs.endpoint_url)
+    return NewStorage(f"s3://{seaweedfs.new_bucket()}/lab", seaweedfs.env())
 
 
 @pytest.fixture
@@ -48,10 +86,12 @@ def migrate_command(lab: OldLab, database: str, storage: str, *extra: str) -> li
     ]
 
 
-def run_until(command: list[str], marker: str) -> str:
+def run_until(command: list[str], marker: str, env: dict[str, str]) -> str:
     """Run ``command`` and SIGKILL it as soon as it prints a line containing ``marker`` (an
     interruption at a known step: a power cut, an operator's kill -9)."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     assert process.stdout is not None
     seen = []
     for line in process.stdout:
@@ -68,6 +108,17 @@ def run_until(command: list[str], marker: str) -> str:
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
+def lab_files(folder: Path) -> dict[str, str]:
+    """The old lab's files with their sha256, but SQLite's shared-memory index and an empty
+    write-ahead log: reading a database in WAL mode needs them beside it, and a read-only
+    reader creates them when the last server removed them."""
+    found = file_hashes(folder)
+    found.pop("capturehub.db-shm", None)
+    if found.get("capturehub.db-wal") == EMPTY_SHA256:
+        del found["capturehub.db-wal"]
+    return found
+
+
 def scalar(url: str, sql: str) -> int:
     engine = create_engine(url)
     try:
@@ -77,29 +128,32 @@ def scalar(url: str, sql: str) -> int:
         engine.dispose()
 
 
-def test_a_moved_lab_answers_as_before(old_lab: OldLab, new_database: str, tmp_path: Path) -> None:
-    before_files = file_hashes(old_lab.data_dir)
+def test_a_moved_lab_answers_as_before(
+    old_lab: OldLab, new_database: str, new_storage: NewStorage, tmp_path: Path
+) -> None:
     old_lab.process.start()
     try:
         before = answers(old_lab.process.url, old_lab, tmp_path / "old-downloads")
         token = old_lab.process.token(old_lab.main)  # a login made before the move
     finally:
         old_lab.process.stop()
-    old_after_use = file_hashes(old_lab.data_dir)
+    old_files = lab_files(old_lab.data_dir)
 
     new_dir = tmp_path / "new-lab"
-    storage = f"file://{new_dir / 'blobs'}"
-    command = migrate_command(old_lab, new_database, storage, "--batch-size", "5", "--jobs", "1")
+    command = migrate_command(
+        old_lab, new_database, new_storage.url, "--batch-size", "5", "--jobs", "1"
+    )
+    env = {**os.environ, **new_storage.env}
     # Interrupted in the middle of the capture rows, then in the middle of the files.
-    run_until(command, "  capture: 5 rows")
+    run_until(command, "  capture: 5 rows", env)
     copied = scalar(new_database, "SELECT COUNT(*) FROM capture")
     assert copied in (5, 10, 15)  # of 17: whole batches only
     assert scalar(new_database, "SELECT COUNT(*) FROM capturehub_move_file") == 0
-    output = run_until(command, "  files:")
+    output = run_until(command, "  files:", env)
     assert "continuing the move" in output
     first_files = scalar(new_database, "SELECT COUNT(*) FROM capturehub_move_file")
 
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert "counts equal" in finished.stdout
     assert "copied now: 0 " in finished.stdout.split("rows: ")[-1]  # rows were all done
@@ -112,19 +166,25 @@ def test_a_moved_lab_answers_as_before(old_lab: OldLab, new_database: str, tmp_p
         new_database, "SELECT COUNT(DISTINCT id) FROM capture"
     )
     # Once more: nothing left to do, nothing copied again.
-    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "copied now: 0" in again.stdout
-    # The old lab is untouched by the move: its database and files. (Reading a database in
-    # WAL mode needs SQLite's shared-memory index beside it, which a read-only reader
-    # creates when the last server removed it; the write-ahead log stays empty.)
-    untouched = file_hashes(old_lab.data_dir)
-    untouched.pop("capturehub.db-shm", None)
-    assert untouched.pop("capturehub.db-wal", EMPTY_SHA256) == EMPTY_SHA256
-    assert untouched == old_after_use
-    assert set(before_files) <= set(old_after_use)
+    # The old lab is untouched by the move: its database and files.
+    assert lab_files(old_lab.data_dir) == old_files
 
-    moved = ServerProcess(backend="postgresql", data_dir=new_dir, database_url=new_database)
+    # Every file of the old lab is in the new storage, and nothing else.
+    assert new_storage.keys() == {
+        path.relative_to(old_lab.data_dir / "blobs").as_posix()
+        for path in (old_lab.data_dir / "blobs").rglob("*")
+        if path.is_file()
+        and not path.relative_to(old_lab.data_dir / "blobs").parts[0].startswith(".")
+    }
+    moved = ServerProcess(
+        backend="postgresql",
+        data_dir=new_dir,
+        database_url=new_database,
+        env={"CAPTUREHUB_STORAGE_URL": new_storage.url, **new_storage.env},
+    )
     moved.start()
     try:
         after = answers(moved.url, old_lab, tmp_path / "new-downloads")
@@ -156,4 +216,3 @@ def test_a_moved_lab_answers_as_before(old_lab: OldLab, new_database: str, tmp_p
             assert len(pending.get_data()) == 7040
     finally:
         moved.stop()
-    assert os.listdir(new_dir / "blobs")

@@ -99,7 +99,7 @@ def test_a_storage_that_holds_files_is_refused(
 ) -> None:
     (tmp_path / "new-blobs" / "captures").mkdir(parents=True)
     (tmp_path / "new-blobs" / "captures" / "someone-else").write_bytes(b"x")
-    with pytest.raises(MoveError, match="already holds files"):
+    with pytest.raises(MoveError, match="already holds files that are not this lab's"):
         move_lab(lab, new_database, storage(tmp_path), say=quiet)
 
 
@@ -159,3 +159,14 @@ def test_a_table_only_a_migration_knows_is_moved_too(
         (7, "calibrated", datetime(2026, 1, 2, 3, 4, 5)),
         (9, "moved", None),
     ]
+
+
+def test_an_unreachable_storage_is_named(
+    lab: Settings, new_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "some")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "thing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(MoveError, match=r"Cannot reach the new storage s3://lab/captures"):
+        move_lab(lab, new_database, "s3://lab/captures", s3_endpoint_url=endpoint, say=quiet)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from sqlalchemy import Connection, select
 
@@ -42,14 +40,17 @@ class MoveReport:
         return not self.files.failed
 
 
-def store_at(url: str, settings: Settings) -> BlobStore:
-    """The blob store a server would use with CAPTUREHUB_STORAGE_URL=``url``."""
-    parsed = urlparse(url)
-    if parsed.scheme == "file" and parsed.path:
-        return LocalBlobStore(Path(unquote(parsed.path)))
-    raise MoveError(
-        f"--to-storage {url!r} is not a storage URL this capturehub knows: give "
-        "file:///absolute/folder."
+def store_at(url: str, settings: Settings, s3_endpoint_url: str | None = None) -> BlobStore:
+    """The blob store a server builds from CAPTUREHUB_STORAGE_URL=``url`` (and
+    CAPTUREHUB_S3_ENDPOINT_URL=``s3_endpoint_url``, by default the old lab's setting)."""
+    if not url.startswith(("file:///", "s3://")):
+        raise MoveError(
+            f"--to-storage {url!r} is not a storage URL: give file:///absolute/folder or "
+            "s3://bucket/prefix."
+        )
+    endpoint = s3_endpoint_url or settings.s3_endpoint_url
+    return build_blob_store(
+        settings.model_copy(update={"storage_url": url, "s3_endpoint_url": endpoint})
     )
 
 
@@ -66,12 +67,15 @@ def _check_stores(source: BlobStore, target: BlobStore, url: str) -> None:
         raise MoveError(f"Cannot reach the new storage {url}: {exc}") from exc
 
 
-def _target_store_empty(target: BlobStore, url: str) -> None:
-    first = next(iter(target.list("")), None)
-    if first is not None:
+def _target_store_foreign(source: BlobStore, target: BlobStore, url: str) -> None:
+    """A new move writes only into storage that holds no file of anything else: files of this
+    lab (the same keys, from a move started over) are copied again and checked."""
+    ours = set(source.list(""))
+    foreign = next((key for key in target.list("") if key not in ours), None)
+    if foreign is not None:
         raise MoveError(
-            f"The new storage {url} already holds files ({first}, ...) and the new database "
-            "holds no move of this lab: give an empty folder or bucket prefix."
+            f"The new storage {url} already holds files that are not this lab's ({foreign}, "
+            "...): give an empty folder or bucket prefix."
         )
 
 
@@ -105,6 +109,7 @@ def move_lab(
     *,
     batch_size: int = 2000,
     jobs: int = 4,
+    s3_endpoint_url: str | None = None,
     say: Callable[[str], None] = print,
 ) -> MoveReport:
     """Copy the lab of ``settings`` (its database and blob store) to ``to_database`` and
@@ -114,14 +119,14 @@ def move_lab(
     source_engine = old.open_source(source_url)
     old.check_schema(source_engine, source_url)
     source_store = build_blob_store(settings)
-    target_store = store_at(to_storage, settings)
+    target_store = store_at(to_storage, settings, s3_endpoint_url)
     _check_stores(source_store, target_store, to_storage)
     engine = new.open_target(to_database, source_url)
     try:
         record = new.prepare(engine, to_database, shown(source_url))
         report = MoveReport(resumed=record.fingerprint is not None)
         if not report.resumed:
-            _target_store_empty(target_store, to_storage)
+            _target_store_foreign(source_store, target_store, to_storage)
         say(f"{'continuing the move' if report.resumed else 'moving'} {shown(source_url)}")
         rows_started = time.perf_counter()
         with old.snapshot(source_engine) as connection:
