@@ -2,7 +2,8 @@
 
 Finds blobs that no capture references (left by a crash between storing a file and inserting
 its row, or between deleting a row and its files), captures whose original file is missing,
-and processed captures whose columnar copy is missing. ``repair`` deletes the orphan blobs,
+and processed captures whose columnar copy is missing, in any blob store (a folder, S3).
+``repair`` deletes the orphan blobs,
 marks captures without their original as FAILURE (their row and labels are kept), queues
 captures without a columnar copy for processing again, and sets each project's
 ``capture_count`` (the capture list's count) back to the number of captures it holds, and each
@@ -65,23 +66,28 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
         ).all()
         report.wrong_counts = _wrong_counts(session)
         report.misdated_metadata = session.scalar(select(func.count()).where(_misdated())) or 0
+    # One listing of the store, not a request per row: on S3 a lab's hundreds of thousands
+    # of captures would otherwise cost as many HEAD requests. Listed after the rows were read,
+    # so a file stored before its row (an upload) is seen.
+    stored = set(context.blobs.list(storage_keys.ROOT))
     referenced = set()
     for uuid, blob_key, columnar_key, state in rows:
         referenced.add(blob_key)
-        if not context.blobs.exists(blob_key):
+        if blob_key not in stored:
             report.missing_originals.append(uuid)
         if columnar_key:
             referenced.add(columnar_key)
-            if state == "SUCCESS" and not context.blobs.exists(columnar_key):
+            if state == "SUCCESS" and columnar_key not in stored:
                 report.missing_columnar.append(uuid)
     now = time.time()
-    for key in context.blobs.list(storage_keys.ROOT):
+    for key in sorted(stored):
         if key in referenced:
             continue
         if min_age_seconds and now - context.blobs.modified_at(key) < min_age_seconds:
             continue
         report.orphan_blobs.append(key)
-    # Uncommitted writes and scratch folders (a killed job's partial columnar copy).
+    # Uncommitted writes (on S3: multipart uploads neither completed nor aborted, left alone
+    # for a day, see S3BlobStore) and scratch folders (a killed job's partial columnar copy).
     report.stale_temp_files = context.blobs.sweep_temporary(min_age_seconds, remove=repair)
     report.loose_permissions = loose_paths(context.settings.data_dir)
     if repair:

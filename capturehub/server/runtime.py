@@ -22,6 +22,8 @@ from capturehub.server.settings import Settings
 from capturehub.storage import BlobStore, LocalBlobStore
 from capturehub.tasks import InProcessQueue, JobQueue, JobRegistry
 
+UNFINISHED_UPLOAD_AGE_SECONDS = 24 * 3600
+
 
 def build_blob_store(settings: Settings) -> BlobStore:
     """The store CAPTUREHUB_STORAGE_URL names: a folder (default: the data directory's) or an
@@ -36,6 +38,9 @@ def build_blob_store(settings: Settings) -> BlobStore:
             scratch_dir=settings.data_dir / "scratch",
             # One connection per request thread and per worker, so none waits for another.
             max_connections=settings.request_threads + 2 * settings.workers + 4,
+            # Unfinished multipart uploads are aborted (capturehub fsck --repair) only after
+            # a day: a 20 GB upload over a slow link may take hours.
+            upload_min_age_seconds=UNFINISHED_UPLOAD_AGE_SECONDS,
         )
     if url:
         # The store's own scratch folder, inside it: storing a scratch file stays a rename.

@@ -170,8 +170,10 @@ class S3BlobStore(BlobStore):
         client: Any = None,
         endpoint_url: str | None = None,
         scratch_dir: Path | None = None,
+        upload_min_age_seconds: float = 0,
     ) -> None:
         self.bucket = bucket
+        self.upload_min_age_seconds = upload_min_age_seconds
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url
         self.client = client if client is not None else make_client(endpoint_url)
@@ -187,11 +189,17 @@ class S3BlobStore(BlobStore):
         endpoint_url: str | None = None,
         scratch_dir: Path | None = None,
         max_connections: int = 50,
+        upload_min_age_seconds: float = 0,
     ) -> S3BlobStore:
         bucket, prefix = parse_s3_url(url)
         client = make_client(endpoint_url, max_connections)
         return cls(
-            bucket, prefix, client=client, endpoint_url=endpoint_url, scratch_dir=scratch_dir
+            bucket,
+            prefix,
+            client=client,
+            endpoint_url=endpoint_url,
+            scratch_dir=scratch_dir,
+            upload_min_age_seconds=upload_min_age_seconds,
         )
 
     @property
@@ -370,7 +378,10 @@ class S3BlobStore(BlobStore):
             )
 
     def sweep_temporary(self, min_age_seconds: float, *, remove: bool) -> int:
-        uploads = self.unfinished_uploads(min_age_seconds)
+        """Unfinished multipart uploads and scratch folders; an upload counts only once it
+        is also ``upload_min_age_seconds`` old (the server uses a day: a large upload on a
+        slow link is still in progress long after scratch files are stale)."""
+        uploads = self.unfinished_uploads(max(min_age_seconds, self.upload_min_age_seconds))
         now = time.time()
         scratch: builtins.list[Path] = []
         if self.scratch_dir.is_dir():
