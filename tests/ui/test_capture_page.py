@@ -226,3 +226,26 @@ def expect_metadata(labelled: Labelled, expected: dict[str, str]) -> None:
     capture = labelled.capture()
     capture.metadata.refresh()
     assert {k: str(v) for k, v in capture.metadata.items()} == expected
+
+
+def test_an_audio_capture_plays_in_the_page(ui: Browsing, shared_data: Path) -> None:
+    wav = shared_data / "audio" / "BM003.wav"
+    with ui.api() as http:
+        project = new_project(http, f"audio-{uuid.uuid4().hex[:8]}")
+        capture = upload(http, project["uuid"], wav)
+    ui.goto(f"projects/{project['uuid']}/captures/{capture}/")
+    audio = ui.page.locator("audio")
+    expect(audio).to_have_count(1)
+    # The browser reads the file's header and length from the download route.
+    ui.page.wait_for_function("() => document.querySelector('audio').readyState >= 1")
+    duration = float(audio.evaluate("a => a.duration"))
+    with ui.api() as http:
+        info = http.get(f"project/{project['uuid']}/capture/{capture}/").json()
+    rate = info["set_sample_rate"] or info["calculated_sample_rate"]
+    assert duration == pytest.approx(info["number_samples"] / rate, rel=0.01)
+    # Seeking asks for a part of the file: the route answers Range with 206, through the
+    # cookie session.
+    source = audio.get_attribute("src") or ""
+    part = ui.page.request.get(ui.server.url + source.lstrip("/"), headers={"Range": "bytes=0-99"})
+    assert part.status == 206
+    assert part.body() == wav.read_bytes()[:100]
