@@ -57,7 +57,10 @@ class EdgeImpulseRoute(APIRoute):
         return handle
 
 
-router = APIRouter(route_class=EdgeImpulseRoute, tags=["edge impulse"])
+# Not in capturehub's OpenAPI document: this is Edge Impulse's API (its own key header and
+# error shape), described by Edge Impulse and, for what capturehub answers, by
+# docs/edge-impulse.md.
+router = APIRouter(route_class=EdgeImpulseRoute, include_in_schema=False)
 
 ApiKey = Annotated[str | None, Header(alias="x-api-key")]
 

@@ -7,7 +7,8 @@
   content's hash, so the same file always lands in the same set) is the metadata ``category``;
 - the label (``x-label``, else the file name up to its first dot, unless ``x-no-label``) is a
   segment over the whole capture under the segment label ``Label`` (setting
-  ``edge_impulse_label_name``); structured labels become one segment per range;
+  ``edge_impulse_label_name``); structured labels become one segment per range; a sample of
+  one value (a table row) keeps its label as the metadata ``label``, as a segment needs two;
 - ``x-metadata`` becomes metadata, as do the device's type and name and the signature state;
 - an acquisition document's ``interval_ms`` sets the sample rate, its sensors name the
   channels (units kept in the schema).
@@ -47,6 +48,9 @@ CATEGORY_KEY = "category"
 SIGNATURE_KEY = "signature"
 DEVICE_TYPE_KEY = "device_type"
 DEVICE_NAME_KEY = "device_name"
+# A one-value sample (a table row) cannot hold a segment (those span two values or more): its
+# label is kept as this metadata key instead.
+LABEL_KEY = "label"
 DUPLICATE = "An item with this hash already exists"
 MAX_FILES = 1000
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -191,6 +195,23 @@ def sample_name(filename: str, *, add_date_id: bool) -> str:
     return validate_name(stem or base, what="sample")
 
 
+def numeric_timestamps(head: bytes) -> bool:
+    """Whether a CSV's first column is ``timestamp`` with a number in its first row."""
+    lines = head.decode("utf-8", "replace").splitlines()
+    if len(lines) < 2:
+        return False
+    header = [cell.strip().strip('"').lower() for cell in lines[0].split(",")]
+    if "timestamp" not in header:
+        return False
+    cells = lines[1].split(",")
+    index = header.index("timestamp")
+    try:
+        float(cells[index])
+    except (ValueError, IndexError):
+        return False
+    return True
+
+
 def inferred_label(filename: str) -> str | None:
     base = filename.rsplit("/", 1)[-1]
     return base.split(".", 1)[0] or None
@@ -216,6 +237,7 @@ class SampleHooks(UploadHooks):
         metadata: dict[str, str],
         label_name: str,
         signature_of: Any = None,
+        milliseconds: bool = False,
     ) -> None:
         self.sha256 = sha256
         self.options = options
@@ -225,6 +247,9 @@ class SampleHooks(UploadHooks):
         self.label_name = label_name
         # A function of the session giving the signature state (it needs the HMAC key).
         self.signature_of = signature_of
+        # A CSV in Edge Impulse's layout: its timestamps are milliseconds, where capturehub's
+        # CSV reader takes numbers as seconds.
+        self.milliseconds = milliseconds
 
     def before_insert(self, session: Session, project: Project, upload: NewCapture) -> None:
         # One upload at a time per project from here to the commit (PostgreSQL; SQLite writes
@@ -241,8 +266,12 @@ class SampleHooks(UploadHooks):
         upload.name = _free_name(session, project, upload.name, self.sha256)
 
     def after_insert(self, session: Session, project: Project, capture: Capture) -> None:
+        if self.milliseconds and capture.calculated_sample_rate:
+            capture.calculated_sample_rate *= 1000.0
         if self.signature_of is not None:
             self.metadata[SIGNATURE_KEY] = self.signature_of(session, project)
+        if self.label is not None and not self.ranges and (capture.max_sequence or 0) < 1:
+            self.metadata[LABEL_KEY] = self.label
         row = CaptureRow(
             id=capture.id,
             uuid=capture.uuid,
@@ -428,6 +457,7 @@ class SampleIntake:
             metadata=metadata,
             label_name=self.context.settings.edge_impulse_label_name,
             signature_of=signature_of,
+            milliseconds=file_format == ".csv" and numeric_timestamps(received.head),
         )
         details = UploadDetails(
             name=name,

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from capturehub.ingest import read_columnar
@@ -24,6 +24,7 @@ from capturehub.server.edge_impulse.samples import (
     CATEGORY_KEY,
     DEVICE_NAME_KEY,
     DEVICE_TYPE_KEY,
+    LABEL_KEY,
     SIGNATURE_KEY,
 )
 from capturehub.server.errors import BadRequest, NotFound
@@ -39,7 +40,7 @@ from capturehub.server.models import (
 
 LIST_CATEGORIES = ("training", "testing", "anomaly", "validation", "post-processing", "all")
 # Metadata the mapping writes for Edge Impulse's own fields: not repeated as free metadata.
-OWN_KEYS = (CATEGORY_KEY, SIGNATURE_KEY, DEVICE_TYPE_KEY, DEVICE_NAME_KEY)
+OWN_KEYS = (CATEGORY_KEY, SIGNATURE_KEY, DEVICE_TYPE_KEY, DEVICE_NAME_KEY, LABEL_KEY)
 TIME_COLUMNS = ("sequence", "timestamp")
 
 
@@ -125,15 +126,20 @@ class Studio:
         if wanted:
             label_name = self.context.settings.edge_impulse_label_name
             query = query.where(
-                Capture.id.in_(
-                    select(Segment.capture_id)
-                    .join(Label, Label.id == Segment.label_id)
-                    .join(LabelValue, LabelValue.id == Segment.label_value_id)
-                    .where(
-                        Label.project_id == project.id,
-                        Label.name == label_name,
-                        LabelValue.value.in_(wanted),
-                    )
+                or_(
+                    Capture.id.in_(
+                        select(Segment.capture_id)
+                        .join(Label, Label.id == Segment.label_id)
+                        .join(LabelValue, LabelValue.id == Segment.label_value_id)
+                        .where(
+                            Label.project_id == project.id,
+                            Label.name == label_name,
+                            LabelValue.value.in_(wanted),
+                        )
+                    ),
+                    Capture.id.in_(
+                        _with_metadata(LABEL_KEY, project.id).where(LabelValue.value.in_(wanted))
+                    ),
                 )
             )
         if filename:
@@ -239,7 +245,7 @@ class Studio:
             )
         ]
         whole = len(segments) == 1 and segments[0][0] == 0 and segments[0][1] >= count - 1
-        label = segments[0][2] if segments else ""
+        label = segments[0][2] if segments else metadata.get(LABEL_KEY, "")
         structured = (
             None
             if whole or not segments
