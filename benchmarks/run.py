@@ -136,6 +136,25 @@ class Session:
         self.project_name = "bench"
         self.project = self.api.post("project/", json={"name": self.project_name}).json()["uuid"]
 
+    @classmethod
+    def attach(cls, process: ServerProcess, account: Account, project_name: str) -> Session:
+        """A session on a running server whose database has ``account`` and its project."""
+        session = cls.__new__(cls)
+        session.server_dir = process.data_dir
+        session.process = process
+        session.account = account
+        session.token = process.token(account)
+        session.api = session._api()
+        session.project_name = project_name
+        projects = session.api.get("project/").json()
+        found = [project["uuid"] for project in projects if project["name"] == project_name]
+        session.project = (
+            found[0]
+            if found
+            else session.api.post("project/", json={"name": project_name}).json()["uuid"]
+        )
+        return session
+
     def _api(self) -> httpx.Client:
         return httpx.Client(
             base_url=self.process.url,
@@ -877,6 +896,100 @@ def bench_load(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[str, 
     return results
 
 
+def bench_cluster(
+    workdir: Path, backend: str, sizes: dict[str, int], repeat: int
+) -> dict[str, Any]:
+    """4 parallel uploads through 2 servers (CAPTUREHUB_BROKER_URL, no processing threads)
+    with 2 `capturehub worker` processes of one job thread each, on Redis (a redis-server of
+    this run) and one shared database and data folder; beside the same uploads to one
+    embedded server (its 2 processing threads), the two taking turns. Aggregate MB/s: all
+    bytes / the time from the first request to the last SUCCESS."""
+    from tests.cluster.support import OwnRedis, WorkerProcess
+
+    files = [
+        make_csv_of_size(
+            sized(workdir, f"cluster-{index}", sizes["parallel_bytes"], ".csv"),
+            sizes["parallel_bytes"],
+            seed=200 + index,
+        )
+        for index in range(sizes["parallel_uploads"])
+    ]
+    total_mb = sum(path.stat().st_size for path in files) / MB
+    counter = iter(range(10_000))
+
+    def parallel(sessions: list[Session]) -> float:
+        run = next(counter)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(len(files)) as pool:
+            created = list(
+                pool.map(
+                    lambda item: (
+                        sessions[item[0] % len(sessions)],
+                        sessions[item[0] % len(sessions)].upload(
+                            item[1], f"parallel-{run}-{item[0]}.csv"
+                        ),
+                    ),
+                    enumerate(files),
+                )
+            )
+        for session, capture in created:
+            session.wait(capture["uuid"])
+        return total_mb / (time.perf_counter() - started)
+
+    embedded = Session(workdir, backend)
+    redis_dir = Path(tempfile.mkdtemp(prefix="redis-", dir=workdir))
+    broker = OwnRedis(redis_dir)
+    broker.start()
+    cluster_dir = Path(tempfile.mkdtemp(prefix=f"cluster-{backend}-", dir=workdir))
+    first = new_server(backend, cluster_dir)
+    database_url = first.database_url or f"sqlite:///{(cluster_dir / 'capturehub.db').resolve()}"
+    # Both servers on one database and one data folder (the blob store the workers read).
+    second = ServerProcess(backend=backend, data_dir=cluster_dir, database_url=database_url)
+    for server in (first, second):
+        server.env["CAPTUREHUB_BROKER_URL"] = broker.url
+    workers = [
+        WorkerProcess(first, broker.url, name=f"worker-{index}", concurrency=1) for index in (1, 2)
+    ]
+    sessions: list[Session] = []
+    try:
+        account = first.create_account("bench", "bench")
+        for server in (first, second):
+            server.start()
+        for worker in workers:
+            worker.start()
+        sessions = [Session.attach(server, account, "bench") for server in (first, second)]
+        # One untimed round each: imports, pools and the workers' first connections.
+        parallel(sessions)
+        parallel([embedded])
+        figures = interleaved(
+            repeat,
+            {
+                "cluster_mb_s": lambda: parallel(sessions),
+                "embedded_mb_s": lambda: parallel([embedded]),
+            },
+        )
+    finally:
+        for session in sessions:
+            session.api.close()
+        for worker in workers:
+            worker.stop()
+        second.stop()
+        first.close()
+        broker.stop()
+        embedded.close()
+        shutil.rmtree(cluster_dir, ignore_errors=True)
+        shutil.rmtree(redis_dir, ignore_errors=True)
+    return {
+        "uploads": len(files),
+        "file_mb": round(total_mb / len(files), 1),
+        "cluster_mb_s": figures["cluster_mb_s"],
+        "cluster_runs": figures["cluster_mb_s_runs"],
+        "embedded_mb_s": figures["embedded_mb_s"],
+        "embedded_runs": figures["embedded_mb_s_runs"],
+        "cluster_vs_embedded": paired_ratio(figures, "cluster_mb_s", "embedded_mb_s"),
+    }
+
+
 SIZES = {
     "full": {
         "ingest_rows": 1_500_000,
@@ -924,6 +1037,7 @@ SECTIONS: dict[str, Section] = {
     "lookups": lambda workdir, backend, sizes, repeat: bench_lookups(workdir, backend, sizes),
     "statistics": bench_statistics,
     "load": lambda workdir, backend, sizes, repeat: bench_load(workdir, backend, sizes),
+    "cluster": bench_cluster,
 }
 
 

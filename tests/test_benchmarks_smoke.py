@@ -51,5 +51,7 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
     # The load section: concurrent clients mixing reads and uploads, none refused.
     assert figures["load"]["requests"] > 0 and figures["load"]["errors"] == 0
     assert figures["load"]["p99_ms"] > 0 and figures["load"]["requests_per_s"] > 0
+    # The cluster section: 2 servers and 2 workers on Redis beside one embedded server.
+    assert figures["cluster"]["cluster_mb_s"] > 0 and figures["cluster"]["embedded_mb_s"] > 0
     for section in ("[lookups]", "[download]", "[data]", "[load]"):
         assert section in result.stdout, section
