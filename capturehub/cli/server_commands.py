@@ -169,6 +169,9 @@ def fsck_command(repair: bool, min_age: float, data_dir: Path | None) -> None:
     for uuid in report.missing_originals:
         click.echo(f"  {uuid}")
     click.echo(f"captures missing their columnar copy: {len(report.missing_columnar)}")
+    click.echo(f"dataset version files missing: {len(report.missing_pinned)}")
+    for pinned in report.missing_pinned[:100]:
+        click.echo(f"  {pinned}")
     click.echo(f"projects whose capture count is wrong: {len(report.wrong_counts)}")
     for uuid, (kept, counted) in report.wrong_counts.items():
         click.echo(f"  {uuid}: {kept} kept, {counted} counted")

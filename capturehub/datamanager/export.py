@@ -22,7 +22,7 @@ is this call with a progress display.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,6 +41,7 @@ from capturehub.datamanager._export_readme import export_readme
 from capturehub.datamanager.dataset import manifest_entries
 
 if TYPE_CHECKING:
+    from capturehub.datamanager.capture import Capture
     from capturehub.datamanager.project import Project
 
 ExportFormat = Literal["parquet", "csv", "npz"]
@@ -96,9 +97,40 @@ def export_project(
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
-    out = Path(out_dir)
     filters = dict(where or {})
     entries, selected = manifest_entries(project.captures, filters)
+    return write_export(
+        out_dir,
+        format=format,
+        entries=entries,
+        selected=selected,
+        workers=workers,
+        progress=progress,
+        title=project.name,
+        server=project._connection.base_url,
+        where=filters,
+    )
+
+
+def write_export(
+    out_dir: str | os.PathLike[str],
+    *,
+    format: str,
+    entries: list[dict[str, Any]],
+    selected: Sequence[Capture],
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+    title: str,
+    server: str,
+    where: Mapping[str, Any],
+) -> ExportReport:
+    """Write the export of these captures (``entries``: their manifest entries, as
+    :func:`~capturehub.datamanager.dataset.manifest_entries` makes them) into ``out_dir``.
+    Shared by the project export and the dataset version export."""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    out = Path(out_dir)
+    filters = dict(where)
     by_file = {capture.download_name: capture for capture in selected}
     ready = [
         (entry, by_file[entry["file"]])
@@ -144,8 +176,8 @@ def export_project(
     report.readme.write_text(
         export_readme(
             fmt=format,
-            project=project.name,
-            server=project._connection.base_url,
+            project=title,
+            server=server,
             where=filters,
             captures=report.captures,
             samples=report.samples,

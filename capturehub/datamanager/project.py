@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from capturehub.datamanager.captures import Captures
     from capturehub.datamanager.export import ExportReport
+    from capturehub.datamanager.versions import Versions
 
 
 class Project:
@@ -27,6 +28,7 @@ class Project:
         self._connection = connection
         self._info = dict(info)
         self._captures: Captures | None = None
+        self._versions: Versions | None = None
 
     @property
     def uuid(self) -> str:
@@ -67,6 +69,16 @@ class Project:
 
             self._captures = Captures(self._connection, self)
         return self._captures
+
+    @property
+    def versions(self) -> Versions:
+        """The project's dataset versions (:class:`~capturehub.datamanager.versions.Versions`):
+        ``create(name, where=None, description="")``, ``list()``, ``get(name)``."""
+        if self._versions is None:
+            from capturehub.datamanager.versions import Versions
+
+            self._versions = Versions(self._connection, self)
+        return self._versions
 
     def export(
         self,

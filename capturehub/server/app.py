@@ -34,6 +34,7 @@ from capturehub.server.settings import Settings
 from capturehub.server.statistics.routes import router as statistics_router
 from capturehub.server.timeouts import BodyTimeout
 from capturehub.server.ui.routes import install_ui
+from capturehub.server.versions.routes import router as versions_router
 
 # Order matters: the metadata router's `project/{p}/capture/metadata/...` query route must be
 # matched before the captures router's `project/{p}/capture/{capture_uuid}/...` routes.
@@ -49,6 +50,7 @@ ROUTERS = [
     plots_router,
     captures_router,
     edge_impulse_router,  # Edge Impulse's API (docs/edge-impulse.md)
+    versions_router,
 ]
 
 

@@ -2,7 +2,9 @@
 
 Finds blobs that no capture references (left by a crash between storing a file and inserting
 its row, or between deleting a row and its files), captures whose original file is missing,
-and processed captures whose columnar copy is missing, in any blob store (a folder, S3).
+processed captures whose columnar copy is missing, in any blob store (a folder, S3), and
+files pinned by a dataset version that are missing (reported only: nothing can bring them
+back; files a version pins are not orphans, whether or not a capture still uses them).
 ``repair`` deletes the orphan blobs,
 marks captures without their original as FAILURE (their row and labels are kept), queues
 captures without a columnar copy for processing again, and sets each project's
@@ -24,7 +26,13 @@ from sqlalchemy.orm import Session
 
 from capturehub.server import storage_keys
 from capturehub.server.context import AppContext
-from capturehub.server.models import Capture, CaptureMetadataValue, Project
+from capturehub.server.models import (
+    Capture,
+    CaptureMetadataValue,
+    DatasetVersion,
+    Project,
+    VersionCapture,
+)
 from capturehub.server.permissions import loose_paths, tighten
 
 
@@ -33,6 +41,8 @@ class FsckReport:
     orphan_blobs: list[str] = field(default_factory=list)
     missing_originals: list[str] = field(default_factory=list)
     missing_columnar: list[str] = field(default_factory=list)
+    # Originals pinned by a dataset version that are missing: "version name: capture name".
+    missing_pinned: list[str] = field(default_factory=list)
     # Projects whose capture_count is not their number of captures: uuid -> (kept, actual).
     wrong_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     # Metadata rows whose copy of their capture's created_at (the filtered list's order)
@@ -50,6 +60,7 @@ class FsckReport:
             self.orphan_blobs
             or self.missing_originals
             or self.missing_columnar
+            or self.missing_pinned
             or self.wrong_counts
             or self.misdated_metadata
             or self.stale_temp_files
@@ -66,11 +77,21 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
         ).all()
         report.wrong_counts = _wrong_counts(session)
         report.misdated_metadata = session.scalar(select(func.count()).where(_misdated())) or 0
+        pinned = session.execute(
+            select(VersionCapture.blob_key, DatasetVersion.name, VersionCapture.name).join(
+                DatasetVersion, DatasetVersion.id == VersionCapture.version_id
+            )
+        ).all()
     # One listing of the store, not a request per row: on S3 a lab's hundreds of thousands
     # of captures would otherwise cost as many HEAD requests. Listed after the rows were read,
     # so a file stored before its row (an upload) is seen.
     stored = set(context.blobs.list(storage_keys.ROOT))
     referenced = set()
+    for blob_key, version_name, capture_name in pinned:
+        if blob_key not in referenced and blob_key not in stored:
+            report.missing_pinned.append(f"{version_name}: {capture_name}")
+        # Every file of the upload (the columnar copy may be made after the version).
+        referenced.update(storage_keys.CaptureFiles.of(blob_key).keys)
     for uuid, blob_key, columnar_key, state in rows:
         referenced.add(blob_key)
         if blob_key not in stored:

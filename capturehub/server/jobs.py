@@ -14,6 +14,8 @@ from capturehub.tasks import JobQueue
 
 PROCESS_CAPTURE = "process capture"
 DELETE_BLOBS = "delete blobs"
+# Frees the files of a deleted dataset version that nothing refers to any more (versions/pins.py).
+FREE_VERSION_FILES = "free version files"
 
 
 def process_capture_later(jobs: JobQueue, capture_id: int) -> None:
@@ -27,6 +29,13 @@ def delete_blobs_later(
     """Ask for blobs no row refers to any more to be deleted. If the job is lost (a crash),
     they are orphans that ``capturehub fsck --repair`` removes."""
     jobs.enqueue(DELETE_BLOBS, {"keys": list(keys), "prefixes": list(prefixes)})
+
+
+def free_version_files_later(jobs: JobQueue, originals: Sequence[str]) -> None:
+    """Ask for the files of these originals (a deleted version's) to be deleted unless a
+    capture or another version still uses them. If the job is lost, ``capturehub fsck
+    --repair`` removes them as orphans."""
+    jobs.enqueue(FREE_VERSION_FILES, {"originals": list(originals)})
 
 
 def delete_blobs(blobs: BlobStore, keys: Sequence[str] = (), prefixes: Sequence[str] = ()) -> None:

@@ -308,3 +308,100 @@ class Segment(Base):
     end: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- dataset versions (capturehub/server/versions/) -------------------------------------------
+# A version copies rows, never blobs. The big tables (one row per capture, metadata value and
+# segment of a version) carry no foreign keys: on PostgreSQL each one would cost a lookup per
+# inserted row, doubling the time to pin a million segments. Their rows are deleted by the
+# versions service (a version, or every version of a project before the project goes).
+
+
+class DatasetVersion(Base):
+    """An immutable, named snapshot of a set of a project's captures."""
+
+    __tablename__ = "dataset_version"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", name="uq_dataset_version_project_name"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # The capture-list filters that chose the captures ({} for the whole project).
+    where: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    capture_count: Mapped[int] = mapped_column(Integer, default=0)
+    sample_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    segment_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Segments per label and value: {"Exercise": {"PEN": 12, ...}}.
+    label_counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VersionValue(Base):
+    """A label (or metadata key) with one of its values, as versions saw them. Shared by the
+    project's versions; a renamed label or value gets a new row, so old versions keep the
+    names they were made with."""
+
+    __tablename__ = "version_value"
+    __table_args__ = (Index("ix_version_value_source", "project_id", "label_value_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    # The label_value row it was copied from (no foreign key: the value may be deleted).
+    label_value_id: Mapped[int] = mapped_column(Integer)
+    is_metadata: Mapped[bool] = mapped_column(Boolean)
+    label: Mapped[str] = mapped_column(String(1000))
+    label_type: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(1000))
+
+
+class VersionCapture(Base):
+    """One capture of a version, as it was: its file (original and columnar keys, sha256)."""
+
+    __tablename__ = "version_capture"
+    __table_args__ = (
+        Index("ix_version_capture_version", "version_id", "capture_id"),
+        # "Does any version pin this file?" when a capture is deleted or its file replaced.
+        Index("ix_version_capture_blob", "blob_key"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer)
+    # The capture row it was copied from (no foreign key: the capture may be deleted).
+    capture_id: Mapped[int] = mapped_column(Integer)
+    uuid: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(1000))
+    format: Mapped[str] = mapped_column(String(8))
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    blob_key: Mapped[str] = mapped_column(String(255))
+    columnar_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    number_samples: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    set_sample_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    calculated_sample_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    task_state: Mapped[str] = mapped_column(String(16))
+    schema: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class VersionMetadata(Base):
+    """A metadata value of a version's capture."""
+
+    __tablename__ = "version_metadata"
+    __table_args__ = (Index("ix_version_metadata_capture", "version_capture_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_capture_id: Mapped[int] = mapped_column(Integer)
+    value_id: Mapped[int] = mapped_column(Integer)
+
+
+class VersionSegment(Base):
+    """A segment of a version's capture (bounds inclusive, as segments are)."""
+
+    __tablename__ = "version_segment"
+    __table_args__ = (Index("ix_version_segment_capture", "version_capture_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_capture_id: Mapped[int] = mapped_column(Integer)
+    value_id: Mapped[int] = mapped_column(Integer)
+    start: Mapped[int] = mapped_column(BigInteger)
+    end: Mapped[int] = mapped_column(BigInteger)

@@ -17,8 +17,14 @@ from capturehub.server.captures.processing import process_capture
 from capturehub.server.context import AppContext
 from capturehub.server.db import Database, upgrade
 from capturehub.server.housekeeping import Housekeeping
-from capturehub.server.jobs import DELETE_BLOBS, PROCESS_CAPTURE, delete_blobs
+from capturehub.server.jobs import (
+    DELETE_BLOBS,
+    FREE_VERSION_FILES,
+    PROCESS_CAPTURE,
+    delete_blobs,
+)
 from capturehub.server.settings import Settings
+from capturehub.server.versions.pins import free_version_files
 from capturehub.storage import BlobStore, LocalBlobStore
 from capturehub.tasks import InProcessQueue, JobQueue, JobRegistry
 
@@ -69,6 +75,11 @@ def register_jobs(registry: JobRegistry, context: AppContext) -> None:
     registry.register(
         DELETE_BLOBS,
         lambda keys=(), prefixes=(): delete_blobs(context.blobs, keys, prefixes),
+        cleanup=True,
+    )
+    registry.register(
+        FREE_VERSION_FILES,
+        lambda originals=(): free_version_files(context, originals),
         cleanup=True,
     )
 

@@ -35,6 +35,7 @@ from capturehub.server.jobs import delete_blobs, delete_blobs_later, process_cap
 from capturehub.server.models import Capture, Project, new_uuid
 from capturehub.server.projects.service import get_project
 from capturehub.server.storage_keys import CaptureFiles, project_prefix
+from capturehub.server.versions.service import delete_project_versions
 from capturehub.storage import BlobWriter, StoreUnavailable
 from capturehub.tasks import QueueUnavailable
 
@@ -245,6 +246,7 @@ class CaptureLifecycle:
         with self._context.db.session() as session:
             project = get_project(session, caller, project_uuid)
             prefix = project_prefix(project.uuid)
+            delete_project_versions(session, project)
             session.execute(delete(Project).where(Project.id == project.id))
         try:
             delete_blobs(self._context.blobs, prefixes=[prefix])

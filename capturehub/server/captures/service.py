@@ -26,6 +26,7 @@ from capturehub.server.models import Capture, CaptureConfiguration, Project, utc
 from capturehub.server.names import validate_name
 from capturehub.server.projects.service import get_project
 from capturehub.server.storage_keys import CaptureFiles
+from capturehub.server.versions.pins import unpinned_keys
 
 
 class UploadHooks:
@@ -239,7 +240,8 @@ def update_capture(
             )
         unused: list[str] = []
         if changes.new_blob_key is not None:
-            unused = CaptureFiles.of(capture.blob_key).keys
+            # The old file stays while a dataset version pins it.
+            unused = unpinned_keys(session, project.id, capture.blob_key)
             capture.blob_key = changes.new_blob_key
             capture.format = changes.new_format or capture.format
             capture.file_size = changes.new_size
@@ -269,9 +271,11 @@ def delete_capture_row(
         # Locked, so that the keys read are the ones deleted: a file replacement committing
         # in between would otherwise leave its new original behind (an orphan blob).
         capture = get_capture(session, caller, project_uuid, capture_uuid, for_update=True)
-        keys = CaptureFiles.of(capture.blob_key).keys
+        project_id, original = capture.project_id, capture.blob_key
         session.execute(delete(Capture).where(Capture.id == capture.id))
-        count_captures(session, capture.project_id, -1)
+        count_captures(session, project_id, -1)
+        # The file stays while a dataset version pins it.
+        keys = unpinned_keys(session, project_id, original)
     return keys
 
 
