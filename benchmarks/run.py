@@ -1027,6 +1027,14 @@ SIZES = {
     },
 }
 
+
+def bench_ui(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) -> dict[str, Any]:
+    """The web UI in headless Chromium: benchmarks/ui_bench.py."""
+    from benchmarks.ui_bench import bench_ui as run_ui
+
+    return run_ui(workdir, backend, sizes, repeat)
+
+
 # Each section as (workdir, backend, sizes, repeat) -> figures; the keys are --only's choices.
 Section = Callable[[Path, str, dict[str, int], int], dict[str, Any]]
 SECTIONS: dict[str, Section] = {
@@ -1038,6 +1046,7 @@ SECTIONS: dict[str, Section] = {
     "statistics": bench_statistics,
     "load": lambda workdir, backend, sizes, repeat: bench_load(workdir, backend, sizes),
     "cluster": bench_cluster,
+    "ui": bench_ui,
 }
 
 

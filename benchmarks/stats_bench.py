@@ -143,11 +143,11 @@ def populate(
 
 
 def seed_project(
-    process: Any, api: httpx.Client, captures: int, segments: int
+    process: Any, api: httpx.Client, captures: int, segments: int, name: str = "bench"
 ) -> tuple[str, list[str], dict[str, Any]]:
     """A project with ``captures`` captures, ``segments`` segments of label Activity and the
     five METADATA_KEYS set on every capture; returns (project uuid, capture uuids, label)."""
-    p = api.post("project/", json={"name": "bench"}).json()["uuid"]
+    p = api.post("project/", json={"name": name}).json()["uuid"]
     label = api.post(
         f"project/{p}/label/",
         json={"name": "Activity", "values": ["walk", "run", "sit", "stand", "jump", "fall"]},

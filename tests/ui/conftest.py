@@ -8,7 +8,6 @@ downloads are never used (``playwright install`` cannot run here).
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from playwright.sync_api import BrowserContext, Page
 
 from tests.conftest import RunningServer
 from tests.servers import REQUIRE_SERVICES, Account
+from tests.ui.helpers import session_cookie
 
 CHROMIUM = Path("/usr/bin/chromium")
 EXPECTED_REFUSAL = "Failed to load resource: the server responded with a status of 4"
@@ -50,24 +50,6 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     return {**browser_context_args, "viewport": {"width": 1280, "height": 860}}
-
-
-def session_cookie(url: str, account: Account) -> str:
-    """Logs ``account`` in through the login form's route, as a browser would; the cookie."""
-    with httpx.Client(base_url=url, timeout=60) as http:
-        form = http.get("login/")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-        assert token, form.text
-        response = http.post(
-            "login/",
-            data={
-                "username": account.username,
-                "password": account.password,
-                "csrf_token": token.group(1),
-            },
-        )
-        assert response.status_code == 303, response.text
-        return str(http.cookies["capturehub_session"])
 
 
 _cookies: dict[tuple[str, str], str] = {}

@@ -3,6 +3,7 @@ geometry."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,24 @@ import httpx
 from playwright.sync_api import Page
 
 T = TypeVar("T")
+
+
+def session_cookie(url: str, account: Any) -> str:
+    """Logs ``account`` in through the login form's route, as a browser would; the cookie."""
+    with httpx.Client(base_url=url, timeout=60) as http:
+        form = http.get("login/")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token, form.text
+        response = http.post(
+            "login/",
+            data={
+                "username": account.username,
+                "password": account.password,
+                "csrf_token": token.group(1),
+            },
+        )
+        assert response.status_code == 303, response.text
+        return str(http.cookies["capturehub_session"])
 
 
 def eventually(check: Callable[[], T], *, seconds: float = 15) -> T:

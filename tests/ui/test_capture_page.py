@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from capturehub import Client
 from capturehub.datamanager.capture import Capture
-from tests.ui.conftest import Browsing
+from tests.ui.conftest import Browsing, WatchProject
 from tests.ui.helpers import PlotGeometry, eventually, new_project, painted_pixels, upload
 
 
@@ -105,6 +105,44 @@ def test_the_plot_is_drawn_and_zooms(ui: Browsing, labelled: Labelled) -> None:
     assert painted > 2_000  # the zoomed window's samples are drawn
     ui.page.get_by_role("button", name="Reset zoom").click()
     eventually(lambda: assert_close(width(), labelled.samples, tolerance=0.02))
+    expect(ui.page.locator("#plot-status")).to_contain_text("min/max of")  # bands
+
+    # Panning moves the window without changing its width.
+    ui.page.get_by_role("button", name="Zoom in").click()
+    eventually(lambda: assert_close(width(), full / 2))
+    left = float(region.get_attribute("data-x-min") or 0)
+    ui.page.get_by_role("button", name="Pan right").click()
+    eventually(lambda: assert_less(left + full / 8, float(region.get_attribute("data-x-min") or 0)))
+    assert_close(width(), full / 2)
+
+    # Zoomed in far enough, the samples themselves are drawn.
+    for _ in range(3):
+        ui.page.get_by_role("button", name="Zoom in").click()
+    expect(ui.page.locator("#plot-status")).not_to_contain_text("min/max")
+    expect(region).to_have_attribute("data-loading", "false")
+
+    # Channel toggles: with five channels hidden, fewer colours are painted.
+    _, all_colours = painted_pixels(ui.page)
+    for name in ("AccelerometerY", "AccelerometerZ", "GyroscopeX", "GyroscopeY", "GyroscopeZ"):
+        ui.page.get_by_role("checkbox", name=name).uncheck()
+    _, one_colour = painted_pixels(ui.page)
+    assert one_colour < all_colours, (one_colour, all_colours)
+    # No sample rate known for this upload: the x axis counts samples.
+    expect(region).to_have_attribute("data-x-unit", "samples")
+
+
+def test_the_x_axis_is_in_seconds_when_the_rate_is_known(ui: Browsing, watch: WatchProject) -> None:
+    with ui.api() as http:
+        first = http.get(f"project/{watch.uuid}/capture/", params={"limit": 1}).json()
+    capture = first["results"][0]
+    assert capture["set_sample_rate"] == 50
+    ui.goto(f"projects/{watch.uuid}/captures/{capture['uuid']}/")
+    region = ui.page.get_by_role("region", name="Signal plot")
+    expect(region).to_have_attribute("data-loading", "false")
+    expect(region).to_have_attribute("data-x-unit", "seconds")
+    assert float(region.get_attribute("data-x-max") or 0) == pytest.approx(
+        capture["number_samples"], rel=0.01
+    )
 
 
 def assert_close(value: float, expected: float, tolerance: float = 0.05) -> None:

@@ -10,7 +10,8 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.conftest import RunningServer
 from tests.servers import stranger_address
-from tests.ui.conftest import Browsing, session_cookie
+from tests.ui.conftest import Browsing
+from tests.ui.helpers import session_cookie
 
 
 def test_log_in_and_out_with_the_form(

@@ -20,6 +20,7 @@ const EDGE_PIXELS = 6; // how near an edge a press grabs it
 
 // Sample index <-> x value: seconds when the sample rate is known, else samples.
 const toX = (index) => (rate ? index / rate : index);
+document.getElementById("plot")?.setAttribute("data-x-unit", rate ? "seconds" : "samples");
 const toIndex = (x) => Math.round(rate ? x * rate : x);
 
 // ---------------------------------------------------------------- state
@@ -138,6 +139,8 @@ function makePlot(window) {
 function countDraw(u) {
   state.draws += 1;
   plotBox.dataset.draws = String(state.draws);
+  // When the signal first showed, in ms since the navigation started (the benchmark's figure).
+  if (!plotBox.dataset.shownMs) plotBox.dataset.shownMs = performance.now().toFixed(1);
   plotBox.dataset.xMin = String(rate ? u.scales.x.min * rate : u.scales.x.min);
   plotBox.dataset.xMax = String(rate ? u.scales.x.max * rate : u.scales.x.max);
 }
@@ -822,19 +825,25 @@ document.getElementById("metadata-form").addEventListener("submit", async (event
 // ---------------------------------------------------------------- start
 
 async function start() {
+  // The signal, the segments and the metadata are asked for at once; the plot draws the
+  // segments whenever they arrive.
+  const plotting =
+    app.dataset.ready === "true" && total > 0
+      ? loadWindow(0, total, { keepScale: false })
+      : Promise.resolve();
   loadMetadata().catch((error) => say(metadataStatus, error.message, true));
   try {
-    await loadLabelValues();
-    const segments = await api(`${capturePath}/label-relationship/`);
+    const [, segments] = await Promise.all([
+      loadLabelValues(),
+      api(`${capturePath}/label-relationship/`),
+    ]);
     state.segments = segments.map(fromApi);
     sortSegments();
   } catch (error) {
     say(segmentStatus, error.message, true);
   }
   refreshSegments();
-  if (app.dataset.ready === "true" && total > 0) {
-    await loadWindow(0, total, { keepScale: false });
-  }
+  await plotting;
 }
 
 start();
