@@ -152,3 +152,29 @@ def test_bulk_set_metadata_and_delete(ui: Browsing, shared_data: Path) -> None:
             assert http.get(f"project/{project['uuid']}/capture/").json() == []
 
     eventually(gone)
+
+
+def test_files_dropped_on_the_page_are_uploaded(ui: Browsing, shared_data: Path) -> None:
+    with ui.api() as http:
+        project = new_project(http, f"drop-{uuid.uuid4().hex[:8]}")
+    source = sorted((shared_data / "watch" / "captures").glob("*.csv"))[0]
+    ui.goto(f"projects/{project['uuid']}/captures/")
+    # A drop of a file, as the browser delivers it from the desktop.
+    transfer = ui.page.evaluate_handle(
+        """(text) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([text], 'dropped.csv', { type: 'text/csv' }));
+            return transfer;
+        }""",
+        source.read_text(),
+    )
+    ui.page.dispatch_event("#dropzone", "dragover", {"dataTransfer": transfer})
+    ui.page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
+    item = ui.page.get_by_role("list", name="Uploads").get_by_role("listitem")
+    expect(item.get_by_role("status")).to_have_text("Uploaded")
+    row = ui.page.get_by_role("row").filter(has_text="dropped.csv")
+    expect(row.locator('[data-field="state"]')).to_have_text("SUCCESS", timeout=30_000)
+    with ui.api() as http:
+        (capture,) = http.get(f"project/{project['uuid']}/capture/").json()
+        assert capture["name"] == "dropped.csv"
+        assert capture["file_size"] == len(source.read_bytes())

@@ -81,3 +81,24 @@ def test_pages_send_a_content_security_policy_without_inline_scripts(ui: Browsin
     script_src = re.search(r"script-src ([^;]+)", policy)
     assert script_src and "'unsafe-inline'" not in script_src[1]
     assert "frame-ancestors 'none'" in policy
+
+
+def test_the_session_cookie_is_secure_when_served_over_https(server: RunningServer) -> None:
+    # A trusted proxy (loopback, by default) that terminated TLS says so in X-Forwarded-Proto.
+    https = {"X-Forwarded-Proto": "https"}
+    with httpx.Client(base_url=server.url, headers=https, timeout=60) as http:
+        form = http.get("login/")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token
+        # The login cookie is Secure too, so httpx (on http://) would not send it back.
+        login_cookie = form.cookies.get("capturehub_login") or ""
+        response = http.post(
+            "login/",
+            data={"username": server.username, "password": server.password, "csrf_token": token[1]},
+            cookies={"capturehub_login": login_cookie},
+        )
+        assert response.status_code == 303, response.text
+        set_cookie = response.headers["set-cookie"].lower()
+        assert "capturehub_session=" in set_cookie
+        for flag in ("secure", "httponly", "samesite=lax"):
+            assert flag in set_cookie, set_cookie
