@@ -201,7 +201,12 @@ def test_segments_created_resized_undone_redone_and_deleted(
     # A second segment; the arrow keys step between them, Delete removes the selected one.
     plot.drag(plot.index_at_share(0.75), plot.index_at_share(0.85))
     expect(page.locator("#segment-status")).to_have_text("Added run; saved.")
-    eventually(lambda: expect_segments(labelled, 2))
+    (first, second) = eventually(lambda: expect_segments(labelled, 2))
+    # Undo takes the new segment away, redo brings it back (with a new uuid on the server).
+    page.keyboard.press("Control+z")
+    eventually(lambda: expect_exactly(labelled, [resized]))
+    page.keyboard.press("Control+Shift+z")
+    eventually(lambda: expect_exactly(labelled, [first, second]))
     selected = page.locator("#segments tr.selected-segment")
     expect(selected).to_contain_text("run")
     page.keyboard.press("ArrowLeft")

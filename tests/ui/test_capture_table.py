@@ -178,3 +178,35 @@ def test_files_dropped_on_the_page_are_uploaded(ui: Browsing, shared_data: Path)
         (capture,) = http.get(f"project/{project['uuid']}/capture/").json()
         assert capture["name"] == "dropped.csv"
         assert capture["file_size"] == len(source.read_bytes())
+
+
+def test_metadata_ranges_filter_the_table(ui: Browsing, shared_data: Path) -> None:
+    sources = sorted((shared_data / "watch" / "captures").glob("*.csv"))[:4]
+    ages = [25, 30, 39, 40]
+    with ui.api() as http:
+        project = new_project(http, f"ranges-{uuid.uuid4().hex[:8]}")
+        p = project["uuid"]
+        assert http.post(
+            f"project/{p}/metadata/", json={"name": "Age", "type": "integer", "is_dropdown": False}
+        ).is_success
+        for source, age in zip(sources, ages, strict=True):
+            with source.open("rb") as file:
+                created = http.post(
+                    f"project/{p}/capture/",
+                    data={"name": source.name},
+                    files={"file": (source.name, file)},
+                ).json()
+            response = http.post(
+                f"v2/project/{p}/capture/{created['uuid']}/metadata-relationship/",
+                json={"label": "Age", "label_value": age},
+            )
+            assert response.status_code == 201, response.text
+    ui.goto(f"projects/{p}/captures/")
+    ui.page.get_by_label("Metadata filter").fill("Age>=30; Age<40")
+    ui.page.get_by_role("button", name="Filter").click()
+    expect(ui.page.locator("#match-count")).to_have_text("2 captures")
+    assert link_names(ui) == {sources[1].name, sources[2].name}
+    ui.page.get_by_label("Metadata filter").fill("Age>39")
+    ui.page.get_by_role("button", name="Filter").click()
+    expect(ui.page.locator("#match-count")).to_have_text("1 capture")
+    assert link_names(ui) == {sources[3].name}
