@@ -170,3 +170,21 @@ def test_an_unreachable_storage_is_named(
     endpoint = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(MoveError, match=r"Cannot reach the new storage s3://lab/captures"):
         move_lab(lab, new_database, "s3://lab/captures", s3_endpoint_url=endpoint, say=quiet)
+
+
+def test_a_move_started_over_may_reuse_the_storage_of_the_first(
+    lab: Settings, new_database: str, tmp_path: Path
+) -> None:
+    """After the old lab changed under an interrupted move, the move starts over into a new
+    database; the files it had copied (this lab's own) may stay in the storage."""
+    blobs = Path(lab.data_dir) / "blobs" / "captures" / "p" / "c"
+    blobs.mkdir(parents=True)
+    (blobs / "original-1").write_bytes(b"recorded samples")
+    move_lab(lab, new_database, storage(tmp_path), say=quiet)
+    again = create_postgres_database()
+    try:
+        report = move_lab(lab, again, storage(tmp_path), say=quiet)
+    finally:
+        drop_postgres_database(again)
+    assert report.files.copied == 1
+    assert (tmp_path / "new-blobs" / "captures/p/c/original-1").read_bytes() == b"recorded samples"
