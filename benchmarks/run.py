@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from benchmarks.data import make_csv, make_csv_of_size, make_wav_of_size
+from benchmarks.s3_bench import bench_s3
 from benchmarks.sdk_client import reset_peak
 from tests.servers import Account, ServerProcess, free_port, new_server
 
@@ -119,9 +120,10 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
 class Session:
     """A running capturehub server with one logged-in account."""
 
-    def __init__(self, workdir: Path, backend: str) -> None:
+    def __init__(self, workdir: Path, backend: str, env: dict[str, str] | None = None) -> None:
         self.server_dir = Path(tempfile.mkdtemp(prefix=f"server-{backend}-", dir=workdir))
         self.process: ServerProcess = new_server(backend, self.server_dir)
+        self.process.env.update(env or {})  # e.g. CAPTUREHUB_STORAGE_URL
         self.account: Account = self.process.create_account("bench", "bench")
         self.process.start()
         self.token = httpx.post(
@@ -1047,6 +1049,7 @@ SECTIONS: dict[str, Section] = {
     "load": lambda workdir, backend, sizes, repeat: bench_load(workdir, backend, sizes),
     "cluster": bench_cluster,
     "ui": bench_ui,
+    "s3": bench_s3,
 }
 
 

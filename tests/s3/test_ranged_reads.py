@@ -23,8 +23,10 @@ class CountingStore(S3BlobStore):
     """Counts the bytes asked for by reads (not size/exists)."""
 
     fetched = 0
+    requests = 0
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        self.requests += 1
         for chunk in super().read(key, start, end):
             self.fetched += len(chunk)
             yield chunk
@@ -51,7 +53,7 @@ def stored_copy(
 
 
 def _read(store: CountingStore, key: str, start: int | None, end: int | None) -> pa.Table:
-    store.fetched = 0
+    store.fetched = store.requests = 0
     stream = b"".join(bytes(part) for part in arrow_stream(store, key, start, end))
     return pyarrow.ipc.open_stream(stream).read_all()
 
@@ -75,4 +77,6 @@ def test_a_slice_fetches_only_its_batches(
 
     whole = _read(store, key, None, None)
     assert whole.num_rows == table.num_rows
+    # Read ahead in order: a request per 8 MiB or so, not one or two per batch.
+    assert store.requests < BATCHES // 2
     assert whole.column("az").equals(table.column("az"))

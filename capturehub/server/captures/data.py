@@ -11,10 +11,14 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from capturehub.ingest import read_columnar
+from capturehub.ingest.columnar import BATCH_ROWS as COPY_BATCH_ROWS
 from capturehub.server.plots.arrow_blobs import batch_index, open_arrow_file
 from capturehub.storage import BlobStore
 
 BATCH_ROWS = 256 * 1024
+# A long read goes through the batches in order: fetch 8 MiB per request (a few batches),
+# not two requests per batch.
+READAHEAD_BYTES = 8 * 1024 * 1024
 ARROW_STREAM_TYPE = "application/vnd.apache.arrow.stream"
 
 
@@ -33,7 +37,9 @@ def arrow_stream(
         return _messages(read_columnar(path, start, end))
     if (start is not None and start < 0) or (end is not None and end < 0):
         raise ValueError("start and end must be non-negative row indices")
-    reader = open_arrow_file(blobs, key)
+    # Many batches in order: read ahead. A few (a slice): fetch exactly those.
+    many = end is None or end - (start or 0) > 4 * COPY_BATCH_ROWS
+    reader = open_arrow_file(blobs, key, readahead=READAHEAD_BYTES if many else 0)
     return _ranged_messages(key, reader, start or 0, end)
 
 

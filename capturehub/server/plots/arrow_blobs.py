@@ -25,12 +25,18 @@ from capturehub.storage import BlobNotFound, BlobStore
 class BlobRangeFile(io.RawIOBase):
     """A read-only, seekable file over a blob, each read one range request."""
 
-    def __init__(self, blobs: BlobStore, key: str) -> None:
+    def __init__(self, blobs: BlobStore, key: str, readahead: int = 0) -> None:
         super().__init__()
         self._blobs = blobs
         self._key = key
         self._size = blobs.size(key)
         self._position = 0
+        # With readahead, each request fetches at least that many bytes and later reads are
+        # served from them: a reader going through the file in order (every batch of a copy)
+        # makes a request per few megabytes, not two per batch.
+        self._readahead = readahead
+        self._ahead = b""
+        self._ahead_start = 0
 
     def readable(self) -> bool:
         return True
@@ -55,6 +61,8 @@ class BlobRangeFile(io.RawIOBase):
         if end <= self._position:
             return 0
         view = memoryview(buffer).cast("B")
+        if self._readahead:
+            return self._readinto_ahead(view, end)
         filled = 0
         for chunk in self._blobs.read(self._key, self._position, end):
             view[filled : filled + len(chunk)] = chunk
@@ -62,9 +70,23 @@ class BlobRangeFile(io.RawIOBase):
         self._position += filled
         return filled
 
+    def _readinto_ahead(self, view: memoryview, end: int) -> int:
+        offset = self._position - self._ahead_start
+        if not 0 <= offset < len(self._ahead):
+            stop = min(max(end, self._position + self._readahead), self._size)
+            self._ahead = b"".join(self._blobs.read(self._key, self._position, stop))
+            self._ahead_start, offset = self._position, 0
+        count = min(end - self._position, len(self._ahead) - offset)
+        view[:count] = self._ahead[offset : offset + count]
+        self._position += count
+        return count
 
-def open_arrow_file(blobs: BlobStore, key: str) -> pyarrow.ipc.RecordBatchFileReader:
-    """A reader of the Arrow IPC file stored under ``key``; BlobNotFound when there is none."""
+
+def open_arrow_file(
+    blobs: BlobStore, key: str, readahead: int = 0
+) -> pyarrow.ipc.RecordBatchFileReader:
+    """A reader of the Arrow IPC file stored under ``key``; BlobNotFound when there is none.
+    ``readahead``: see :class:`BlobRangeFile` (for readers that go through batches in order)."""
     path = blobs.stored_path(key)
     if path is not None:
         try:
@@ -72,7 +94,7 @@ def open_arrow_file(blobs: BlobStore, key: str) -> pyarrow.ipc.RecordBatchFileRe
         except FileNotFoundError as exc:  # deleted between the two calls
             raise BlobNotFound(key) from exc
     else:
-        source = pa.PythonFile(io.BufferedReader(BlobRangeFile(blobs, key)), mode="r")
+        source = pa.PythonFile(io.BufferedReader(BlobRangeFile(blobs, key, readahead)), mode="r")
     return pyarrow.ipc.open_file(source)
 
 
