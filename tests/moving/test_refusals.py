@@ -188,3 +188,13 @@ def test_a_move_started_over_may_reuse_the_storage_of_the_first(
         drop_postgres_database(again)
     assert report.files.copied == 1
     assert (tmp_path / "new-blobs" / "captures/p/c/original-1").read_bytes() == b"recorded samples"
+
+
+def test_a_move_run_again_after_the_new_lab_was_used_says_so(
+    lab: Settings, new_database: str, tmp_path: Path
+) -> None:
+    move_lab(lab, new_database, storage(tmp_path), say=quiet)
+    used = Settings(data_dir=tmp_path / "new", database_url=new_database)
+    add_user(used, "dave")  # the new lab at work
+    with pytest.raises(MoveError, match=r"finished earlier.*user_account.*nothing more"):
+        move_lab(lab, new_database, storage(tmp_path), say=quiet)

@@ -121,7 +121,8 @@ def move_lab(
     source_store = build_blob_store(settings)
     target_store = store_at(to_storage, settings, s3_endpoint_url)
     _check_stores(source_store, target_store, to_storage)
-    engine = new.open_target(to_database, source_url)
+    # One connection per file copied at once (each notes its file), one for the rows.
+    engine = new.open_target(to_database, source_url, connections=max(1, jobs) + 2)
     try:
         record = new.prepare(engine, to_database, shown(source_url))
         report = MoveReport(resumed=record.fingerprint is not None)
@@ -157,6 +158,12 @@ def move_lab(
             new.advance_sequences(engine, [pair.write for pair in pairs])
             report.counts = compare_counts(connection, engine, pairs)
             wrong = {name: pair for name, pair in report.counts.items() if pair[0] != pair[1]}
+            if wrong and record.finished:
+                raise MoveError(
+                    "This move finished earlier, and the new database has changed since (a "
+                    f"server ran on it: {', '.join(sorted(wrong))}): there is nothing more to "
+                    "move."
+                )
             if wrong:
                 listed = ", ".join(f"{name}: {a} old, {b} new" for name, (a, b) in wrong.items())
                 raise MoveError(f"Row counts differ after the copy: {listed}.")

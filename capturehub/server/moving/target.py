@@ -70,11 +70,11 @@ class MoveRecord:
     finished: bool
 
 
-def open_target(url: str, source_url: str) -> Engine:
+def open_target(url: str, source_url: str, *, connections: int = 8) -> Engine:
     if url == source_url:
         raise MoveError("--to-database is the old lab's own database: give a new, empty one.")
     try:
-        engine = make_engine(url, pool_size=8)
+        engine = make_engine(url, pool_size=connections)
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
