@@ -184,6 +184,10 @@ def test_a_broker_that_does_not_answer_refuses_uploads_with_503(
             listed = api.get(f"project/{project}/capture/")
             assert listed.status_code == 200
             assert listed.json() == []
+            # A server (re)started while the broker is down starts all the same.
+            process.stop()
+            process.start()
+            assert upload(api, project, source).status_code == 503
 
             broker.start()  # same port, empty (no persistence)
             created = upload(api, project, source)
