@@ -75,10 +75,10 @@ def test_a_version_reads_exactly_as_made_while_the_project_changes(
     assert v1.labels["Exercise"]["PEN"] == 20
     assert v1.verify()
     before = _state(v1, tmp_path / "before")
-    for capture in v1.captures():  # the originals, byte for byte
-        original = shared_data / "watch" / "captures" / capture.name
-        assert before["files"][capture.name] == original.read_bytes()
-        assert hashlib.sha256(original.read_bytes()).hexdigest() == capture.sha256
+    for pinned in v1.captures():  # the originals, byte for byte
+        original = shared_data / "watch" / "captures" / pinned.name
+        assert before["files"][pinned.name] == original.read_bytes()
+        assert hashlib.sha256(original.read_bytes()).hexdigest() == pinned.sha256
 
     live = sorted(project.captures.get_captures(), key=lambda c: c.name)
     deleted, replaced = live[:5], live[5]
