@@ -1009,6 +1009,7 @@ SIZES = {
         "load_captures": 1_000,
         "load_clients": 200,
         "load_seconds": 300,
+        "plot_requests": 100,
     },
     "smoke": {
         "ingest_rows": 20_000,
@@ -1026,8 +1027,16 @@ SIZES = {
         "load_captures": 200,
         "load_clients": 10,
         "load_seconds": 3,
+        "plot_requests": 5,
     },
 }
+
+
+def bench_plot(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) -> dict[str, Any]:
+    """The plot window and its min/max pyramid: benchmarks/plot_bench.py."""
+    from benchmarks.plot_bench import bench_plot as run  # it imports this module
+
+    return run(workdir, backend, sizes, repeat)
 
 
 def bench_ui(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) -> dict[str, Any]:
@@ -1050,6 +1059,7 @@ SECTIONS: dict[str, Section] = {
     "cluster": bench_cluster,
     "ui": bench_ui,
     "s3": bench_s3,
+    "plot": lambda *args: bench_plot(*args),
 }
 
 

@@ -151,7 +151,8 @@ def fsck_command(repair: bool, min_age: float, data_dir: Path | None) -> None:
 
     \b
     --repair deletes orphan files, marks captures whose file is lost as FAILURE,
-    processes again captures whose columnar copy is missing, and corrects
+    processes again captures whose columnar copy is missing, builds missing
+    plot pyramids (the plot works without, slower), and corrects
     each project's capture count (the capture list's total).
     It warns about files and folders of the data directory that other users
     can read; --repair makes them private (folders 0700, files 0600).
@@ -169,6 +170,10 @@ def fsck_command(repair: bool, min_age: float, data_dir: Path | None) -> None:
     for uuid in report.missing_originals:
         click.echo(f"  {uuid}")
     click.echo(f"captures missing their columnar copy: {len(report.missing_columnar)}")
+    click.echo(
+        f"captures without their plot pyramid (built by --repair): "
+        f"{len(report.missing_plot_pyramids)}"
+    )
     click.echo(f"dataset version files missing: {len(report.missing_pinned)}")
     for pinned in report.missing_pinned[:100]:
         click.echo(f"  {pinned}")

@@ -5,6 +5,8 @@ its row, or between deleting a row and its files), captures whose original file 
 processed captures whose columnar copy is missing, in any blob store (a folder, S3), and
 files pinned by a dataset version that are missing (reported only: nothing can bring them
 back; files a version pins are not orphans, whether or not a capture still uses them).
+Processed captures without their plot pyramid are listed too (not a problem: the plot
+computes from the columnar copy meanwhile), and ``repair`` builds them.
 ``repair`` deletes the orphan blobs,
 marks captures without their original as FAILURE (their row and labels are kept), queues
 captures without a columnar copy for processing again, and sets each project's
@@ -34,6 +36,7 @@ from capturehub.server.models import (
     VersionCapture,
 )
 from capturehub.server.permissions import loose_paths, tighten
+from capturehub.server.plots.building import build_plot_pyramid
 
 
 @dataclass
@@ -41,6 +44,10 @@ class FsckReport:
     orphan_blobs: list[str] = field(default_factory=list)
     missing_originals: list[str] = field(default_factory=list)
     missing_columnar: list[str] = field(default_factory=list)
+    # Processed captures without their plot pyramid (processed before pyramids existed, or
+    # the job was lost): not counted in ``clean``, the plot computes from the columnar copy
+    # meanwhile; --repair builds them.
+    missing_plot_pyramids: list[str] = field(default_factory=list)
     # Originals pinned by a dataset version that are missing: "version name: capture name".
     missing_pinned: list[str] = field(default_factory=list)
     # Projects whose capture_count is not their number of captures: uuid -> (kept, actual).
@@ -98,8 +105,13 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
             report.missing_originals.append(uuid)
         if columnar_key:
             referenced.add(columnar_key)
+            pyramid = _plot_pyramid_key(blob_key)
+            if pyramid is not None:
+                referenced.add(pyramid)
             if state == "SUCCESS" and columnar_key not in stored:
                 report.missing_columnar.append(uuid)
+            elif state == "SUCCESS" and pyramid and pyramid not in stored:
+                report.missing_plot_pyramids.append(uuid)
     now = time.time()
     for key in sorted(stored):
         if key in referenced:
@@ -115,6 +127,13 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
         tighten(report.loose_permissions)
         _repair(context, report)
     return report
+
+
+def _plot_pyramid_key(blob_key: str) -> str | None:
+    try:
+        return storage_keys.CaptureFiles.of(blob_key).plot_pyramid
+    except ValueError:
+        return None
 
 
 REPAIR_CHUNK = 1000
@@ -192,4 +211,14 @@ def _repair(context: AppContext, report: FsckReport) -> None:
                 .values(capture_created_at=_capture_created_at())
                 .execution_options(synchronize_session=False)
             )
+    _build_plot_pyramids(context, report.missing_plot_pyramids)
     report.repaired = True
+
+
+def _build_plot_pyramids(context: AppContext, capture_uuids: list[str]) -> None:
+    """Built here and now, one after the other (this process may run no job queue)."""
+    for uuid in capture_uuids:
+        with context.db.read() as session:
+            capture_id = session.scalar(select(Capture.id).where(Capture.uuid == uuid))
+        if capture_id is not None:
+            build_plot_pyramid(context, capture_id)

@@ -14,6 +14,7 @@ from capturehub.tasks import JobQueue
 
 PROCESS_CAPTURE = "process capture"
 DELETE_BLOBS = "delete blobs"
+BUILD_PLOT_PYRAMID = "build plot pyramid"
 # Frees the files of a deleted dataset version that nothing refers to any more (versions/pins.py).
 FREE_VERSION_FILES = "free version files"
 
@@ -21,6 +22,12 @@ FREE_VERSION_FILES = "free version files"
 def process_capture_later(jobs: JobQueue, capture_id: int) -> None:
     """Ask for capture ``capture_id`` to be measured (its row says SENT)."""
     jobs.enqueue(PROCESS_CAPTURE, {"capture_id": capture_id})
+
+
+def build_plot_pyramid_later(jobs: JobQueue, capture_id: int) -> None:
+    """Ask for the min/max pyramid of processed capture ``capture_id`` (its plot at any zoom);
+    until it is built the plot window is computed from the columnar copy."""
+    jobs.enqueue(BUILD_PLOT_PYRAMID, {"capture_id": capture_id})
 
 
 def delete_blobs_later(

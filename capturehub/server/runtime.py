@@ -18,11 +18,13 @@ from capturehub.server.context import AppContext
 from capturehub.server.db import Database, upgrade
 from capturehub.server.housekeeping import Housekeeping
 from capturehub.server.jobs import (
+    BUILD_PLOT_PYRAMID,
     DELETE_BLOBS,
     FREE_VERSION_FILES,
     PROCESS_CAPTURE,
     delete_blobs,
 )
+from capturehub.server.plots.building import build_plot_pyramid
 from capturehub.server.settings import Settings
 from capturehub.server.versions.pins import free_version_files
 from capturehub.storage import BlobStore, LocalBlobStore
@@ -72,6 +74,9 @@ def build_job_queue(settings: Settings, registry: JobRegistry) -> JobQueue:
 def register_jobs(registry: JobRegistry, context: AppContext) -> None:
     """The functions behind the server's job names, bound to this process's context."""
     registry.register(PROCESS_CAPTURE, lambda capture_id: process_capture(context, capture_id))
+    registry.register(
+        BUILD_PLOT_PYRAMID, lambda capture_id: build_plot_pyramid(context, capture_id)
+    )
     registry.register(
         DELETE_BLOBS,
         lambda keys=(), prefixes=(): delete_blobs(context.blobs, keys, prefixes),

@@ -2,8 +2,9 @@
 user typed).
 
 A capture's files live under ``captures/<project uuid>/<capture uuid>/``: its original as
-uploaded (``original-<upload id>``) and the columnar copy processing makes of it
-(``columnar-<upload id>.arrow``). The upload id makes every stored version distinct, so
+uploaded (``original-<upload id>``), the columnar copy processing makes of it
+(``columnar-<upload id>.arrow``) and that copy's plot pyramid (``plot-pyramid-<upload
+id>.arrow``). The upload id makes every stored version distinct, so
 replacing a capture's file never overwrites bytes that a concurrent reader or a crash
 recovery may still need.
 """
@@ -62,6 +63,11 @@ class CaptureFiles:
         return f"{ROOT}{self.project_uuid}/{self.capture_uuid}/columnar-{self.upload_id}.arrow"
 
     @property
+    def plot_pyramid(self) -> str:
+        """The min/max pyramid of the columnar copy (server/plots/pyramid.py)."""
+        return f"{ROOT}{self.project_uuid}/{self.capture_uuid}/plot-pyramid-{self.upload_id}.arrow"
+
+    @property
     def keys(self) -> list[str]:
-        """Both keys, for deleting this version."""
-        return [self.original, self.columnar]
+        """Every key of this version, for deleting it."""
+        return [self.original, self.columnar, self.plot_pyramid]

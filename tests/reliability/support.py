@@ -18,7 +18,7 @@ FULL = os.environ.get("CAPTUREHUB_FULL_RELIABILITY") == "1"
 # Every path component a blob key may have (storage_keys.py): uuids and fixed words only.
 BLOB_COMPONENT = re.compile(
     r"^(captures|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-    r"|original-[0-9a-f]{32}|columnar-[0-9a-f]{32}\.arrow)$"
+    r"|original-[0-9a-f]{32}|(columnar|plot-pyramid)-[0-9a-f]{32}\.arrow)$"
 )
 
 

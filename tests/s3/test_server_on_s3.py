@@ -14,6 +14,7 @@ import pytest
 
 from capturehub import Client
 from tests.conftest import RunningServer
+from tests.plots.test_plot_pyramid import with_plot_pyramid
 from tests.s3.conftest import store_of
 from tests.s3server import SeaweedFS
 
@@ -41,11 +42,14 @@ def test_upload_process_read_and_download_through_s3(
     from_wav = captures.create_capture(wav.name, wav, asynchronous=False)
     assert from_csv.task_state == "SUCCESS" and from_wav.task_state == "SUCCESS"
 
-    # Both files and both columnar copies are objects of the bucket; the server's data
-    # directory holds no blob.
+    # Both files, both columnar copies and both plot pyramids are objects of the bucket; the
+    # server's data directory holds no blob.
+    with s3_server.http() as api:
+        for capture in (from_csv, from_wav):
+            with_plot_pyramid(api, f"project/{client.project.uuid}/capture/{capture.uuid}/plot/")
     store = store_of(s3_server, seaweedfs, tmp_path)
     keys = list(store.list("captures/"))
-    assert len(keys) == 4, keys
+    assert len(keys) == 6, keys
     local_blobs = s3_server.data_dir / "blobs"
     assert not local_blobs.exists() or not any(p.is_file() for p in local_blobs.rglob("*"))
 
@@ -92,7 +96,9 @@ def test_deleting_a_capture_removes_its_objects(
     capture = client.project.captures.create_capture(csv.name, csv, asynchronous=False)
     store = store_of(s3_server, seaweedfs, tmp_path)
     prefix = f"captures/{client.project.uuid}/{capture.uuid}/"
-    assert len(list(store.list(prefix))) == 2
+    with s3_server.http() as api:
+        with_plot_pyramid(api, f"project/{client.project.uuid}/capture/{capture.uuid}/plot/")
+    assert len(list(store.list(prefix))) == 3  # the original, columnar copy, plot pyramid
     with s3_server.http() as api:
         url = f"project/{client.project.uuid}/capture/{capture.uuid}/"
         assert api.delete(url).status_code == 204
@@ -101,3 +107,29 @@ def test_deleting_a_capture_removes_its_objects(
         deadline_checks += 1
         httpx.get(s3_server.url + "version/")
     assert list(store.list(prefix)) == []
+
+
+def test_plot_pyramid_in_s3_answers_like_numpy(
+    s3_server: RunningServer,
+    seaweedfs: SeaweedFS,
+    client: Client,
+    shared_data: Path,
+    tmp_path: Path,
+) -> None:
+    """The pyramid is stored through the blob store (an object beside the columnar copy) and
+    windows read from it by ranges give numpy's min/max of the samples."""
+    from tests.plots.test_plot_window import DAPHNET, assert_buckets_match
+
+    recording = shared_data / DAPHNET
+    capture = client.project.captures.create_capture("daphnet.csv", recording)
+    url = f"project/{client.project.uuid}/capture/{capture.uuid}/plot/"
+    frame = pd.read_csv(recording)
+    with s3_server.http() as api:
+        with_plot_pyramid(api, url)
+        store = store_of(s3_server, seaweedfs, tmp_path)
+        prefix = f"captures/{client.project.uuid}/{capture.uuid}/"
+        assert any("plot-pyramid-" in key for key in store.list(prefix))
+        for params in ({"buckets": 3}, {"buckets": 10}, {"start": 99, "end": 6001, "buckets": 40}):
+            body = api.get(url, params=params).json()
+            assert body["level"] is not None
+            assert_buckets_match(body, frame)

@@ -15,6 +15,7 @@ from scipy.io import wavfile
 
 from tests.conftest import RunningServer
 from tests.ingest.ingest_helpers import empty_cells_per_column, merged_sensors_csv
+from tests.plots.test_plot_pyramid import with_plot_pyramid
 from tests.server.helpers import upload, wait_done
 
 WATCH_SAMPLES = ["S01_0_ABD_007.csv", "S07_1_PEN_000.csv", "S10_1_FEL_001.csv"]
@@ -370,7 +371,8 @@ def test_delete_removes_capture_and_files(
     before = _blob_count(server)
     created = upload(api, project["uuid"], shared_data / "audio" / "BM003.wav").json()
     wait_done(api, project["uuid"], created["uuid"])
-    assert _blob_count(server) == before + 2  # the original and its columnar copy
+    with_plot_pyramid(api, f"project/{project['uuid']}/capture/{created['uuid']}/plot/")
+    assert _blob_count(server) == before + 3  # the original, its columnar copy, plot pyramid
     url = f"project/{project['uuid']}/capture/{created['uuid']}/"
     assert api.delete(url).status_code == 204
     assert api.get(url).status_code == 404

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -87,7 +89,15 @@ def test_deleting_a_project_removes_its_captures_files(
         )
         assert uploaded.status_code == 201, uploaded.text
     folder = server.data_dir / "blobs" / "captures" / project
-    assert len([p for p in folder.rglob("*") if p.is_file()]) == 6  # originals and copies
+    # Originals, columnar copies and plot pyramids (built by a job just after processing).
+    deadline = time.monotonic() + 60
+    while len(_files(folder)) < 9 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_files(folder)) == 9
     assert api.delete(f"project/{project}/").status_code == 204
     assert api.get(f"project/{project}/capture/").status_code == 404
     assert not folder.exists()
+
+
+def _files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]

@@ -31,7 +31,12 @@ from sqlalchemy import delete, select
 from capturehub.server.auth.service import Caller
 from capturehub.server.captures import service
 from capturehub.server.context import AppContext
-from capturehub.server.jobs import delete_blobs, delete_blobs_later, process_capture_later
+from capturehub.server.jobs import (
+    build_plot_pyramid_later,
+    delete_blobs,
+    delete_blobs_later,
+    process_capture_later,
+)
 from capturehub.server.models import Capture, Project, new_uuid
 from capturehub.server.projects.service import get_project
 from capturehub.server.storage_keys import CaptureFiles, project_prefix
@@ -258,11 +263,15 @@ class CaptureLifecycle:
                 log.warning("project %s: left for capturehub fsck --repair", project_uuid)
 
     def _queue_if_waiting(self, capture: Capture) -> None:
-        if capture.task_state != "SENT":
+        if capture.task_state not in ("SENT", "SUCCESS"):
             return
         try:
-            process_capture_later(self._context.jobs, capture.id)
+            if capture.task_state == "SENT":
+                process_capture_later(self._context.jobs, capture.id)
+            else:  # processed during the upload (asynchronous=False): its plot pyramid
+                build_plot_pyramid_later(self._context.jobs, capture.id)
         except QueueUnavailable:
             # Stored, and its row says SENT: the housekeeping queues it once the broker
-            # answers. The upload itself succeeded, so the client is not told otherwise.
+            # answers (a missing plot pyramid: fsck --repair). The upload itself succeeded,
+            # so the client is not told otherwise.
             log.warning("capture %s: the broker did not answer; queued later", capture.uuid)

@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 
 from capturehub.ingest import IngestError, Measurement, measure
 from capturehub.server.context import AppContext
+from capturehub.server.jobs import build_plot_pyramid_later
 from capturehub.server.models import Capture, Project, utcnow
 from capturehub.server.storage_keys import CaptureFiles
 from capturehub.storage import StoreUnavailable
+from capturehub.tasks import QueueUnavailable
 
 log = logging.getLogger("capturehub.processing")
 
@@ -184,6 +186,11 @@ def process_capture(context: AppContext, capture_id: int) -> None:
         raise
     if not keep_columnar and measurement is not None:
         context.blobs.delete(columnar_key)
+    if keep_columnar:
+        try:
+            build_plot_pyramid_later(context.jobs, capture_id)
+        except QueueUnavailable:  # the plot computes from the columnar copy meanwhile
+            log.warning("capture %s: its plot pyramid is left for fsck --repair", capture_id)
 
 
 SPACE_MARGIN = 1024 * 1024

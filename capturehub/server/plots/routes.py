@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Response
 from capturehub.server.auth.deps import Context, CurrentCaller
 from capturehub.server.bodies import GuardedRoute
 from capturehub.server.errors import conflict
-from capturehub.server.listing import json_response
 from capturehub.server.plots import service
 from capturehub.server.plots.service import DEFAULT_BUCKETS, MAX_BUCKETS, WindowRequest
 
@@ -50,4 +49,4 @@ def plot_window(
         capture_uuid,
         WindowRequest(start=start, end=end, buckets=buckets, channels=channels),
     )
-    return json_response(body)
+    return Response(service.window_body(body), media_type="application/json")

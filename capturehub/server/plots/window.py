@@ -24,6 +24,7 @@ from capturehub.server.plots.arrow_blobs import (
     open_arrow_file,
     read_row_range,
 )
+from capturehub.server.plots.pyramid import Pyramid
 from capturehub.storage import BlobStore
 
 Floats = npt.NDArray[np.float64]
@@ -104,10 +105,13 @@ def columnar_window(
     end: int | None,
     buckets: int,
     channels: str | None,
-    pyramid: PyramidSource | None = None,
+    pyramid: Pyramid | None = None,
 ) -> PlotWindow:
     reader = open_arrow_file(blobs, columnar_key)
-    rows = batch_index(columnar_key, reader)
+    if pyramid is not None:  # it knows where the columnar copy's batches start
+        rows = BatchIndex(np.array(pyramid.layout.columnar_batch_starts, dtype=np.int64))
+    else:
+        rows = batch_index(columnar_key, reader)
     available = channels_of(reader.schema)
     chosen = choose_channels(available, channels)
     first, last = clip_window(start, end, rows.rows)
@@ -117,14 +121,15 @@ def columnar_window(
         total=rows.rows,
         channels=chosen,
         resolution="raw",
-        index=np.arange(first, last, dtype=np.int64),
+        index=np.empty(0, dtype=np.int64),
     )
     if last - first <= buckets:
+        window.index = np.arange(first, last, dtype=np.int64)
         table = read_row_range(reader, rows, first, last, chosen)
         window.values = [table.column(name).to_numpy() for name in chosen]
         return window
     window.resolution = "buckets"
-    if pyramid is not None and pyramid.fill(window, buckets, _RawRows(reader, rows)):
+    if pyramid is not None and _from_pyramid(window, buckets, pyramid, _RawRows(reader, rows)):
         return window
     edges = even_edges(first, last, buckets)
     table = read_row_range(reader, rows, first, last, chosen)
@@ -155,8 +160,65 @@ class _RawRows:
         return np.array(lows, dtype=np.float64), np.array(highs, dtype=np.float64)
 
 
-class PyramidSource:
-    """Filled in by pyramid.py."""
+def _from_pyramid(window: PlotWindow, buckets: int, pyramid: Pyramid, raw: _RawRows) -> bool:
+    """Fill ``window``'s buckets from the pyramid; False when no level fits (the caller then
+    reads the samples).
 
-    def fill(self, window: PlotWindow, buckets: int, raw: _RawRows) -> bool:
-        raise NotImplementedError
+    The inner bucket edges are rounded to the level's grid (multiples of its bucket width,
+    which is at most the requested width, so the buckets stay distinct and of about equal
+    width); the window's own ``start`` and ``end`` are kept exactly, the samples between
+    them and the grid (fewer than a level bucket on each side) read from the columnar copy.
+    Every bucket's min/max is therefore exactly that of its samples ``[index[i], index[i+1])``.
+    """
+    start, end = window.start, window.end
+    layout = pyramid.layout
+    if layout.total != window.total or any(c not in layout.channels for c in window.channels):
+        return False  # not this copy's pyramid: never answer from it
+    level = layout.level_for((end - start) / buckets)
+    if level is None:
+        return False
+    width = level.bucket
+    head_end = -(-start // width) * width  # the first grid edge at or after start
+    tail_start = end if end == window.total else (end // width) * width
+    steps = np.arange(1, buckets, dtype=np.int64)
+    # start + k·(end-start)/buckets rounded to the nearest multiple of the width, in integers.
+    numerators = 2 * (start * buckets + steps * (end - start)) + buckets * width
+    inner = numerators // (2 * buckets * width) * width
+    inner = np.clip(inner, head_end, tail_start)
+    edges = np.concatenate([[start], inner, [end]]).astype(np.int64)
+    if np.any(np.diff(edges) <= 0):
+        return False  # cannot happen for width <= requested width; never answer wrongly
+    # The part of each bucket the level covers, in level rows (grid edges, or the total,
+    # whose row is the last partial bucket's end: a ceiling division gives both).
+    covered_low = -(-np.maximum(edges[:-1], head_end) // width)
+    covered_high = -(-np.minimum(edges[1:], tail_start) // width)
+    first_row = -(-head_end // width)
+    last_row = -(-tail_start // width)
+    empty = covered_low >= covered_high
+    # Only the first and last bucket can be empty (inner edges are distinct grid edges), so
+    # the others' rows abut, the last of them ending at ``last_row``: one reduceat over the
+    # non-empty buckets' first rows gives each its own rows.
+    parts = []
+    if last_row > first_row:
+        parts = pyramid.extremes(level, int(first_row), int(last_row), window.channels)
+    offsets = covered_low[~empty] - first_row
+    head = raw.extremes(start, min(head_end, end), window.channels) if start < head_end else None
+    tail = raw.extremes(max(tail_start, start), end, window.channels) if tail_start < end else None
+    for position in range(len(window.channels)):
+        low = np.full(buckets, np.nan)
+        high = np.full(buckets, np.nan)
+        if parts:
+            low_level, high_level = parts[position]
+            low[~empty] = np.fmin.reduceat(low_level, offsets)
+            high[~empty] = np.fmax.reduceat(high_level, offsets)
+        if head is not None:
+            low[0] = np.fmin(low[0], head[0][position])
+            high[0] = np.fmax(high[0], head[1][position])
+        if tail is not None:
+            low[-1] = np.fmin(low[-1], tail[0][position])
+            high[-1] = np.fmax(high[-1], tail[1][position])
+        window.minimum.append(low)
+        window.maximum.append(high)
+    window.index = edges[:-1]
+    window.level = width
+    return True

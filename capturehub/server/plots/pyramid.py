@@ -1,0 +1,206 @@
+"""The min/max pyramid of a capture: each channel's minimum and maximum per bucket, at bucket
+widths of 32, 128, 512, ... samples (each level 4× the one below, up to one bucket).
+
+Why these numbers: the window route reads the coarsest level whose buckets are no wider than
+the requested ones, so it never reduces more than 4 level rows per requested bucket (16,000
+rows for 4,000 buckets, whatever the capture's length), and below the first level (windows of
+fewer than 32 samples per bucket) it reads at most 32 samples per bucket from the columnar
+copy (128,000 rows for 4,000 buckets; with a first level of 64 such windows took 3× longer
+than those read from a level, docs/performance.md). The pyramid holds two values per 32
+samples and a third more for the coarser levels, 2/32 × 4/3 ≈ 8.3% of the columnar copy
+(values keep their channel's type, an int16 channel stays int16), within the 25% allowed; a
+first level of 16 would be 17% for windows that the columnar copy answers quickly anyway.
+
+Bucket ``i`` of a level of width ``b`` covers samples ``[i·b, min((i+1)·b, total))``. NaN is
+left out (``fmin``/``fmax``); a bucket of NaN only is NaN. Minimum and maximum, never averages,
+so a one-sample spike is the maximum (or minimum) of its bucket at every level.
+
+Format: an Arrow IPC file (as the columnar copy, so it is memory-mapped on local disk and read
+by byte ranges from an object store), two columns per channel (``min:<name>``, ``max:<name>``),
+the levels one after the other, each cut into record batches of 16,384 rows so that a window
+reads one or two batches. The schema metadata ``capturehub.plot_pyramid`` (JSON) lists the
+channels, the levels (bucket width and rows) and where each record batch of the columnar copy
+starts, so the route finds its rows without scanning either file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.ipc
+
+from capturehub.server.plots.arrow_blobs import BatchIndex, read_row_range
+
+BASE_BUCKET = 32
+FACTOR = 4
+BATCH_ROWS = 16_384
+METADATA_KEY = b"capturehub.plot_pyramid"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Level:
+    bucket: int  # samples per bucket
+    rows: int
+    offset: int  # its first row among all levels' rows in the file
+
+
+@dataclass(frozen=True)
+class PyramidLayout:
+    total: int  # samples of the capture
+    channels: list[str]
+    levels: list[Level]
+    columnar_batch_starts: list[int]
+
+    def level_for(self, width: float) -> Level | None:
+        """The coarsest level whose buckets are no wider than ``width`` samples."""
+        fitting = [level for level in self.levels if level.bucket <= width]
+        return fitting[-1] if fitting else None
+
+    def batch_index(self) -> BatchIndex:
+        starts: list[int] = []
+        for level in self.levels:
+            starts.extend(range(level.offset, level.offset + level.rows, BATCH_ROWS))
+        end = self.levels[-1].offset + self.levels[-1].rows if self.levels else 0
+        return BatchIndex(np.array([*starts, end], dtype=np.int64))
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "version": FORMAT_VERSION,
+                "total": self.total,
+                "channels": self.channels,
+                "base_bucket": BASE_BUCKET,
+                "factor": FACTOR,
+                "batch_rows": BATCH_ROWS,
+                "levels": [{"bucket": level.bucket, "rows": level.rows} for level in self.levels],
+                "columnar_batch_starts": self.columnar_batch_starts,
+            }
+        ).encode()
+
+    @classmethod
+    def of(cls, schema: pa.Schema) -> PyramidLayout:
+        meta: dict[str, Any] = json.loads((schema.metadata or {})[METADATA_KEY])
+        if meta.get("version") != FORMAT_VERSION:
+            raise ValueError(f"unknown plot pyramid version {meta.get('version')!r}")
+        levels, offset = [], 0
+        for level in meta["levels"]:
+            levels.append(Level(bucket=level["bucket"], rows=level["rows"], offset=offset))
+            offset += level["rows"]
+        return cls(
+            total=meta["total"],
+            channels=meta["channels"],
+            levels=levels,
+            columnar_batch_starts=meta["columnar_batch_starts"],
+        )
+
+
+def min_column(channel: str) -> str:
+    return f"min:{channel}"
+
+
+def max_column(channel: str) -> str:
+    return f"max:{channel}"
+
+
+def _extremes(values: npt.NDArray[Any], bucket: int) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """(minimum, maximum) of each run of ``bucket`` values (the last may be shorter), NaN
+    left out. ``minimum``/``maximum`` are twice as fast as ``fmin``/``fmax`` but keep NaN, so
+    the NaN-aware pair runs only when a bucket came out NaN."""
+    starts = np.arange(0, len(values), bucket)
+    low, high = np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts)
+    if values.dtype.kind == "f" and (np.isnan(low).any() or np.isnan(high).any()):
+        low, high = np.fmin.reduceat(values, starts), np.fmax.reduceat(values, starts)
+    return low, high
+
+
+def _finest_level(column: pa.ChunkedArray) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """The first level of one channel, chunk by chunk when the chunks split on bucket edges
+    (the columnar copy's batches hold 65,536 rows): each chunk is read in place, not copied
+    into one array first."""
+    chunks = [chunk for chunk in column.chunks if len(chunk)]
+    if all(len(chunk) % BASE_BUCKET == 0 for chunk in chunks[:-1]):
+        parts = [_extremes(chunk.to_numpy(zero_copy_only=False), BASE_BUCKET) for chunk in chunks]
+        if parts:
+            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return _extremes(column.to_numpy(), BASE_BUCKET)
+
+
+def channel_levels(
+    column: pa.ChunkedArray,
+) -> list[tuple[npt.NDArray[Any], npt.NDArray[Any]]]:
+    """(minimum, maximum) per bucket at every level, finest first."""
+    if len(column) == 0:
+        return []
+    low, high = _finest_level(column)
+    levels = [(low, high)]
+    while len(low) > 1:
+        starts = np.arange(0, len(low), FACTOR)
+        # NaN only for buckets of NaN only: fmin/fmax leave them out of the coarser levels.
+        low, high = np.fmin.reduceat(low, starts), np.fmax.reduceat(high, starts)
+        levels.append((low, high))
+    return levels
+
+
+def write_pyramid(columnar: pa.Table, channels: list[str], out: Path) -> PyramidLayout:
+    """Compute the pyramid of ``columnar``'s ``channels`` and write it to ``out``."""
+    per_channel = [channel_levels(columnar.column(name)) for name in channels]
+    total = columnar.num_rows
+    levels: list[Level] = []
+    offset, bucket = 0, BASE_BUCKET
+    for low, _high in per_channel[0] if per_channel else []:
+        levels.append(Level(bucket=bucket, rows=len(low), offset=offset))
+        offset += len(low)
+        bucket *= FACTOR
+    batch_starts = [0]
+    for batch in columnar.to_batches():
+        batch_starts.append(batch_starts[-1] + batch.num_rows)
+    layout = PyramidLayout(total, list(channels), levels, batch_starts)
+    fields: list[pa.Field] = []
+    for name in channels:
+        kind = columnar.schema.field(name).type
+        fields += [pa.field(min_column(name), kind), pa.field(max_column(name), kind)]
+    schema = pa.schema(fields, metadata={METADATA_KEY: layout.to_json()})
+    with pa.OSFile(str(out), "wb") as sink, pyarrow.ipc.new_file(sink, schema) as writer:
+        for number, level in enumerate(levels):
+            for first in range(0, level.rows, BATCH_ROWS):
+                arrays: list[pa.Array] = []
+                for channel in per_channel:
+                    low, high = channel[number]
+                    arrays += [
+                        pa.array(low[first : first + BATCH_ROWS]),
+                        pa.array(high[first : first + BATCH_ROWS]),
+                    ]
+                writer.write_batch(pa.record_batch(arrays, schema=schema))
+    return layout
+
+
+class Pyramid:
+    """A stored pyramid, open for reading."""
+
+    def __init__(self, reader: pyarrow.ipc.RecordBatchFileReader) -> None:
+        self.reader = reader
+        self.layout = PyramidLayout.of(reader.schema)
+        self._index = self.layout.batch_index()
+
+    def extremes(
+        self, level: Level, first: int, last: int, channels: list[str]
+    ) -> list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
+        """Rows ``[first, last)`` of ``level``: (minimum, maximum) per channel, as float64."""
+        columns = [column for name in channels for column in (min_column(name), max_column(name))]
+        table = read_row_range(
+            self.reader, self._index, level.offset + first, level.offset + last, columns
+        )
+        return [
+            (
+                table.column(min_column(name)).to_numpy().astype(np.float64, copy=False),
+                table.column(max_column(name)).to_numpy().astype(np.float64, copy=False),
+            )
+            for name in channels
+        ]
