@@ -63,12 +63,15 @@ def export(
       README.md         the layout and the one-line load commands
     --format csv writes the same tables as .csv; --format npz writes samples/<file>.npz
     (one array per channel) per capture, with metadata.csv (its `file` column lists the
-    .npz) and segments.csv. Only processed captures (SUCCESS) are exported.
+    .npz) and segments.csv. --format edge-impulse writes Edge Impulse's layout: an
+    acquisition document per capture in training/, testing/ or anomaly/ and info.labels
+    (docs/edge-impulse.md). Only processed captures (SUCCESS) are exported.
     The SDK does the same with client.project.export(OUT, format=..., where=...).
     Examples:
       capturehub export --project watch --format parquet --out watch-dataset/
       python -c "import pandas as pd; print(pd.read_parquet('watch-dataset/samples.parquet'))"
       capturehub export --project watch --where Subject=S01,S02 --format npz --out s01-s02/
+      capturehub export --project gestures --format edge-impulse --out gestures-ei/
     """
     filters = where_filters(where, state)
     bar = StageProgress(quiet=quiet)
@@ -87,6 +90,11 @@ def export(
         f"Exported {report.captures} captures ({report.segments} segments) to {out} as {fmt}; "
         f"see {report.readme}."
     )
+    if report.left_out_segments:
+        stderr_console().print(
+            f"{report.left_out_segments} segments of labels other than 'Label' have no place "
+            "in Edge Impulse's format and were left out."
+        )
     if report.left_out:
         left_out = len(report.left_out)
         were = "capture was" if left_out == 1 else "captures were"

@@ -1,4 +1,5 @@
-"""``capturehub projects ls | create | rm``: the team's projects."""
+"""``capturehub projects ls | create | rm``: the team's projects; ``capturehub project
+hmac-key``: one project's Edge Impulse HMAC key."""
 
 from __future__ import annotations
 
@@ -102,3 +103,23 @@ def projects_rm(server: str | None, name: str, yes: bool) -> None:
             )
         project.delete()
         click.echo(f"Deleted project {name!r}.")
+
+
+@click.group("project")
+def project_group() -> None:
+    """One project's settings (its Edge Impulse HMAC key)."""
+
+
+@project_group.command("hmac-key")
+@server_option
+@click.argument("name")
+def project_hmac_key(server: str | None, name: str) -> None:
+    """Print the project's HMAC key (devices sign Edge Impulse acquisition documents with it,
+    docs/edge-impulse.md).
+
+    \b
+    Example:
+      capturehub project hmac-key gestures
+    """
+    with open_client(server) as client:
+        click.echo(find_project(client, name).edge_impulse_hmac_key())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +86,26 @@ def _raise_open_file_limit(wanted: int) -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--data-dir", type=click.Path(path_type=Path), help=DATA_DIR_HELP)
 @click.option("--workers", type=int, help="Processing threads (env CAPTUREHUB_WORKERS).")
-def serve(host: str, port: int, data_dir: Path | None, workers: int | None) -> None:
+@click.option(
+    "--edge-impulse-ports",
+    is_flag=True,
+    help="Also listen on 4800 (Studio API) and 4810 (ingestion), where Edge Impulse's Node "
+    "clients go with EI_HOST=localhost or an IP (docs/edge-impulse.md).",
+)
+@click.option(
+    "--edge-impulse-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address of the Edge Impulse ports (0.0.0.0 to take devices on the network).",
+)
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    workers: int | None,
+    edge_impulse_ports: bool,
+    edge_impulse_host: str,
+) -> None:
     """Run the server with the settings from CAPTUREHUB_* variables.
 
     \b
@@ -95,6 +115,7 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int | None) -> N
       capturehub serve
       capturehub serve --port 9000 --data-dir /srv/capturehub
       CAPTUREHUB_DATABASE_URL=postgresql+psycopg://me@db/capturehub capturehub serve
+      capturehub serve --edge-impulse-ports   # EI_HOST=localhost edge-impulse-uploader ...
     """
     import uvicorn
 
@@ -125,7 +146,7 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int | None) -> N
     app = create_app(context=context, migrate=False)
     # proxy_headers=False: the app reads X-Forwarded-For itself, from CAPTUREHUB_TRUSTED_PROXIES
     # only (uvicorn's FORWARDED_ALLOW_IPS could say "*").
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -135,6 +156,33 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int | None) -> N
         limit_concurrency=settings.limit_concurrency,
         timeout_keep_alive=settings.keep_alive_timeout_seconds,
     )
+    if not edge_impulse_ports:
+        uvicorn.Server(config).run()
+        return
+    # One server, one app, three listening sockets: the Node clients reach the same routes
+    # at the fixed ports they use for a local host.
+    ports = (settings.edge_impulse_studio_port, settings.edge_impulse_ingestion_port)
+    sockets = [_listen(host, port), *(_listen(edge_impulse_host, p) for p in ports)]
+    click.echo(
+        f"Edge Impulse: Studio API on http://{edge_impulse_host}:{ports[0]}/, ingestion on "
+        f"http://{edge_impulse_host}:{ports[1]}/"
+    )
+    uvicorn.Server(config).run(sockets=sockets)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (a clear error when the port is taken)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 @click.command("fsck")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from capturehub.datamanager._export_edge_impulse import export_edge_impulse
 from capturehub.datamanager._export_files import (
     BASE,
     SAMPLE_WRITERS,
@@ -44,8 +45,8 @@ if TYPE_CHECKING:
     from capturehub.datamanager.capture import Capture
     from capturehub.datamanager.project import Project
 
-ExportFormat = Literal["parquet", "csv", "npz"]
-FORMATS: tuple[ExportFormat, ...] = ("parquet", "csv", "npz")
+ExportFormat = Literal["parquet", "csv", "npz", "edge-impulse"]
+FORMATS: tuple[ExportFormat, ...] = ("parquet", "csv", "npz", "edge-impulse")
 
 
 @dataclass
@@ -53,10 +54,13 @@ class ExportReport:
     """What an export wrote.
 
     Attributes:
-        out_dir: the folder written; format: ``"parquet"``, ``"csv"`` or ``"npz"``.
+        out_dir: the folder written; format: ``"parquet"``, ``"csv"``, ``"npz"`` or
+            ``"edge-impulse"``.
         files: every file written, README.md last.
         captures, samples, segments: how many were exported.
         left_out: names of the selected captures not exported: not processed yet, or failed.
+        left_out_segments: segments with no place in the format (edge-impulse: those of
+            labels other than ``Label``).
     """
 
     out_dir: Path
@@ -66,6 +70,7 @@ class ExportReport:
     samples: int = 0
     segments: int = 0
     left_out: list[str] = field(default_factory=list)
+    left_out_segments: int = 0
 
     @property
     def readme(self) -> Path:
@@ -146,6 +151,21 @@ def write_export(
             if by_file[entry["file"]].task_state != "SUCCESS"
         ),
     )
+    if format == "edge-impulse":
+        # Edge Impulse's layout (datamanager/_export_edge_impulse.py): documents and
+        # info.labels, which its uploaders read.
+        out.mkdir(parents=True, exist_ok=True)
+        report.files, report.segments, report.left_out_segments = export_edge_impulse(
+            out,
+            ready,
+            project=project.name,
+            server=project._connection.base_url,
+            workers=workers,
+            progress=progress,
+        )
+        report.captures = len(ready)
+        report.samples = sum(int(capture.number_samples or 0) for _, capture in ready)
+        return report
     channels = channel_types(capture for _, capture in ready)  # may refuse: nothing written yet
     out.mkdir(parents=True, exist_ok=True)
     writer = SAMPLE_WRITERS[format](out, channels)

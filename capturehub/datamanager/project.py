@@ -80,6 +80,15 @@ class Project:
             self._versions = Versions(self._connection, self)
         return self._versions
 
+    def edge_impulse_hmac_key(self) -> str:
+        """The project's HMAC key: devices sign Edge Impulse acquisition documents with it
+        (HS256), and the server marks each upload's signature valid or invalid
+        (docs/edge-impulse.md)."""
+        response = self._connection.request(
+            "GET", f"project/{segment(self.uuid)}/edge-impulse/hmac-key/"
+        )
+        return str(json_body(response)["hmac_key"])
+
     def export(
         self,
         out_dir: str | os.PathLike[str],

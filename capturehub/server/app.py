@@ -16,6 +16,7 @@ from capturehub.server.captures.routes import router as captures_router
 from capturehub.server.configurations.routes import router as configurations_router
 from capturehub.server.context import AppContext
 from capturehub.server.docs import install_docs
+from capturehub.server.edge_impulse.routes import keys_router as edge_impulse_keys_router
 from capturehub.server.edge_impulse.routes import router as edge_impulse_router
 from capturehub.server.errors import install_error_handlers
 from capturehub.server.guard import RequestGuard
@@ -51,6 +52,7 @@ ROUTERS = [
     captures_router,
     edge_impulse_router,  # Edge Impulse's API (docs/edge-impulse.md)
     versions_router,
+    edge_impulse_keys_router,
 ]
 
 

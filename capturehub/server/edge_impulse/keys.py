@@ -93,3 +93,12 @@ def hmac_key(session: Session, project_id: int) -> str:
         assert made is not None
         return made
     return key
+
+
+def team_hmac_key(db: Database, caller: Caller, project_uuid: str) -> str:
+    """The HMAC key of a project of the caller's team (a 404 for any other)."""
+    from capturehub.server.projects.service import get_project
+
+    with db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        return hmac_key(session, project.id)

@@ -19,8 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 
-from capturehub.server.auth.deps import Context
-from capturehub.server.edge_impulse.keys import ProjectCaller, project_caller
+from capturehub.server.auth.deps import Context, CurrentCaller
+from capturehub.server.bodies import GuardedRoute
+from capturehub.server.edge_impulse.keys import ProjectCaller, project_caller, team_hmac_key
 from capturehub.server.edge_impulse.multipart import DOCUMENT_BYTES, receive_files
 from capturehub.server.edge_impulse.samples import ReceivedFile, RequestOptions, SampleIntake
 from capturehub.server.edge_impulse.studio import Studio
@@ -225,3 +226,16 @@ def delete_sample(
     project_id: int, sample_id: int, context: Context, x_api_key: ApiKey = None
 ) -> Any:
     return Studio(context, project_caller(context.db, x_api_key)).delete(project_id, sample_id)
+
+
+# -- in capturehub's own API: the HMAC key for a logged-in user (SDK, CLI) -----------------
+
+keys_router = APIRouter(route_class=GuardedRoute, tags=["projects"])
+
+
+@keys_router.get(
+    "/project/{project_uuid}/edge-impulse/hmac-key/",
+    summary="The project's HMAC key, for signing Edge Impulse acquisition documents (HS256)",
+)
+def project_hmac_key(project_uuid: str, caller: CurrentCaller, context: Context) -> Any:
+    return {"hmac_key": team_hmac_key(context.db, caller, project_uuid)}
