@@ -158,8 +158,8 @@ def write_export(
         report.files, report.segments, report.left_out_segments = export_edge_impulse(
             out,
             ready,
-            project=project.name,
-            server=project._connection.base_url,
+            project=title,
+            server=server,
             workers=workers,
             progress=progress,
         )
