@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
@@ -106,6 +107,7 @@ class _S3Writer(BlobWriter):
         self._key = store.object_key(key)
         self._buffer = bytearray()
         self._parts: list[dict[str, Any]] = []
+        self._in_flight: Future[None] | None = None
         self._done = False
         # Started at once (not at the first full part) so that a crash mid-upload leaves a
         # trace the sweep can find, whatever the size written so far.
@@ -118,10 +120,18 @@ class _S3Writer(BlobWriter):
         while len(self._buffer) >= PART_SIZE:
             part = bytes(self._buffer[:PART_SIZE])
             del self._buffer[:PART_SIZE]
-            self._send(part)
+            # The part goes up in the background while the next one is received; at most
+            # one in flight, so memory stays at two parts per upload.
+            self._wait_for_part()
+            number = len(self._parts) + 1
+            self._in_flight = self._store.part_uploads.submit(self._send, part, number)
 
-    def _send(self, data: bytes) -> None:
-        number = len(self._parts) + 1
+    def _wait_for_part(self) -> None:
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()  # its error (store down...) is the writer's
+
+    def _send(self, data: bytes, number: int) -> None:
         store = self._store
         answer = store._call(
             lambda: store.client.upload_part(
@@ -135,8 +145,9 @@ class _S3Writer(BlobWriter):
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
 
     def commit(self) -> None:
+        self._wait_for_part()
         if self._buffer or not self._parts:  # the last part (may be small, even empty)
-            self._send(bytes(self._buffer))
+            self._send(bytes(self._buffer), len(self._parts) + 1)
             self._buffer = bytearray()
         store = self._store
         store._call(
@@ -151,6 +162,8 @@ class _S3Writer(BlobWriter):
 
     def abort(self) -> None:
         self._buffer = bytearray()
+        with suppress(Exception):  # aborting anyway: a failed part changes nothing
+            self._wait_for_part()
         if self._done:
             return
         self._done = True
@@ -177,6 +190,8 @@ class S3BlobStore(BlobStore):
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url
         self.client = client if client is not None else make_client(endpoint_url)
+        # Threads sending upload parts in the background (one part per writer at a time).
+        self.part_uploads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-part")
         self.scratch_dir = (
             scratch_dir or Path(tempfile.gettempdir()) / "capturehub-scratch"
         ).resolve()
