@@ -23,6 +23,7 @@ from capturehub.cli.migrate_command import migrate
 from capturehub.cli.project_commands import project_group, projects
 from capturehub.cli.server_commands import fsck_command, serve
 from capturehub.cli.upload_command import upload
+from capturehub.cli.version_commands import version
 from capturehub.cli.worker_command import worker
 
 ENV_DEBUG = "CAPTUREHUB_DEBUG"
@@ -72,6 +73,7 @@ def cli(debug: bool) -> None:
 
 for command in (login, logout, whoami, projects, upload, ls, download, export, stats, demo):
     cli.add_command(command)
+cli.add_command(version)
 cli.add_command(serve)
 cli.add_command(project_group)
 cli.add_command(user)
