@@ -11,6 +11,8 @@
   of ``lookup_captures`` captures (100,000 in full mode, five metadata keys each) until the page
   has loaded (``loadEventEnd``; ``table_first_paint_ms`` is its first contentful paint).
   Baseline: the table of a project of two captures.
+- ``plot_route_whole_ms``: the plot route's answer for the whole big capture over HTTP, the
+  request the capture page makes first: the server's share of ``capture_page_ms``.
 
 Each figure is the median of its runs, a run and its baseline taken in turns; each page is
 opened in a fresh browser context (nothing cached). Without Chromium the section says so and
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import statistics
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +98,20 @@ def bench_ui(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) ->
                 "table_first_page_ms",
                 "table_first_paint_ms",
                 "table_small_ms",
+                "plot_route_whole_ms",
             )
         }
+        plot_url = f"project/{session.project}/capture/{big['uuid']}/plot/"
+
+        def plot_route() -> None:
+            # The server's share of the capture page: the whole capture's window, as the page
+            # first asks for it (its plot is 1,264 pixels wide at this viewport).
+            started = time.perf_counter()
+            session.api.get(
+                plot_url, params={"start": 0, "end": rows, "buckets": 1264}
+            ).raise_for_status()
+            runs["plot_route_whole_ms"].append(1000 * (time.perf_counter() - started))
+
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
@@ -136,6 +151,7 @@ def bench_ui(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) ->
                 capture_page("small", "capture_page_small_ms", "zoom_step_small_ms")
                 table("table_big", "table_first_page_ms", "table_first_paint_ms")
                 table("table_small", "table_small_ms", None)
+                plot_route()
             browser.close()
         figures: dict[str, Any] = {
             "capture_samples": big["number_samples"],
