@@ -208,5 +208,11 @@ class Database:
         # removed the WAL index under the next connection ("disk I/O error" afterwards).
         _statistics_generation[self.url] = _statistics_generation.get(self.url, 0) + 1
 
+    def reload_planner_statistics(self) -> None:
+        """Have this process's SQLite connections re-read the planner statistics (another
+        process on the same file refreshed them)."""
+        if self.is_sqlite:
+            _statistics_generation[self.url] = _statistics_generation.get(self.url, 0) + 1
+
     def dispose(self) -> None:
         self.engine.dispose()

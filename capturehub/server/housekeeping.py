@@ -1,19 +1,35 @@
-"""The server's periodic chores, run in a background thread by the runtime."""
+"""The cluster's periodic chores, run in a background thread of every process (servers and
+workers) but by one of them at a time: the holder of the housekeeping lease.
+
+The lease is a row of the database (``housekeeping_lease``), taken with one conditional UPDATE
+as a capture is claimed, so it works the same on SQLite and PostgreSQL and needs nothing that
+the servers do not share already (Celery beat would be one more process to run exactly once).
+The holder renews it at every pass; when the holder dies, another process takes it over once
+it has run out (three passes' time). A pass that ran twice, during a takeover, is harmless:
+queueing a capture again is a no-op for the job, and refreshing statistics is idempotent.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from capturehub.server.captures.processing import pending_captures
 from capturehub.server.context import AppContext
 from capturehub.server.jobs import process_capture_later
-from capturehub.server.models import Capture
+from capturehub.server.models import Capture, HousekeepingLease
 from capturehub.tasks import QueueUnavailable
 
 log = logging.getLogger("capturehub.server")
+
+LEASE = "housekeeping"
 
 
 class Housekeeping:
@@ -21,6 +37,9 @@ class Housekeeping:
       queue message): the capture row, not the queue, is the source of truth;
     - refresh the database's planner statistics when the number of captures has grown by a
       tenth since the last time.
+
+    At start, every process queues what is pending once, whoever holds the lease: a server
+    restarted after a crash must not wait for the lease of its former self to run out.
     """
 
     def __init__(self, context: AppContext) -> None:
@@ -28,6 +47,12 @@ class Housekeeping:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="capturehub-chores")
         self._captures_at_last_analyze = -1
+        self._statistics_seen = -1
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+    @property
+    def lease_seconds(self) -> float:
+        return max(3 * self._context.settings.requeue_interval_seconds, 10.0)
 
     def requeue(self) -> int:
         ids = pending_captures(self._context)
@@ -48,19 +73,100 @@ class Housekeeping:
             return False
         self._context.db.refresh_planner_statistics()
         self._captures_at_last_analyze = captures
+        with self._context.db.session() as session:
+            session.execute(
+                update(HousekeepingLease)
+                .where(HousekeepingLease.name == LEASE)
+                .values(statistics_generation=HousekeepingLease.statistics_generation + 1)
+            )
+            self._statistics_seen = -1  # read back at the next pass, like everyone else
         return True
 
-    def run_once(self) -> None:
+    def take_lease(self) -> bool:
+        """Take or renew the lease; False while another live process holds it."""
+        now = datetime.now(UTC)
+        until = now + timedelta(seconds=self.lease_seconds)
+        db = self._context.db
+        with db.session() as session:
+            renewed = session.execute(
+                update(HousekeepingLease)
+                .where(
+                    HousekeepingLease.name == LEASE,
+                    or_(
+                        HousekeepingLease.holder == self.holder, HousekeepingLease.expires_at < now
+                    ),
+                )
+                .values(holder=self.holder, expires_at=until, passes=HousekeepingLease.passes + 1)
+            )
+            if renewed.rowcount:  # type: ignore[attr-defined]
+                return True
+            if session.get(HousekeepingLease, LEASE) is not None:
+                return False
+        try:  # the first pass of a new database
+            with db.session() as session:
+                session.add(
+                    HousekeepingLease(
+                        name=LEASE,
+                        holder=self.holder,
+                        expires_at=until,
+                        passes=1,
+                        statistics_generation=0,
+                    )
+                )
+        except IntegrityError:  # another process created it at the same moment
+            return False
+        return True
+
+    def release_lease(self) -> None:
+        """Let another process take over at its next pass (this one is stopping)."""
+        expired = datetime.now(UTC) - timedelta(seconds=1)
+        with self._context.db.session() as session:
+            session.execute(
+                update(HousekeepingLease)
+                .where(HousekeepingLease.name == LEASE, HousekeepingLease.holder == self.holder)
+                .values(expires_at=expired)
+            )
+
+    def follow_statistics(self) -> None:
+        """Re-read SQLite's planner statistics when the lease's holder refreshed them."""
+        with self._context.db.read() as session:
+            generation = session.scalar(
+                select(HousekeepingLease.statistics_generation).where(
+                    HousekeepingLease.name == LEASE
+                )
+            )
+        if generation is None or generation == self._statistics_seen:
+            return
+        if self._statistics_seen >= 0:
+            self._context.db.reload_planner_statistics()
+        self._statistics_seen = generation
+
+    def run_once(self) -> bool:
+        """One pass if this process holds (or takes) the lease; True if it ran."""
+        if not self.take_lease():
+            self.follow_statistics()
+            return False
         queued = self.requeue()
         if queued:
             log.info("queued %d captures left unprocessed", queued)
         self.refresh_statistics()
+        self.follow_statistics()
+        return True
 
     def start(self) -> None:
+        """Queue what is pending (in every process), take part in the periodic passes."""
+        if not self.run_once():
+            queued = self.requeue()
+            if queued:
+                log.info("queued %d captures left unprocessed", queued)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        try:
+            self.release_lease()
+        except Exception:  # stopping anyway: the lease runs out by itself
+            log.warning("could not release the housekeeping lease", exc_info=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self._context.settings.requeue_interval_seconds):

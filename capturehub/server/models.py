@@ -122,6 +122,22 @@ class LoginThrottle(Base):
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class HousekeepingLease(Base):
+    """Which process of the cluster runs the periodic housekeeping, and until when: a lease
+    renewed at every pass, taken over by another process once it runs out (its holder died).
+    In the database, so it needs nothing else than what every server already shares."""
+
+    __tablename__ = "housekeeping_lease"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Passes run under this lease, all holders together (for operators and tests).
+    passes: Mapped[int] = mapped_column(Integer, default=0)
+    # How often SQLite's planner statistics were refreshed: the other processes on the same
+    # file re-read them when it changes.
+    statistics_generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Project(Base):
     __tablename__ = "project"
     __table_args__ = (UniqueConstraint("team_id", "name", name="uq_project_team_name"),)

@@ -129,7 +129,6 @@ class Runtime:
             upgrade(self.context.db.engine)
         self.context.jobs.start()
         self._chores = Housekeeping(self.context)
-        self._chores.run_once()
         self._chores.start()
 
     def stop(self) -> None:

@@ -90,7 +90,9 @@ class Settings(BaseSettings):
         30.0,
         description="How often the server's housekeeping runs: it queues captures left SENT "
         "or STARTED (e.g. by a crash) again, and refreshes SQLite's planner statistics when "
-        "the project data has grown.",
+        "the project data has grown. With several servers and workers on one database, one "
+        "process at a time runs it (the holder of a lease in the database, taken over "
+        "after three intervals if the holder dies).",
     )
     local_data_access: bool = Field(
         True,
