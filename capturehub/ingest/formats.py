@@ -46,6 +46,8 @@ class FileFormat:
     # A folder walk takes a file of this suffix only if its first bytes look like the format
     # (".json" names many files that are no recording: manifests, settings).
     walk_checks_content: bool = False
+    # Suffixes served with a type of their own (a .cbor document is not application/json).
+    suffix_media_types: tuple[tuple[str, str], ...] = ()
 
     @property
     def suffix(self) -> str:
@@ -61,6 +63,14 @@ class FileFormat:
         if self.charset is None:
             return self.media_type
         return f"{self.media_type}; charset={self.charset}"
+
+    def download_media_type_for(self, suffix: str) -> str:
+        """The ``Content-Type`` of a stored file of this format with this suffix."""
+        wanted = suffix.lower()
+        for known, media_type in self.suffix_media_types:
+            if known == wanted:
+                return media_type
+        return self.download_media_type
 
     @property
     def is_text(self) -> bool:
@@ -137,6 +147,7 @@ ACQUISITION = FileFormat(
     looks_like=_is_acquisition,
     load_reader=_acquisition_reader,
     walk_checks_content=True,
+    suffix_media_types=((".cbor", "application/cbor"),),
 )
 
 # The order is the order users read them in (".csv or .wav"). A text format with a stricter

@@ -8,6 +8,7 @@ import hmac
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import cbor2
@@ -258,3 +259,31 @@ def test_parallel_uploads(ei_project: EdgeImpulseProject) -> None:
     assert all(error.startswith("An item with this hash already exists") for error in refused)
     names = metadata_of(ei_project)
     assert sorted(names) == sorted(["same", *[f"distinct.{i}" for i in range(20)]])
+
+
+def test_wav_files_and_request_errors(ei_project: EdgeImpulseProject, shared_data: Path) -> None:
+    wav = (shared_data / "audio" / "deermouse-go.wav").read_bytes()
+    response = upload(ei_project, [("go.1.wav", wav)])
+    assert response.json()["files"][0]["success"] is True, response.text
+    with Client(server=ei_project.server.url, api_key=ei_project.server.api_key) as client:
+        client.project = ei_project.project["name"]
+        capture = client.project.captures.get_capture_by_filename("go.1")
+        assert capture is not None
+        assert capture.format == ".wav"
+        assert capture.download(ei_project.server.data_dir / "wav").read_bytes() == wav
+        assert [s.value for s in capture.segments] == ["go"]
+    bad_metadata = upload(ei_project, [("b.1.csv", b"timestamp,a\n0,1\n10,2\n")],
+                          **{"x-metadata": "[1, 2]"})
+    assert bad_metadata.status_code == 400
+    assert bad_metadata.json() == {
+        "success": False,
+        "error": 'x-metadata must be a JSON object, e.g. {"subject": "S01"}.',
+    }
+    with ei_project.http() as http:
+        unknown = http.post("api/validation/files", files=[("data", ("c.csv", b"a\n1\n"))])
+        assert unknown.status_code == 400
+        assert "Unknown category" in unknown.json()["error"]
+        not_multipart = http.post("api/training/files", content=b"a,b\n1,2\n")
+        assert not_multipart.status_code == 400
+        assert not_multipart.json()["success"] is False
+    assert sorted(metadata_of(ei_project)) == ["go.1"]

@@ -89,6 +89,20 @@ def test_export_to_edge_impulse_and_back(
         report = client.project.export(tmp_path / "dataset", format="edge-impulse")
     assert report.captures == 2
     assert before["mixed.01"]["segments"] == [("Label", "idle", 0, 9), ("Label", "wave", 10, 29)]
+    # The CLI writes the same folder.
+    cli_out = tmp_path / "from-cli"
+    result = CliRunner().invoke(
+        cli,
+        ["export", "-p", ei_project.project["name"], "-f", "edge-impulse", "-o", str(cli_out)],
+        env={
+            "CAPTUREHUB_SERVER": server.url,
+            "CAPTUREHUB_API_KEY": server.api_key,
+            "XDG_CONFIG_HOME": str(tmp_path),
+        },
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("info.labels", "training/idle.01.json", "testing/mixed.01.json"):
+        assert (cli_out / name).read_bytes() == (tmp_path / "dataset" / name).read_bytes()
     info = json.loads((tmp_path / "dataset" / "info.labels").read_text())
     assert sorted(f["path"] for f in info["files"]) == [
         "testing/mixed.01.json",

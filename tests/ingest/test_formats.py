@@ -82,6 +82,8 @@ def test_suffixes_and_media_types_belong_to_one_format_each() -> None:
 
 
 def test_what_is_sent_and_served(tmp_path: Path) -> None:
+    assert media_type_of(".json") == "application/json"
+    assert media_type_of(".cbor") == "application/cbor"
     assert formats.CSV.download_media_type == "text/csv; charset=utf-8"
     assert formats.WAV.download_media_type == "audio/wav"
     assert media_type_of(".xyz") == "application/octet-stream"
@@ -157,3 +159,13 @@ def test_importing_the_table_loads_no_reader() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_folder_walk_takes_acquisition_documents_but_not_other_json(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text('{"files": []}')
+    (tmp_path / "wave.01.json").write_text(
+        '{"protected": {"ver": "v1", "alg": "none"}, "signature": null, "payload": '
+        '{"device_type": "X", "interval_ms": 10, "sensors": [{"name": "a", "units": "g"}], '
+        '"values": [1, 2]}}'
+    )
+    assert [f.name for f in collect_files([tmp_path])] == ["wave.01.json"]

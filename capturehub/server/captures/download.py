@@ -19,7 +19,9 @@ def media_type_of(capture_format: str) -> str:
     """The ``Content-Type`` of a stored original (bytes of unknown kind if the format is not
     one this server reads)."""
     file_format = file_formats.by_suffix(capture_format)
-    return file_format.download_media_type if file_format else "application/octet-stream"
+    if file_format is None:
+        return "application/octet-stream"
+    return file_format.download_media_type_for(capture_format)
 
 
 def content_disposition(name: str) -> str:
