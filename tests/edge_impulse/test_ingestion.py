@@ -272,8 +272,9 @@ def test_wav_files_and_request_errors(ei_project: EdgeImpulseProject, shared_dat
         assert capture.format == ".wav"
         assert capture.download(ei_project.server.data_dir / "wav").read_bytes() == wav
         assert [s.value for s in capture.segments] == ["go"]
-    bad_metadata = upload(ei_project, [("b.1.csv", b"timestamp,a\n0,1\n10,2\n")],
-                          **{"x-metadata": "[1, 2]"})
+    bad_metadata = upload(
+        ei_project, [("b.1.csv", b"timestamp,a\n0,1\n10,2\n")], **{"x-metadata": "[1, 2]"}
+    )
     assert bad_metadata.status_code == 400
     assert bad_metadata.json() == {
         "success": False,
