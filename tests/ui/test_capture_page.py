@@ -292,3 +292,15 @@ def test_an_audio_capture_plays_in_the_page(ui: Browsing, shared_data: Path) -> 
     part = ui.page.request.get(ui.server.url + source.lstrip("/"), headers={"Range": "bytes=0-99"})
     assert part.status == 206
     assert part.body() == wav.read_bytes()[:100]
+
+
+def test_a_value_picked_from_the_list_labels_the_next_drag(
+    ui: Browsing, labelled: Labelled
+) -> None:
+    plot = open_capture(ui, labelled)
+    ui.page.get_by_role("combobox", name="Label value").select_option(label="2: Activity: run")
+    expect(ui.page.get_by_role("radio", name="label")).to_be_checked()
+    plot.drag(plot.index_at_share(0.1), plot.index_at_share(0.3))
+    expect(ui.page.locator("#segment-status")).to_have_text("Added run; saved.")
+    (segment,) = eventually(lambda: expect_segments(labelled, 1))
+    assert segment[:2] == ("Activity", "run")
