@@ -1010,6 +1010,8 @@ SIZES = {
         "load_clients": 200,
         "load_seconds": 300,
         "plot_requests": 100,
+        "version_captures": 100_000,
+        "version_segments": 1_000_000,
     },
     "smoke": {
         "ingest_rows": 20_000,
@@ -1028,6 +1030,8 @@ SIZES = {
         "load_clients": 10,
         "load_seconds": 3,
         "plot_requests": 5,
+        "version_captures": 500,
+        "version_segments": 5_000,
     },
 }
 
@@ -1046,6 +1050,15 @@ def bench_ui(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) ->
     return run_ui(workdir, backend, sizes, repeat)
 
 
+def bench_versions(
+    workdir: Path, backend: str, sizes: dict[str, int], repeat: int
+) -> dict[str, Any]:
+    """Dataset versions: create, rows on disk, diff, windows: benchmarks/versions_bench.py."""
+    from benchmarks.versions_bench import bench_versions as run_versions
+
+    return run_versions(workdir, backend, sizes, repeat)
+
+
 # Each section as (workdir, backend, sizes, repeat) -> figures; the keys are --only's choices.
 Section = Callable[[Path, str, dict[str, int], int], dict[str, Any]]
 SECTIONS: dict[str, Section] = {
@@ -1060,6 +1073,7 @@ SECTIONS: dict[str, Section] = {
     "ui": bench_ui,
     "s3": bench_s3,
     "plot": lambda *args: bench_plot(*args),
+    "versions": bench_versions,
 }
 
 
