@@ -56,5 +56,8 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
     assert figures["load"]["p99_ms"] > 0 and figures["load"]["requests_per_s"] > 0
     # The cluster section: 2 servers and 2 workers on Redis beside one embedded server.
     assert figures["cluster"]["cluster_mb_s"] > 0 and figures["cluster"]["embedded_mb_s"] > 0
+    # The plot section: windows over HTTP, the pyramid's build and size.
+    assert figures["plot"]["window_all_p95_ms"] > 0
+    assert 0 < figures["plot"]["pyramid_size_vs_columnar"] < 1
     for section in ("[lookups]", "[download]", "[data]", "[load]"):
         assert section in result.stdout, section
