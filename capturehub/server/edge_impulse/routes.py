@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -99,7 +100,8 @@ async def ingest_data(
     filename = request.headers.get("x-file-name")
     if not filename:
         raise BadRequest("The x-file-name header is required: the name of the file sent.")
-    filename = _with_suffix(filename, request.headers.get("content-type", ""))
+    # Percent-encoded by the Node clients, like x-label.
+    filename = _with_suffix(unquote(filename), request.headers.get("content-type", ""))
     intake = SampleIntake(context, who, options)
     limit = context.settings.edge_impulse_max_file_bytes
     incoming = intake.incoming()
