@@ -33,7 +33,8 @@ import httpx
 # weed listens on each service's port and on that port + 10000 (gRPC): master, volume, filer, s3.
 SERVICES = ("master", "volume", "filer", "s3")
 GRPC_OFFSET = 10_000
-START_TIMEOUT_SECONDS = 60.0
+# weed takes a few seconds on a quiet machine, much longer on a loaded one.
+START_TIMEOUT_SECONDS = 180.0
 
 
 def weed_binary() -> str | None:
@@ -203,7 +204,9 @@ class SeaweedFS:
                 last = exc
                 time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"SeaweedFS did not answer in {START_TIMEOUT_SECONDS} s: {last}")
+        raise RuntimeError(
+            f"SeaweedFS did not answer in {START_TIMEOUT_SECONDS} s: {last}\n{self.log()}"
+        )
 
     def stop(self) -> None:
         """SIGKILL: weed takes many seconds to stop on SIGTERM, and tests need no clean stop."""
