@@ -14,8 +14,10 @@ from typing import Any
 import cbor2
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from capturehub import Client
+from capturehub.cli.main import cli
 from tests.conftest import RunningServer
 from tests.edge_impulse.conftest import EdgeImpulseProject, create_key
 from tests.servers import new_server
@@ -288,3 +290,39 @@ def test_wav_files_and_request_errors(ei_project: EdgeImpulseProject, shared_dat
         assert not_multipart.status_code == 400
         assert not_multipart.json()["success"] is False
     assert sorted(metadata_of(ei_project)) == ["go.1"]
+
+
+def test_split_is_stable_and_a_revoked_key_is_refused(ei_project: EdgeImpulseProject) -> None:
+    bodies = [f"timestamp,a\n0,{i}\n10,{i}\n".encode() for i in range(12)]
+    with ei_project.http() as http:
+        first = http.post(
+            "api/split/files",
+            files=[("data", (f"s.{i}.csv", body)) for i, body in enumerate(bodies)],
+        )
+        again = http.post(
+            "api/split/files",
+            files=[("data", (f"t.{i}.csv", body)) for i, body in enumerate(bodies)],
+        )
+    assert first.status_code == again.status_code == 200
+    found = metadata_of(ei_project)
+    categories = [found[f"s.{i}"]["category"] for i in range(12)]
+    assert set(categories) <= {"training", "testing"}
+    # The same content goes to the same set, whatever its name.
+    assert categories == [found[f"t.{i}"]["category"] for i in range(12)]
+
+    result = CliRunner().invoke(
+        cli,
+        ["apikey", "revoke", ei_project.key],
+        env={
+            "CAPTUREHUB_DATA_DIR": str(ei_project.server.data_dir),
+            **(
+                {"CAPTUREHUB_DATABASE_URL": ei_project.server.process.database_url}
+                if ei_project.server.process.database_url
+                else {}
+            ),
+        },
+    )
+    assert result.exit_code == 0, result.output
+    refused = upload(ei_project, [("late.csv", b"timestamp,a\n0,1\n10,2\n")])
+    assert refused.status_code == 401
+    assert refused.json() == {"success": False, "error": "Invalid API key"}
