@@ -35,8 +35,12 @@ class BearerOrSession(HTTPBearer):
         return cookie_credentials(request)
 
 
-# auto_error=False: a missing header must give our 401 shape, not FastAPI's 403.
-bearer_scheme = BearerOrSession(auto_error=False, description="An access token or an API key.")
+# auto_error=False: a missing header must give our 401 shape, not FastAPI's 403. The OpenAPI
+# scheme keeps its name "HTTPBearer": API clients use the bearer token; the cookie is only the
+# web UI's, so generated clients and the documented security scheme do not change.
+bearer_scheme = BearerOrSession(
+    auto_error=False, scheme_name="HTTPBearer", description="An access token or an API key."
+)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
