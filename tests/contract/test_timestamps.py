@@ -121,6 +121,8 @@ def test_every_timestamp_has_the_wire_format(
     answers["POST capture-files"] = _ok(
         api.post(f"project/{p}/capture-files/", json={"capture_uuids": [c]})
     )
+    version = _ok(api.post(f"project/{p}/versions/", json={"name": "v1"}))
+    answers["POST versions"] = version
 
     ids = {
         "project_uuid": p,
@@ -131,6 +133,9 @@ def test_every_timestamp_has_the_wire_format(
         "segment_uuid": segments[0]["uuid"],
         "segmenter_id": str(segmenter["id"]),
         "configuration_uuid": configuration["uuid"],
+        "version": version["uuid"],
+        "old": version["uuid"],
+        "new": version["name"],
         "rest": "[subject]=[S01]/",
     }
     metadata_ids = {

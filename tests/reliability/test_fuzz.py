@@ -84,6 +84,7 @@ def fuzz_ids(server: RunningServer) -> dict[str, str]:
         ).json()[0]
         segmenter = api.post(f"project/{p}/segmenter/", json={"name": "S"}).json()
         config = api.post(f"project/{p}/captureconfiguration/", json={"name": "C"}).json()
+        version = api.post(f"project/{p}/versions/", json={"name": "V"}).json()
     return {
         "project_uuid": p,
         "capture_uuid": c,
@@ -95,6 +96,9 @@ def fuzz_ids(server: RunningServer) -> dict[str, str]:
         "configuration_uuid": config["uuid"],
         "meta_uuid": meta["uuid"],
         "meta_value_uuid": meta["label_values"][0]["uuid"],
+        "version": version["uuid"],
+        "old": version["uuid"],
+        "new": version["name"],
         "rest": "[M]=[m]/",
     }
 

@@ -68,7 +68,17 @@ def _unique(what: str) -> str:
 def team_a(server: RunningServer) -> Iterator[TeamA]:
     names = {
         k: _unique(k)
-        for k in ("project", "capture", "label", "value", "meta", "mvalue", "config", "segmenter")
+        for k in (
+            "project",
+            "capture",
+            "label",
+            "value",
+            "meta",
+            "mvalue",
+            "config",
+            "segmenter",
+            "version",
+        )
     }
     with client(server.url, server.token()) as api:
 
@@ -120,6 +130,7 @@ def team_a(server: RunningServer) -> Iterator[TeamA]:
                 json={"name": names["config"], "configuration": {"secret": names["config"]}},
             )
         )
+        version = ok(api.post(f"project/{p}/versions/", json={"name": names["version"]}))
     ids = {
         "project_uuid": p,
         "capture_uuid": c,
@@ -131,6 +142,9 @@ def team_a(server: RunningServer) -> Iterator[TeamA]:
         "segment_uuid": segment["uuid"],
         "segmenter_id": str(segmenter["id"]),
         "configuration_uuid": config["uuid"],
+        "version": version["uuid"],
+        "old": version["uuid"],
+        "new": version["name"],
         "rest": f"[{names['meta']}]=[{names['mvalue']}]/",
     }
     secrets = [*names.values(), hashlib.sha256(CSV).hexdigest()]
@@ -178,6 +192,7 @@ def _body(method: str, template: str, ids: dict[str, str]) -> dict[str, Any]:
         "/project/{project_uuid}/capture-files/": {"capture_uuids": [c]},
         "/project/{project_uuid}/label/": {"name": _unique("b-label")},
         "/project/{project_uuid}/metadata/": {"name": _unique("b-meta")},
+        "/project/{project_uuid}/versions/": {"name": _unique("b-version")},
         "/project/{project_uuid}/label/{label_uuid}/": {"name": _unique("b-label")},
         "/project/{project_uuid}/metadata/{label_uuid}/": {"name": _unique("b-meta")},
         "/project/{project_uuid}/label/{label_uuid}/labelvalue/": {"value": _unique("b")},
