@@ -12,7 +12,7 @@ from tests.ui.conftest import Browsing, WatchProject
 def test_create_and_delete_a_project(ui: Browsing) -> None:
     name = f"ui-project-{uuid.uuid4().hex[:8]}"
     ui.goto("/")
-    ui.page.get_by_label("Project name").fill(name)
+    ui.page.get_by_label("Project name", exact=True).fill(name)
     ui.page.get_by_role("button", name="Create project").click()
     row = ui.page.get_by_role("row").filter(has_text=name)
     expect(row).to_have_count(1)
@@ -28,7 +28,7 @@ def test_create_and_delete_a_project(ui: Browsing) -> None:
 
 def test_a_taken_name_is_refused_in_words(ui: Browsing, watch: WatchProject) -> None:
     ui.goto("/")
-    ui.page.get_by_label("Project name").fill(watch.name)
+    ui.page.get_by_label("Project name", exact=True).fill(watch.name)
     ui.page.get_by_role("button", name="Create project").click()
     expect(ui.page.get_by_role("alert")).to_contain_text("already has a project named")
 
