@@ -158,7 +158,9 @@ def bench_ui(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) ->
             "table_captures": sizes["lookup_captures"],
         }
         for name, values in runs.items():
-            figures[name] = statistics.median(values)
+            # Chromium does not always report a first contentful paint for a page (seen on a
+            # loaded machine): such a figure is None rather than a failed run.
+            figures[name] = statistics.median(values) if values else None
             figures[f"{name}_runs"] = [round(v, 1) for v in values]
         figures["capture_page_ratio"] = paired_ratio(
             figures, "capture_page_ms", "capture_page_small_ms"
