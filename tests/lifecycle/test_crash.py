@@ -23,11 +23,13 @@ from capturehub.server.captures.processing import pending_captures, process_capt
 from capturehub.server.context import AppContext
 from capturehub.server.db import upgrade
 from capturehub.server.fsck import fsck
+from capturehub.server.jobs import DELETE_BLOBS, delete_blobs
 from capturehub.server.models import Capture, Project
 from capturehub.server.projects import service as projects
 from capturehub.server.projects.schemas import ProjectCreate
 from capturehub.server.runtime import build_context
 from capturehub.server.storage_keys import project_prefix
+from capturehub.storage import StoreUnavailable
 from tests.conftest import BACKENDS, REPO_ROOT, require_backend
 from tests.lifecycle.scenarios import (
     NEW,
@@ -163,3 +165,72 @@ def test_a_kill_at_any_step(world: World, step: str) -> None:
     finally:
         context.db.dispose()
     assert captures == {name: sha256(data) for name, data in EXPECTED[step].items()}
+
+
+class _CommitThenStop:
+    """A writer whose commit reaches the store and then loses its answer: what an S3 complete
+    call does when the store stops right after doing it."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
+
+    def commit(self) -> None:
+        self._writer.commit()
+        raise StoreUnavailable("the object store did not answer")
+
+
+def _commit_then_stop(context: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_writer = context.blobs.writer
+    monkeypatch.setattr(context.blobs, "writer", lambda key: _CommitThenStop(real_writer(key)))
+
+
+def test_a_commit_that_raised_after_storing_leaves_no_orphan(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context = build_context(world.settings())
+    try:
+        _commit_then_stop(context, monkeypatch)
+        with pytest.raises(StoreUnavailable):
+            upload(context, world, "new.csv", NEW)
+        monkeypatch.undo()
+        found = fsck(context, min_age_seconds=0)
+        assert found.clean, found  # the stored file was deleted, not left as an orphan
+        captures = _recover_and_check(context, world)
+    finally:
+        context.db.dispose()
+    assert captures == {"kept.csv": sha256(ORIGINAL)}
+
+
+def test_a_store_that_stops_during_an_upload_leaves_its_file_to_the_delete_job(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context = build_context(world.settings())
+    queued: list[tuple[str, dict[str, Any]]] = []
+    try:
+        _commit_then_stop(context, monkeypatch)
+
+        def stopped(_key: str) -> None:
+            raise StoreUnavailable("the object store is unreachable")
+
+        monkeypatch.setattr(context.blobs, "delete", stopped)
+        monkeypatch.setattr(
+            context.jobs, "enqueue", lambda name, arguments: queued.append((name, arguments))
+        )
+        with pytest.raises(StoreUnavailable):  # the client hears the store, not the cleanup
+            upload(context, world, "new.csv", NEW)
+        monkeypatch.undo()
+        assert [name for name, _ in queued] == [DELETE_BLOBS]
+        keys = queued[0][1]["keys"]
+        assert any("/original-" in key for key in keys), keys
+        before = fsck(context, min_age_seconds=0)
+        assert [key for key in before.orphan_blobs if "/original-" in key] == [
+            key for key in keys if "/original-" in key
+        ]
+        delete_blobs(context.blobs, keys=keys)  # what the job does once the store answers
+        captures = _recover_and_check(context, world)
+    finally:
+        context.db.dispose()
+    assert captures == {"kept.csv": sha256(ORIGINAL)}

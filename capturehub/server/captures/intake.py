@@ -7,7 +7,9 @@ order that a crash at any point cannot turn into a lost capture:
    kept: the write is aborted;
 3. the file is committed (durable, then visible under its key);
 4. the row is inserted (or, for a replacement, pointed at the new file) in one transaction;
-   when that fails the new blobs are deleted;
+   when that fails the new blobs are deleted. A commit that fails may still have happened
+   (the store took the request, then stopped answering), so a failed commit deletes the keys
+   too; a store that does not answer leaves them to the "delete blobs" job;
 5. the capture is queued for processing; if that is lost (or the broker does not answer),
    the housekeeping finds the row still SENT and queues it again. A broker known to be down
    refuses the upload at step 2 instead (503), so the client retries a clean upload.
@@ -23,6 +25,7 @@ writer, delete a blob, or make a key.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -73,7 +76,9 @@ class IncomingFile:
         self._context = context
         self.files = files
         self._writer: BlobWriter | None = None
-        self._committed = False
+        # Set once the commit is asked for: from then on the file may be stored even if the
+        # commit raised (an S3 complete call that timed out after the store had done it).
+        self._maybe_committed = False
 
     def open_writer(self) -> BlobWriter:
         """The writer the upload's bytes are streamed into (called once, by the parser)."""
@@ -82,18 +87,25 @@ class IncomingFile:
 
     def commit(self) -> None:
         assert self._writer is not None, "no file was received"
+        self._maybe_committed = True
         self._writer.commit()
-        self._committed = True
 
     def discard(self) -> None:
-        """Forget the file: abort the write, or delete the blobs once committed."""
-        if self._committed:
-            for key in self.files.keys:
-                self._context.blobs.delete(key)
-            self._committed = False
-        elif self._writer is not None:
-            self._writer.abort()
-        self._writer = None
+        """Forget the file: abort the write, and delete its blobs once a commit was tried.
+
+        Never raises for a store that does not answer: the blobs are then left to the "delete
+        blobs" job (or, that lost too, to ``capturehub fsck --repair``), and the error that
+        made us discard the file is the one the client hears.
+        """
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.abort()  # after a commit it does nothing; after a failed one it may help
+            except StoreUnavailable:
+                log.warning("an upload to %s could not be aborted", self.files.original)
+        if self._maybe_committed:
+            self._maybe_committed = False
+            forget_blobs(self._context, self.files.keys, f"upload {self.files.original}")
 
     def __enter__(self) -> IncomingFile:
         return self
@@ -106,6 +118,22 @@ class IncomingFile:
     ) -> None:
         if exc is not None:
             self.discard()
+
+
+def forget_blobs(context: AppContext, keys: Sequence[str], owner: str) -> None:
+    """Delete blobs no row refers to. A store that does not answer leaves them to the
+    "delete blobs" job, and a broker that does not answer either to ``capturehub fsck
+    --repair``: the caller's work is done either way, so nothing here raises for them."""
+    if not keys:
+        return
+    try:
+        delete_blobs(context.blobs, keys=keys)
+    except StoreUnavailable:
+        log.warning("%s: its files will be deleted later", owner)
+        try:
+            delete_blobs_later(context.jobs, keys=keys)
+        except QueueUnavailable:
+            log.warning("%s: its files are left for capturehub fsck --repair", owner)
 
 
 class CaptureLifecycle:
@@ -151,7 +179,7 @@ class CaptureLifecycle:
                 # the client's retry is a clean new upload, not a duplicate of a kept one.
                 self._context.jobs.check_available()
             incoming.commit()
-            # store_upload deletes the blobs itself when it refuses the row.
+            # A refused row leaves the file to `incoming`, which deletes it on the way out.
             capture, configuration = service.store_upload(
                 self._context,
                 caller,
@@ -223,8 +251,9 @@ class CaptureLifecycle:
                     self._context, caller, project_uuid, capture_uuid, changes
                 )
         # Row first, files second: a crash here leaves orphans (fsck), never a lost file.
-        for key in unused:
-            self._context.blobs.delete(key)
+        # The change is done once the row is: a store that does not answer now must not
+        # turn it into an error, so the old files are left to the "delete blobs" job.
+        forget_blobs(self._context, unused, f"capture {capture_uuid}")
         self._queue_if_waiting(capture)
         return capture, configuration
 
@@ -233,15 +262,8 @@ class CaptureLifecycle:
     def delete(self, caller: Caller, project_uuid: str, capture_uuid: str) -> None:
         """Delete one capture: its row, then its blobs."""
         keys = service.delete_capture_row(self._context, caller, project_uuid, capture_uuid)
-        try:
-            delete_blobs(self._context.blobs, keys=keys)
-        except StoreUnavailable:
-            # The row is gone, so the capture is: its files go once the store answers.
-            log.warning("capture %s: its files will be deleted later", capture_uuid)
-            try:
-                delete_blobs_later(self._context.jobs, keys=keys)
-            except QueueUnavailable:
-                log.warning("capture %s: left for capturehub fsck --repair", capture_uuid)
+        # The row is gone, so the capture is: its files go now or once the store answers.
+        forget_blobs(self._context, keys, f"capture {capture_uuid}")
 
     def delete_project(self, caller: Caller, project_uuid: str) -> None:
         """Delete a project with its captures: the rows in one transaction, then every blob

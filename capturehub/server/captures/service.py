@@ -143,53 +143,49 @@ def store_upload(
 ) -> tuple[Capture, str | None]:
     """Insert the row for a committed upload (processing it first when not asynchronous).
 
-    On any refusal the upload's blobs are deleted before the error propagates.
+    On any refusal the error propagates and the caller (the lifecycle's incoming file)
+    deletes the upload's blobs.
     """
     measurement = None
     files = CaptureFiles.of(upload.blob_key)
     columnar_key = files.columnar
-    try:
-        if not upload.asynchronous:
-            try:
-                measurement = measure_and_store(context, files, upload.format)
-            except IngestError as exc:
-                raise BadRequest(str(exc), data={"file": [str(exc)]}) from exc
-        with context.db.session() as session:
-            project = get_project(session, caller, project_uuid)
-            configuration_id = resolve_configuration(session, project, upload.configuration_uuid)
-            if upload.hooks is not None:
-                upload.hooks.before_insert(session, project, upload)
-            capture = Capture(
-                uuid=upload.capture_uuid,
-                project_id=project.id,
-                name=upload.name,
-                format=upload.format,
-                file_size=upload.file_size,
-                sha256=upload.sha256,
-                blob_key=upload.blob_key,
-                set_sample_rate=upload.set_sample_rate,
-                calculated_sample_rate=upload.calculated_sample_rate,
-                capture_configuration_id=configuration_id,
-                task_state="SENT",
-            )
-            if measurement is not None:
-                mismatch = schema_mismatch(project, measurement)
-                if mismatch:
-                    raise BadRequest(mismatch, data={"file": [mismatch]})
-                apply_measurement(session, capture, project, measurement, columnar_key=columnar_key)
-            session.add(capture)
-            try:
-                session.flush()
-            except IntegrityError as exc:
-                raise duplicate_name(upload.name) from exc
-            count_captures(session, project.id, +1)
-            if upload.hooks is not None:
-                upload.hooks.after_insert(session, project, capture)
-            return capture, upload.configuration_uuid
-    except BaseException:
-        context.blobs.delete(upload.blob_key)
-        context.blobs.delete(columnar_key)
-        raise
+    if not upload.asynchronous:
+        try:
+            measurement = measure_and_store(context, files, upload.format)
+        except IngestError as exc:
+            raise BadRequest(str(exc), data={"file": [str(exc)]}) from exc
+    with context.db.session() as session:
+        project = get_project(session, caller, project_uuid)
+        configuration_id = resolve_configuration(session, project, upload.configuration_uuid)
+        if upload.hooks is not None:
+            upload.hooks.before_insert(session, project, upload)
+        capture = Capture(
+            uuid=upload.capture_uuid,
+            project_id=project.id,
+            name=upload.name,
+            format=upload.format,
+            file_size=upload.file_size,
+            sha256=upload.sha256,
+            blob_key=upload.blob_key,
+            set_sample_rate=upload.set_sample_rate,
+            calculated_sample_rate=upload.calculated_sample_rate,
+            capture_configuration_id=configuration_id,
+            task_state="SENT",
+        )
+        if measurement is not None:
+            mismatch = schema_mismatch(project, measurement)
+            if mismatch:
+                raise BadRequest(mismatch, data={"file": [mismatch]})
+            apply_measurement(session, capture, project, measurement, columnar_key=columnar_key)
+        session.add(capture)
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise duplicate_name(upload.name) from exc
+        count_captures(session, project.id, +1)
+        if upload.hooks is not None:
+            upload.hooks.after_insert(session, project, capture)
+        return capture, upload.configuration_uuid
 
 
 @dataclass
