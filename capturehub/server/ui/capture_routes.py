@@ -12,7 +12,7 @@ from capturehub.server.bodies import GuardedRoute
 from capturehub.server.captures.schemas import TASK_STATES
 from capturehub.server.context import get_context
 from capturehub.server.errors import NotFound
-from capturehub.server.ui import capture_page, project_page
+from capturehub.server.ui import capture_page, project_page, versions_page
 from capturehub.server.ui.capture_table import PAGE_SIZES, TableParams, load_table
 from capturehub.server.ui.routes import not_found_page
 from capturehub.server.ui.session import ThisViewer
@@ -26,9 +26,10 @@ def project_overview(request: Request, project_uuid: str, viewer: ThisViewer) ->
     try:
         with get_context(request).db.read() as session:
             overview = project_page.load_overview(session, viewer.caller, project_uuid)
+            versions = versions_page.project_versions(session, viewer.caller, project_uuid)
     except NotFound:
         return not_found_page(request, viewer, "No such project in your team.")
-    return render(request, "project.html", viewer=viewer, overview=overview)
+    return render(request, "project.html", viewer=viewer, overview=overview, versions=versions)
 
 
 @router.get("/projects/{project_uuid}/captures/")

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import QueryParams
 
 from capturehub.server.auth.service import Caller
 from capturehub.server.captures.query import ORDERINGS, CaptureListQuery
@@ -22,7 +23,7 @@ from capturehub.server.captures.schemas import TASK_STATES
 from capturehub.server.db import id_among
 from capturehub.server.errors import BadRequest
 from capturehub.server.listing import Page
-from capturehub.server.metadata.filters import MetadataFilter
+from capturehub.server.metadata.filters import MetadataFilter, parse_filters
 from capturehub.server.models import CaptureMetadataValue, Label, LabelValue, Project
 from capturehub.server.projects.service import get_project
 
@@ -50,6 +51,40 @@ def parse_where(text: str) -> list[MetadataFilter]:
             MetadataFilter(key=match["key"], operator=_OPERATORS[match["op"]], raw=match["value"])
         )
     return filters
+
+
+_SYMBOLS = {operator: symbol for symbol, operator in _OPERATORS.items()}
+
+
+def version_where(params: TableParams) -> dict[str, str]:
+    """The table's filter as a dataset version's ``where`` (the capture list's query
+    parameters, versions/service.py): the version then holds exactly the captures the table
+    lists, on all its pages. The one place where the table's words become the list's.
+
+    A ``where`` holds each parameter once, so a filter that compares one key the same way
+    twice with different values is refused in words rather than silently narrowed."""
+    where: dict[str, str] = {}
+    if params.name:
+        where["name__contains"] = params.name
+    if params.state:
+        where["task_state"] = params.state
+    for item in parse_where(params.where):
+        parameter = item.parameter
+        if parse_filters(QueryParams({parameter: item.raw})) != [item]:
+            # A key such as "Size__in" would be read back as "Size" with the operator "in".
+            raise BadRequest(
+                f"The metadata key {item.key!r} ends like a filter operator, so a version "
+                "cannot hold this filter; filter the captures through the API instead."
+            )
+        earlier = where.get(parameter)
+        if earlier is not None and earlier != item.raw:
+            symbol = _SYMBOLS[item.operator]
+            raise BadRequest(
+                f"The filter has {item.key}{symbol}{earlier} and {item.key}{symbol}{item.raw}; "
+                "a version keeps one value per key and comparison: keep one of them."
+            )
+        where[parameter] = item.raw
+    return where
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,84 @@
+"""What the pages show of a project's dataset versions: the list on the project page (newest
+first), one version's counts, and a version's filter in the table's words. The versions
+themselves are made, read and deleted by capturehub/server/versions/service.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from capturehub.server.auth.service import Caller
+from capturehub.server.metadata.filters import PREFIX
+from capturehub.server.models import DatasetVersion, Project
+from capturehub.server.projects.service import get_project
+from capturehub.server.versions import service as versions
+
+SHORT_HASH = 12
+_SYMBOLS = {"": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "in": " in ", "exists": " "}
+_WORDS = {"name": "name is ", "name__contains": "name contains ", "task_state": "state "}
+
+
+def filter_words(where: dict[str, Any] | None) -> str:
+    """``{"name__contains": "ROW", "metadata.Age__gte": "30"}`` as "name contains ROW;
+    Age>=30" (the table's own syntax for what it can filter)."""
+    if not where:
+        return "the whole project"
+    parts = []
+    for key, value in where.items():
+        if key.startswith(PREFIX):
+            name, separator, operator = key[len(PREFIX) :].rpartition("__")
+            if not separator or operator not in _SYMBOLS:
+                name, operator = key[len(PREFIX) :], ""
+            if operator == "exists":
+                parts.append(
+                    f"{name} {'set' if str(value).lower() in ('true', '1', 'yes') else 'not set'}"
+                )
+            else:
+                parts.append(f"{name}{_SYMBOLS[operator]}{value}")
+        else:
+            parts.append(f"{_WORDS.get(key, key + ' ')}{value}")
+    return "; ".join(parts)
+
+
+@dataclass
+class VersionRow:
+    version: DatasetVersion
+
+    @property
+    def short_hash(self) -> str:
+        return self.version.content_hash[:SHORT_HASH]
+
+    @property
+    def filter(self) -> str:
+        return filter_words(self.version.where)
+
+    @property
+    def label_rows(self) -> list[tuple[str, str, int]]:
+        """(label, value, segments) for every label value the version's segments hold."""
+        return [
+            (label, value, int(count))
+            for label, counts in sorted((self.version.label_counts or {}).items())
+            for value, count in sorted(counts.items())
+        ]
+
+
+def project_versions(session: Session, caller: Caller, project_uuid: str) -> list[VersionRow]:
+    """The project's versions, newest first."""
+    found = versions.list_versions(session, caller, project_uuid)  # oldest first
+    return [VersionRow(version) for version in reversed(found)]
+
+
+@dataclass
+class VersionView:
+    project: Project
+    row: VersionRow
+
+
+def load_version(session: Session, caller: Caller, project_uuid: str, version: str) -> VersionView:
+    project = get_project(session, caller, project_uuid)
+    return VersionView(
+        project=project,
+        row=VersionRow(versions.get_version(session, caller, project_uuid, version)),
+    )

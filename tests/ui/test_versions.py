@@ -1,0 +1,244 @@
+"""Dataset versions in the UI: made from the capture table's current filter (and holding
+exactly the captures the table shows), listed on the project page with their counts and
+hash, opened, deleted; refusals in words; user strings escaped."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from capturehub.server.errors import BadRequest
+from capturehub.server.ui.capture_table import TableParams, version_where
+from tests.ui.conftest import Browsing, WatchProject
+from tests.ui.helpers import new_project, session_cookie
+
+
+def shown_names(ui: Browsing) -> set[str]:
+    return set(ui.page.locator("#captures tbody td:nth-child(2) a").all_inner_texts())
+
+
+def version_json(http: httpx.Client, project: str, name: str) -> dict[str, Any]:
+    response = http.get(f"project/{project}/versions/{name}/")
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+def version_names(http: httpx.Client, project: str, name: str) -> set[str]:
+    response = http.get(f"project/{project}/versions/{name}/capture/")
+    assert response.status_code == 200, response.text
+    return {capture["name"] for capture in response.json()}
+
+
+def make_version(ui: Browsing, name: str, description: str = "") -> None:
+    panel = ui.page.locator("#make-version-panel")
+    if panel.get_attribute("open") is None:
+        panel.get_by_text("Make a version of these captures").click()
+    ui.page.get_by_label("Version name").fill(name)
+    ui.page.get_by_label("Description").fill(description)
+    ui.page.get_by_role("button", name="Make version").click()
+
+
+def test_the_table_filter_becomes_the_version_where() -> None:
+    params = TableParams(name="pen", state="SUCCESS", where="Side=1; Age>=30; Age<40; Age>=30")
+    assert version_where(params) == {
+        "name__contains": "pen",
+        "task_state": "SUCCESS",
+        "metadata.Side": "1",
+        "metadata.Age__gte": "30",
+        "metadata.Age__lt": "40",
+    }
+    assert version_where(TableParams()) == {}
+    with pytest.raises(BadRequest, match="Subject=S01 and Subject=S02"):
+        version_where(TableParams(where="Subject=S01; Subject=S02"))
+    with pytest.raises(BadRequest, match="ends like a filter operator"):
+        version_where(TableParams(where="Size__in=3"))
+
+
+def test_a_version_of_the_filtered_table_holds_exactly_its_captures(
+    ui: Browsing, watch: WatchProject
+) -> None:
+    p = watch.uuid
+    ui.goto(f"projects/{p}/captures/?size=200")
+    ui.page.get_by_label("Name contains").fill("pen")
+    ui.page.get_by_label("State").select_option("SUCCESS")
+    ui.page.get_by_label("Metadata filter").fill("Side=1")
+    ui.page.get_by_role("button", name="Filter").click()
+    expected = {name for name in watch.names(Side="1") if "PEN" in name.upper()}
+    assert 0 < len(expected) < len(watch.manifest)
+    expect(ui.page.locator("#match-count")).to_have_text(f"{len(expected)} captures")
+    assert shown_names(ui) == expected
+
+    name = f"pen-side1-{uuid.uuid4().hex[:6]}"
+    make_version(ui, name, "PEN on the right wrist")
+    outcome = ui.page.locator("#version-outcome").get_by_role("status")
+    expect(outcome).to_contain_text(f"Made version {name}: {len(expected)} captures")
+
+    entries = [e for e in watch.manifest if Path(e["file"]).name in expected]
+    per_value = Counter(s["value"] for e in entries for s in e["segments"])
+    with ui.api() as http:
+        assert version_names(http, p, name) == expected  # exactly what the table showed
+        made = version_json(http, p, name)
+    assert made["where"] == {
+        "name__contains": "pen",
+        "task_state": "SUCCESS",
+        "metadata.Side": "1",
+    }
+    assert made["captures"] == len(expected)
+    assert made["segments"] == sum(per_value.values())
+    assert made["labels"] == {"Exercise": dict(per_value)}
+
+    ui.goto(f"projects/{p}/")
+    row = ui.page.locator("#version-table tbody tr").filter(
+        has=ui.page.get_by_role("link", name=name, exact=True)
+    )
+    expect(row.locator('[data-field="captures"]')).to_have_text(f"{len(expected):,}")
+    expect(row.locator('[data-field="samples"]')).to_have_text(f"{made['samples']:,}")
+    expect(row.locator('[data-field="segments"]')).to_have_text(f"{made['segments']:,}")
+    expect(row.locator('[data-field="description"]')).to_have_text("PEN on the right wrist")
+    expect(row.locator('[data-field="filter"]')).to_have_text(
+        "name contains pen; state SUCCESS; Side=1"
+    )
+    hash_cell = row.locator('[data-field="hash"]')
+    expect(hash_cell).to_have_text(made["content_hash"][:12])
+    expect(hash_cell).to_have_attribute("title", made["content_hash"])
+
+    # Opened: the version page counts segments per label value.
+    row.get_by_role("link", name=name, exact=True).click()
+    expect(ui.page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+    expect(ui.page.locator("#content-hash")).to_have_text(made["content_hash"])
+    expect(ui.page.locator("#version-captures")).to_have_text(f"{len(expected):,}")
+    labels = ui.page.get_by_role("table", name="Segments per label value")
+    for value, count in per_value.items():
+        expect(labels.get_by_role("row").filter(has_text=value)).to_contain_text(f"{count:,}")
+
+    # Deleted from the project page, after a second click.
+    ui.goto(f"projects/{p}/")
+    row.get_by_text("Delete…").click()
+    row.get_by_role("button", name=f"Delete version {name}").click()
+    expect(ui.page.locator("#versions").get_by_role("status")).to_have_text(
+        f"Deleted version {name}."
+    )
+    expect(ui.page.get_by_role("link", name=name, exact=True)).to_have_count(0)
+    with ui.api() as http:
+        assert http.get(f"project/{p}/versions/{name}/").status_code == 404
+        # The project's captures stay.
+        assert len(http.get(f"project/{p}/capture/").json()) == len(watch.manifest)
+
+
+def test_a_range_filter_makes_the_version_the_table_shows(ui: Browsing, shared_data: Path) -> None:
+    sources = sorted((shared_data / "watch" / "captures").glob("*.csv"))[:4]
+    with ui.api() as http:
+        project = new_project(http, f"version-ranges-{uuid.uuid4().hex[:8]}")
+        p = project["uuid"]
+        assert http.post(
+            f"project/{p}/metadata/", json={"name": "Age", "type": "integer", "is_dropdown": False}
+        ).is_success
+        for source, age in zip(sources, [25, 30, 39, 40], strict=True):
+            with source.open("rb") as file:
+                created = http.post(
+                    f"project/{p}/capture/",
+                    data={"name": source.name, "asynchronous": "False"},
+                    files={"file": (source.name, file)},
+                ).json()
+            response = http.post(
+                f"v2/project/{p}/capture/{created['uuid']}/metadata-relationship/",
+                json={"label": "Age", "label_value": age},
+            )
+            assert response.status_code == 201, response.text
+    ui.goto(f"projects/{p}/captures/?where=Age%3E%3D30%3B+Age%3C40")
+    expect(ui.page.locator("#match-count")).to_have_text("2 captures")
+    make_version(ui, "thirties")
+    expect(ui.page.locator("#version-outcome")).to_contain_text("Made version thirties: 2 captures")
+    with ui.api() as http:
+        assert version_names(http, p, "thirties") == {sources[1].name, sources[2].name}
+        assert version_json(http, p, "thirties")["where"] == {
+            "metadata.Age__gte": "30",
+            "metadata.Age__lt": "40",
+        }
+
+
+def test_refusals_are_shown_in_words(ui: Browsing, watch: WatchProject) -> None:
+    p = watch.uuid
+    taken = f"taken-{uuid.uuid4().hex[:6]}"
+    with ui.api() as http:
+        response = http.post(f"project/{p}/versions/", json={"name": taken, "where": {"name": "x"}})
+        assert response.status_code == 201, response.text
+    ui.goto(f"projects/{p}/captures/?where=Subject%3DS01")
+    make_version(ui, taken)
+    alert = ui.page.locator("#version-outcome").get_by_role("alert")
+    expect(alert).to_have_text(
+        f"The project already has a version named {taken!r}; version names are never reused "
+        "(delete it first, or choose another name)."
+    )
+    make_version(ui, "   ")
+    expect(alert).to_have_text("The version name cannot be empty.")
+
+    # A filter the table itself cannot apply: the same words, and no version.
+    ui.goto(f"projects/{p}/captures/?where=Colour%3Dred")
+    refused = f"colour-{uuid.uuid4().hex[:6]}"
+    make_version(ui, refused)
+    expect(ui.page.locator("#version-outcome").get_by_role("alert")).to_contain_text(
+        "Unknown metadata key 'Colour'"
+    )
+    with ui.api() as http:
+        assert http.get(f"project/{p}/versions/{refused}/").status_code == 404
+        assert http.delete(f"project/{p}/versions/{taken}/").status_code == 204
+
+
+def test_version_names_and_descriptions_render_as_text(ui: Browsing, watch: WatchProject) -> None:
+    p = watch.uuid
+    name = f"<img src=x onerror=alert(1)> {uuid.uuid4().hex[:6]}"
+    description = "<script>alert(2)</script><b>bold</b>"
+    ui.goto(f"projects/{p}/captures/?where=Subject%3DS03")
+    make_version(ui, name, description)
+    expect(ui.page.locator("#version-outcome").get_by_role("status")).to_contain_text(name)
+    ui.goto(f"projects/{p}/")
+    link = ui.page.get_by_role("link", name=name, exact=True)
+    expect(link).to_be_visible()
+    row = ui.page.locator("#version-table tbody tr").filter(has=link)
+    expect(row.locator('[data-field="description"]')).to_have_text(description)
+    link.click()
+    expect(ui.page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+    expect(ui.page.locator("#version-description")).to_have_text(description)
+    assert ui.page.locator("main img, main script, main b").count() == 0
+    # Deleted from its own page (a plain form): back to the project page without it.
+    ui.page.get_by_text("Delete this version…").click()
+    ui.page.get_by_role("button", name=f"Delete version {name}").click()
+    expect(ui.page.get_by_role("heading", name="Versions")).to_be_visible()
+    expect(ui.page.get_by_role("link", name=name, exact=True)).to_have_count(0)
+    assert ui.dialogs == []
+
+
+def test_making_and_deleting_need_the_csrf_token(ui: Browsing, watch: WatchProject) -> None:
+    p = watch.uuid
+    name = f"csrf-{uuid.uuid4().hex[:6]}"
+    cookie = session_cookie(ui.server.url, ui.server.main)
+    with httpx.Client(
+        base_url=ui.server.url, cookies={"capturehub_session": cookie}, timeout=60
+    ) as browser:
+        made = browser.post(f"projects/{p}/versions/", data={"version_name": name})
+        assert made.status_code == 403, made.text
+        with ui.api() as http:
+            assert http.get(f"project/{p}/versions/{name}/").status_code == 404
+            assert http.post(f"project/{p}/versions/", json={"name": name}).status_code == 201
+        page = browser.get(f"projects/{p}/")
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+        assert token, page.text
+        refused = browser.post(f"projects/{p}/versions/{name}/delete/")
+        assert refused.status_code == 403, refused.text
+        deleted = browser.post(
+            f"projects/{p}/versions/{name}/delete/",
+            data={"csrf_token": token.group(1)},
+            follow_redirects=False,
+        )
+        assert deleted.status_code == 303, deleted.text
+    with ui.api() as http:
+        assert http.get(f"project/{p}/versions/{name}/").status_code == 404
