@@ -723,7 +723,9 @@ def bench_lookups(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[st
     process = new_server(backend, server_dir)
     try:
         api = logged_in(process)
-        project, uuids, _label = seed_project(process, api, captures, 0)
+        project, uuids, _label = seed_project(
+            process, api, captures, 0, set_based=bool(sizes.get("lookup_set_based"))
+        )
         base = f"project/{project}/capture/"
         rng = random.Random(11)
         requests: dict[str, Callable[[], httpx.Response]] = {
@@ -810,7 +812,9 @@ def bench_load(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[str, 
     process = new_server(backend, server_dir)
     try:
         api = logged_in(process)
-        project, uuids, _label = seed_project(process, api, captures, 0)
+        project, uuids, _label = seed_project(
+            process, api, captures, 0, set_based=bool(sizes.get("lookup_set_based"))
+        )
         base = f"project/{project}/capture/"
         headers = dict(api.headers)
         api.close()
@@ -1100,6 +1104,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--load-seconds", type=int, default=None, help="load: how long they run (full: 300)"
     )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        help="lookups: captures in the project, loaded set-based (PostgreSQL; e.g. 1000000)",
+    )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "full"
     sizes = dict(SIZES[mode])
@@ -1107,6 +1117,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes["load_clients"] = args.load_clients
     if args.load_seconds is not None:
         sizes["load_seconds"] = args.load_seconds
+    if args.scale is not None:
+        sizes["lookup_captures"] = args.scale
+        sizes["lookup_set_based"] = 1
     repeat = args.repeat or (1 if args.smoke else 5)
     workdir = args.workdir or Path(tempfile.gettempdir()) / f"capturehub-bench-{mode}"
     workdir.mkdir(parents=True, exist_ok=True)

@@ -143,10 +143,17 @@ def populate(
 
 
 def seed_project(
-    process: Any, api: httpx.Client, captures: int, segments: int, name: str = "bench"
+    process: Any,
+    api: httpx.Client,
+    captures: int,
+    segments: int,
+    name: str = "bench",
+    set_based: bool = False,
 ) -> tuple[str, list[str], dict[str, Any]]:
     """A project with ``captures`` captures, ``segments`` segments of label Activity and the
-    five METADATA_KEYS set on every capture; returns (project uuid, capture uuids, label)."""
+    five METADATA_KEYS set on every capture; returns (project uuid, capture uuids, label).
+    ``set_based``: the rows are made by the database (PostgreSQL, no segments), for a million
+    captures; the uuids returned are then a sample of 10,000."""
     p = api.post("project/", json={"name": name}).json()["uuid"]
     label = api.post(
         f"project/{p}/label/",
@@ -171,7 +178,12 @@ def seed_project(
     context = process.context()
     try:
         started = time.perf_counter()
-        uuids = populate(context, p, label, keys, captures, segments)
+        if set_based:
+            from benchmarks.lookup_scale import populate_set_based
+
+            uuids = populate_set_based(context, p, keys, captures)
+        else:
+            uuids = populate(context, p, label, keys, captures, segments)
         # What the server's housekeeping (SQLite) or autovacuum (PostgreSQL) does shortly
         # after a bulk load: without statistics the planner guesses a handful of rows per
         # table and picks nested loops. Autovacuum also vacuums a table after many inserts

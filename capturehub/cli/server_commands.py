@@ -29,10 +29,39 @@ def _settings(data_dir: Path | None) -> Settings:
         raise click.ClickException(
             "The server is not installed; run: pip install 'capturehub[server]'"
         ) from exc
+    from pydantic import ValidationError
+
     overrides: dict[str, Any] = {}
     if data_dir is not None:
         overrides["data_dir"] = data_dir
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        # One line per setting, by the environment variable a person would correct.
+        problems = [
+            f"  CAPTUREHUB_{'_'.join(str(p) for p in error['loc']).upper()}: "
+            f"{str(error['msg']).removeprefix('Value error, ')}"
+            for error in exc.errors()
+        ]
+        raise click.ClickException("invalid settings:\n" + "\n".join(problems)) from exc
+
+
+def check_storage(context: AppContext) -> None:
+    """Stop here, naming the setting, when the blob store refuses this configuration (a
+    missing bucket, refused credentials): better than a server that answers every upload
+    with an error. A store that does not answer at all may be starting: a warning only."""
+    from capturehub.storage import StoreMisconfigured, StoreUnavailable
+
+    try:
+        context.blobs.check()
+    except StoreMisconfigured as exc:
+        raise click.ClickException(f"file storage: {exc}") from exc
+    except StoreUnavailable as exc:
+        click.echo(
+            f"warning: the file storage did not answer ({exc}); requests that need a file "
+            "get 503 until it does. Check CAPTUREHUB_S3_ENDPOINT_URL if this lasts.",
+            err=True,
+        )
 
 
 def _context(settings: Settings) -> AppContext:
@@ -127,6 +156,7 @@ def serve(
         settings.workers = workers
     _raise_open_file_limit(settings.limit_concurrency + 256)
     context = _context(settings)
+    check_storage(context)
     first = ensure_first_user(context)
     base = f"http://{host}:{port}/"
     click.echo(

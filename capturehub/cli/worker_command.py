@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from capturehub.cli.server_commands import DATA_DIR_HELP, _settings
+from capturehub.cli.server_commands import DATA_DIR_HELP, _settings, check_storage
 
 
 @click.command("worker")
@@ -52,6 +52,7 @@ def worker(concurrency: int | None, data_dir: Path | None) -> None:
         settings.database_pool_size = 2 * threads + 2
     make_private()
     runtime = Runtime.from_settings(settings)
+    check_storage(runtime.context)
     jobs = runtime.context.jobs
     assert isinstance(jobs, CeleryQueue)
     runtime.start()

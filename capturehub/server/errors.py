@@ -21,7 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from capturehub.server.security_headers import SECURITY_HEADERS
-from capturehub.storage import StoreUnavailable
+from capturehub.storage import StoreMisconfigured, StoreUnavailable
 from capturehub.tasks import QueueUnavailable
 
 log = logging.getLogger("capturehub.server")
@@ -233,6 +233,20 @@ def install_error_handlers(app: FastAPI) -> None:
             503,
             "The server's file storage did not answer; retry in a moment.",
             headers={"Retry-After": "5"},
+        )
+
+    # The object store refuses this server's configuration (credentials, permissions, a
+    # missing bucket): the server's condition, not the request's, so a 503 as above, but one
+    # that only its operator can end; the log says which setting to correct.
+    @app.exception_handler(StoreMisconfigured)
+    async def _store_refused(_request: Request, exc: StoreMisconfigured) -> JSONResponse:
+        log.error("blob store refused this server's configuration: %s", exc)
+        return error_response(
+            503,
+            "The server's file storage refused its request: its S3 credentials or bucket are "
+            "not set up right (the server log says which setting). Nothing was stored; tell "
+            "the server's operator, then retry.",
+            headers={"Retry-After": "60"},
         )
 
     @app.exception_handler(Exception)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -191,6 +192,20 @@ class Settings(BaseSettings):
     def _check_storage_url(cls, value: str | None) -> str | None:
         if value and not (value.startswith("file:///") or value.startswith("s3://")):
             raise ValueError("use file:///absolute/folder or s3://bucket/prefix")
+        if value and value.startswith("s3://"):
+            from capturehub.storage.s3 import parse_s3_url  # no boto3 import at this point
+
+            parse_s3_url(value)  # a bucket name S3 would refuse stops the server here
+        return value
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _check_s3_endpoint_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"use http://host:port or https://host, not {value!r}")
         return value
 
     @field_validator("broker_url")

@@ -6,7 +6,20 @@ derived from user-supplied names. :class:`LocalBlobStore` is the embedded defaul
 implements the same :class:`BlobStore` interface.
 """
 
-from capturehub.storage.base import BlobNotFound, BlobStore, BlobWriter, StoreUnavailable
+from capturehub.storage.base import (
+    BlobNotFound,
+    BlobStore,
+    BlobWriter,
+    StoreMisconfigured,
+    StoreUnavailable,
+)
 from capturehub.storage.local import LocalBlobStore
 
-__all__ = ["BlobNotFound", "BlobStore", "BlobWriter", "LocalBlobStore", "StoreUnavailable"]
+__all__ = [
+    "BlobNotFound",
+    "BlobStore",
+    "BlobWriter",
+    "LocalBlobStore",
+    "StoreMisconfigured",
+    "StoreUnavailable",
+]

@@ -17,6 +17,14 @@ class StoreUnavailable(Exception):
     later may succeed. The server answers 503 with Retry-After."""
 
 
+class StoreMisconfigured(StoreUnavailable):
+    """The store refuses this process's configuration (credentials refused, no permission, a
+    bucket that does not exist): waiting will not fix it, its operator must. A kind of
+    :class:`StoreUnavailable`, so work that needs the store is given back, not failed; the
+    server answers 503 naming the cause, and ``capturehub serve``/``worker`` refuse to start
+    (:meth:`BlobStore.check`). The message names the setting to correct."""
+
+
 class BlobWriter(abc.ABC):
     """Receives a blob's bytes in order; nothing is visible under the key until :meth:`commit`."""
 
@@ -33,6 +41,12 @@ class BlobWriter(abc.ABC):
 
 
 class BlobStore(abc.ABC):
+    def check(self) -> None:
+        """Raise :class:`StoreMisconfigured` when the store refuses this configuration (one
+        cheap request); a store that does not answer at all raises :class:`StoreUnavailable`.
+        Stores that cannot be misconfigured this way check nothing."""
+        return None
+
     @abc.abstractmethod
     def writer(self, key: str) -> BlobWriter: ...
 

@@ -15,6 +15,7 @@ Retry-After).
 from __future__ import annotations
 
 import builtins
+import re
 import shutil
 import tempfile
 import time
@@ -25,13 +26,32 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from capturehub.storage.base import BlobNotFound, BlobStore, BlobWriter, StoreUnavailable
+from capturehub.storage.base import (
+    BlobNotFound,
+    BlobStore,
+    BlobWriter,
+    StoreMisconfigured,
+    StoreUnavailable,
+)
 
 # S3's smallest part but the last is 5 MiB; 8 MiB parts keep a 20 GB upload far under the
 # 10,000-part limit (80 GB) and memory at one part per upload in progress.
 PART_SIZE = 8 * 1024 * 1024
 CHUNK_SIZE = 1024 * 1024
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+# Refusals of the configuration, not of one request: waiting will not fix them.
+_BAD_CREDENTIALS = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "InvalidClientTokenId",
+    "AuthorizationHeaderMalformed",
+}
+_NO_PERMISSION = {"AccessDenied", "AllAccessDisabled", "403", "Forbidden"}
+_NO_BUCKET = {"NoSuchBucket"}
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _T = TypeVar("_T")
 
 
@@ -79,7 +99,60 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     if parts.scheme != "s3" or not parts.netloc:
         raise ValueError(f"an S3 storage URL looks like s3://bucket/prefix, not {url!r}")
+    if not _BUCKET_NAME.fullmatch(parts.netloc) or ".." in parts.netloc:
+        raise ValueError(
+            f"{parts.netloc!r} is not a valid S3 bucket name (3 to 63 lowercase letters, "
+            "digits, dots and hyphens, starting and ending with a letter or digit)"
+        )
     return parts.netloc, parts.path.strip("/")
+
+
+def _error_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and its causes: boto3's transfers wrap the ClientError that says why."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def refusal(exc: BaseException, bucket: str, endpoint_url: str | None) -> str | None:
+    """What the person running the server must correct, when ``exc`` is the store refusing
+    this configuration (credentials, permissions, the bucket); else None."""
+    from botocore.exceptions import (
+        NoCredentialsError,
+        ParamValidationError,
+        PartialCredentialsError,
+    )
+
+    where = endpoint_url or "AWS S3"
+    for cause in _error_chain(exc):
+        if isinstance(cause, NoCredentialsError | PartialCredentialsError):
+            return (
+                f"no usable S3 credentials ({cause}): set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or give the machine an instance role)"
+            )
+        if isinstance(cause, ParamValidationError):
+            return f"the object store request is not valid ({cause}): check CAPTUREHUB_STORAGE_URL"
+        code = _error_code(cause)
+        if code in _NO_BUCKET:
+            return (
+                f"the bucket {bucket!r} of CAPTUREHUB_STORAGE_URL does not exist at {where}: "
+                "create it, or correct CAPTUREHUB_STORAGE_URL (or CAPTUREHUB_S3_ENDPOINT_URL)"
+            )
+        if code in _BAD_CREDENTIALS:
+            return (
+                f"{where} refused the S3 credentials ({code}): check AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) of this process"
+            )
+        if code in _NO_PERMISSION or _status(cause) == 403:
+            return (
+                f"{where} refused access to the bucket {bucket!r} ({code or 403}): check "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and that "
+                "they may list, read, write and delete in the bucket"
+            )
+    return None
 
 
 def make_client(endpoint_url: str | None = None, max_connections: int = 50) -> Any:
@@ -230,25 +303,54 @@ class S3BlobStore(BlobStore):
         return object_key[len(self.prefix) + 1 :] if self.prefix else object_key
 
     def _call(self, request: Callable[[], _T], key: str = "") -> _T:
-        """Run one request, translating "no such key" and "store unreachable"."""
+        """Run one request, translating "no such key", "store unreachable" and "store
+        refusing this configuration"."""
+        from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return request()
-        except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND or _error_code(exc) == "NoSuchUpload":
+        except (ClientError, BotoCoreError, Boto3Error) as exc:
+            cause = next(
+                (c for c in _error_chain(exc) if isinstance(c, ClientError | BotoCoreError)), exc
+            )
+            if _error_code(cause) in _NOT_FOUND or _error_code(cause) == "NoSuchUpload":
                 raise BlobNotFound(key) from exc
-            if _unavailable(exc):
+            refused = refusal(exc, self.bucket, self.endpoint_url)
+            if refused is not None:
+                raise StoreMisconfigured(refused) from exc
+            if _unavailable(cause):
                 raise StoreUnavailable(f"the object store did not answer: {exc}") from exc
             raise
-        except BotoCoreError as exc:
-            if _unavailable(exc):
-                raise StoreUnavailable(f"the object store is unreachable: {exc}") from exc
-            raise
+
+    def check(self) -> None:
+        """One HEAD of the bucket: raises :class:`StoreMisconfigured` naming the setting when
+        the bucket is missing or the credentials are refused."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call(lambda: self.client.head_bucket(Bucket=self.bucket))
+        except BlobNotFound as exc:  # a HEAD's 404 has no body, so no NoSuchBucket code
+            raise StoreMisconfigured(
+                refusal(
+                    ClientError({"Error": {"Code": "NoSuchBucket"}}, "HeadBucket"),
+                    self.bucket,
+                    self.endpoint_url,
+                )
+                or "no such bucket"
+            ) from exc
 
     def _head(self, key: str) -> dict[str, Any]:
         object_key = self.object_key(key)
-        return self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=object_key), key)
+        try:
+            return self._call(
+                lambda: self.client.head_object(Bucket=self.bucket, Key=object_key), key
+            )
+        except BlobNotFound:
+            # A HEAD's 404 is the same for a missing object and a missing bucket: the rare
+            # miss costs one more request to tell them apart.
+            self.check()
+            raise
 
     def writer(self, key: str) -> BlobWriter:
         return _S3Writer(self, key)
