@@ -28,6 +28,7 @@ from capturehub.server.paths import NormalizePath
 from capturehub.server.plots.routes import router as plots_router
 from capturehub.server.projects.routes import router as projects_router
 from capturehub.server.proxies import TrustedProxies
+from capturehub.server.recording.routes import router as recording_router
 from capturehub.server.runtime import Runtime, build_context
 from capturehub.server.security_headers import SecurityHeaders
 from capturehub.server.segments.routes import router as segments_router
@@ -53,6 +54,7 @@ ROUTERS = [
     edge_impulse_router,  # Edge Impulse's API (docs/edge-impulse.md)
     versions_router,
     edge_impulse_keys_router,
+    recording_router,  # live recording (docs/recording.md)
 ]
 
 

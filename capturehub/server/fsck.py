@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from capturehub.server import storage_keys
 from capturehub.server.context import AppContext
 from capturehub.server.models import (
+    RECORDING,
     Capture,
     CaptureMetadataValue,
     DatasetVersion,
@@ -101,6 +102,8 @@ def fsck(context: AppContext, *, repair: bool = False, min_age_seconds: float = 
         referenced.update(storage_keys.CaptureFiles.of(blob_key).keys)
     for uuid, blob_key, columnar_key, state in rows:
         referenced.add(blob_key)
+        if state == RECORDING:
+            continue  # recording live: its original is stored when it stops
         if blob_key not in stored:
             report.missing_originals.append(uuid)
         if columnar_key:

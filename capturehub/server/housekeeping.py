@@ -25,6 +25,7 @@ from capturehub.server.captures.processing import pending_captures
 from capturehub.server.context import AppContext
 from capturehub.server.jobs import process_capture_later
 from capturehub.server.models import Capture, HousekeepingLease
+from capturehub.server.recording.service import stop_idle_recordings
 from capturehub.tasks import QueueUnavailable
 
 log = logging.getLogger("capturehub.server")
@@ -36,7 +37,9 @@ class Housekeeping:
     """- queue captures left SENT, or STARTED by a worker whose lease ran out (a crash, a lost
       queue message): the capture row, not the queue, is the source of truth;
     - refresh the database's planner statistics when the number of captures has grown by a
-      tenth since the last time.
+      tenth since the last time;
+    - stop live recordings idle for longer than their timeout, and finish stops a crash
+      interrupted (server/recording/service.py).
 
     At start, every process queues what is pending once, whoever holds the lease: a server
     restarted after a crash must not wait for the lease of its former self to run out.
@@ -149,6 +152,9 @@ class Housekeeping:
         queued = self.requeue()
         if queued:
             log.info("queued %d captures left unprocessed", queued)
+        stopped = stop_idle_recordings(self._context)
+        if stopped:
+            log.info("stopped %d idle recordings", stopped)
         self.refresh_statistics()
         self.follow_statistics()
         return True

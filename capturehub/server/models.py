@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -190,6 +191,12 @@ class CaptureConfiguration(Base):
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# The task_state of a capture being recorded live (server/recording/): no file yet, left alone
+# by processing, the housekeeping's requeue and fsck. The wire shows it as SENT with
+# ``recording: true`` (captures/schemas.py says why).
+RECORDING = "RECORDING"
+
+
 class Capture(Base):
     __tablename__ = "capture"
     __table_args__ = (
@@ -225,6 +232,53 @@ class Capture(Base):
     statistics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Recording(Base):
+    """A capture recorded live (server/recording/): its channels, rate and counters. The row
+    stays after the recording stopped (its status is still readable); its batches do not."""
+
+    __tablename__ = "recording"
+    __table_args__ = (Index("ix_recording_state", "state"),)
+    capture_id: Mapped[int] = mapped_column(
+        ForeignKey("capture.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), default="sensor")
+    # [{"name": ..., "units": ...}, ...] in column order.
+    channels: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    sample_rate: Mapped[float] = mapped_column(Float)
+    idle_timeout_seconds: Mapped[float] = mapped_column(Float)
+    # "recording", "stopping" (assembling the original; a crash leaves it to be finished by a
+    # stop or the housekeeping) or "stopped".
+    state: Mapped[str] = mapped_column(String(16), default="recording")
+    samples: Mapped[int] = mapped_column(BigInteger, default=0)
+    batches: Mapped[int] = mapped_column(Integer, default=0)
+    last_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    bad_batches: Mapped[int] = mapped_column(Integer, default=0)
+    gaps: Mapped[int] = mapped_column(Integer, default=0)
+    last_problem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_batch_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    stop_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Why it stopped: "client" or "idle".
+    stopped_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class RecordingBatch(Base):
+    """One acknowledged batch of a recording in progress: ``row_count`` rows of samples from
+    sample index ``first_sample`` on, as little-endian float64 values, row after row."""
+
+    __tablename__ = "recording_batch"
+    __table_args__ = (Index("ix_recording_batch_first", "capture_id", "first_sample"),)
+    capture_id: Mapped[int] = mapped_column(
+        ForeignKey("capture.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    first_sample: Mapped[int] = mapped_column(BigInteger)
+    row_count: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Label(Base):

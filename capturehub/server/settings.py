@@ -181,6 +181,21 @@ class Settings(BaseSettings):
         "also listens on (the Node clients use 4810).",
     )
 
+    recording_idle_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="A live recording that receives no batch for this many seconds is "
+        "stopped by the housekeeping (and processed like any capture); a recording may set "
+        "its own timeout when it starts (docs/recording.md).",
+    )
+    recording_max_pending_batches: int = Field(
+        16,
+        gt=0,
+        description="Recording batches this server stores at once; one more is refused "
+        "with 503 and Retry-After (HTTP) or waits for its window (WebSocket) instead of "
+        "queueing in memory.",
+    )
+
     @field_validator("trusted_proxies")
     @classmethod
     def _check_trusted_proxies(cls, value: str) -> str:

@@ -109,6 +109,15 @@ def _minimal(schema: dict[str, Any], components: dict[str, Any]) -> Any:
 # looked up: the body that gets past that check.
 VALID_BODIES: dict[tuple[str, str], Any] = {
     ("post", "/project/{project_uuid}/capture-files/"): {"capture_uuids": []},
+    ("post", "/project/{project_uuid}/recordings/"): {
+        "name": "r.csv",
+        "channels": [{"name": "x"}],
+        "sample_rate": 10,
+    },
+    ("post", "/project/{project_uuid}/recordings/{capture_uuid}/batches/"): {
+        "seq": 0,
+        "values": [[1]],
+    },
 }
 
 

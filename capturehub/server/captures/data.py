@@ -70,6 +70,11 @@ def _ranged_messages(
 END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
 
+def table_messages(table: pa.Table) -> Iterator[bytes | memoryview]:
+    """A table in memory (a recording's samples so far) as an Arrow IPC stream."""
+    return _messages(table)
+
+
 def _messages(table: pa.Table) -> Iterator[bytes | memoryview]:
     """The Arrow IPC stream: the schema message, one message per batch, the end marker.
 

@@ -20,16 +20,23 @@ fsck --repair`` removes orphans. Deleting goes the other way round: rows first, 
 
 Routes parse HTTP and call :class:`CaptureLifecycle`; they never open, commit or abort a blob
 writer, delete a blob, or make a key.
+
+A capture recorded live (server/recording/) enters the same lifecycle in two steps: its row
+is inserted first, without a file (``task_state`` RECORDING: processing, the housekeeping and
+fsck leave it alone), and when it stops its original is streamed to fresh keys and committed
+before the row points at it and turns SENT, from where it is processed like any upload.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from capturehub.server.auth.service import Caller
 from capturehub.server.captures import service
@@ -40,7 +47,8 @@ from capturehub.server.jobs import (
     delete_blobs_later,
     process_capture_later,
 )
-from capturehub.server.models import Capture, Project, new_uuid
+from capturehub.server.models import RECORDING, Capture, Project, new_uuid, utcnow
+from capturehub.server.names import validate_name
 from capturehub.server.projects.service import get_project
 from capturehub.server.storage_keys import CaptureFiles, project_prefix
 from capturehub.server.versions.service import delete_project_versions
@@ -256,6 +264,97 @@ class CaptureLifecycle:
         forget_blobs(self._context, unused, f"capture {capture_uuid}")
         self._queue_if_waiting(capture)
         return capture, configuration
+
+    # -- a live recording --------------------------------------------------------------------
+
+    def begin_recording(
+        self,
+        caller: Caller,
+        project_uuid: str,
+        *,
+        name: str,
+        format: str,
+        sample_rate: float,
+        after_insert: Callable[[Session, Project, Capture], None],
+    ) -> Capture:
+        """Insert the row of a capture recorded live, with no file yet: ``task_state``
+        RECORDING, ``blob_key`` the key its original would have (nothing is stored there
+        until it stops, under fresh keys). ``after_insert`` adds what belongs to the same
+        transaction (the recording's own row, its metadata)."""
+        validate_name(name, what="capture")
+        with self._context.db.session() as session:
+            project = get_project(session, caller, project_uuid)
+            if session.scalar(
+                select(Capture.id).where(Capture.project_id == project.id, Capture.name == name)
+            ):
+                raise service.duplicate_name(name)
+            capture_uuid = new_uuid()
+            capture = Capture(
+                uuid=capture_uuid,
+                project_id=project.id,
+                name=name,
+                format=format,
+                file_size=0,
+                sha256="",
+                blob_key=CaptureFiles.new(project.uuid, capture_uuid).original,
+                set_sample_rate=sample_rate,
+                task_state=RECORDING,
+            )
+            session.add(capture)
+            try:
+                session.flush()
+            except IntegrityError as exc:  # a concurrent upload took the name first
+                raise service.duplicate_name(name) from exc
+            after_insert(session, project, capture)
+            service.count_captures(session, project.id, +1)
+        return capture
+
+    def finish_recording(
+        self,
+        capture_id: int,
+        write_original: Callable[[BlobWriter], tuple[int, str]],
+        *,
+        on_finish: Callable[[Session, Capture], bool],
+    ) -> Capture | None:
+        """Store a recording's original and make it an ordinary capture: the file streamed
+        by ``write_original`` (which returns its size and sha256) to fresh keys and committed,
+        then in one transaction the row points at it and turns SENT, and ``on_finish`` marks
+        the recording stopped (returning False when another process finished it first: the
+        file is then deleted and None returned). Processing is queued last."""
+        with self._context.db.read() as session:
+            row = session.execute(
+                select(Capture.uuid, Project.uuid)
+                .join(Project, Project.id == Capture.project_id)
+                .where(Capture.id == capture_id)
+            ).first()
+        if row is None:
+            return None
+        incoming = IncomingFile(self._context, CaptureFiles.new(row[1], row[0]))
+        with incoming:
+            size, sha256 = write_original(incoming.open_writer())
+            incoming.commit()
+            with self._context.db.session() as session:
+                capture = session.scalar(
+                    select(Capture).where(Capture.id == capture_id).with_for_update()
+                )
+                finished = (
+                    capture is not None
+                    and capture.task_state == RECORDING
+                    and on_finish(session, capture)
+                )
+                if finished and capture is not None:
+                    capture.blob_key = incoming.files.original
+                    capture.file_size = size
+                    capture.sha256 = sha256
+                    capture.task_state = "SENT"
+                    capture.task_result = None
+                    capture.version += 1
+                    capture.last_modified = utcnow()
+            if not finished or capture is None:
+                incoming.discard()
+                return None
+        self._queue_if_waiting(capture)
+        return capture
 
     # -- deleting -----------------------------------------------------------------------------
 

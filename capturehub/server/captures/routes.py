@@ -15,7 +15,7 @@ from starlette.responses import StreamingResponse
 from capturehub.server.auth.deps import Context, Credentials, CurrentCaller, caller_of
 from capturehub.server.bodies import GuardedRoute, bulk_body
 from capturehub.server.captures import local_files, service
-from capturehub.server.captures.data import ARROW_STREAM_TYPE
+from capturehub.server.captures.data import ARROW_STREAM_TYPE, table_messages
 from capturehub.server.captures.download import blob_response, media_type_of
 from capturehub.server.captures.intake import CaptureLifecycle, IncomingFile, UploadDetails
 from capturehub.server.captures.multipart import UploadForm, read_upload
@@ -27,10 +27,10 @@ from capturehub.server.captures.schemas import (
     parse_optional_text,
     parse_rate,
 )
-from capturehub.server.errors import BadRequest, NotFound, PayloadTooLarge, conflict
+from capturehub.server.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, conflict
 from capturehub.server.labels.versions import CHUNK
 from capturehub.server.listing import OffsetPaging, json_response, page_body, stream_array
-from capturehub.server.models import Capture
+from capturehub.server.models import RECORDING, Capture
 from capturehub.server.projects.service import get_project
 from capturehub.storage import BlobNotFound
 
@@ -311,7 +311,10 @@ def delete_capture(
     "with its size, mtime, inode and device, and copy it itself; see the "
     "`local_data_access` setting.",
     response_class=StreamingResponse,
-    responses={200: {"content": local_files.LOCATION_CONTENT}},
+    responses={
+        200: {"content": local_files.LOCATION_CONTENT},
+        **conflict("The capture is recording live; its file is stored when it stops."),
+    },
 )
 def download_capture(
     project_uuid: str,
@@ -322,6 +325,11 @@ def download_capture(
 ) -> Response:
     with context.db.read() as session:
         capture = service.get_capture(session, caller, project_uuid, capture_uuid)
+    if capture.task_state == RECORDING:
+        raise Conflict(
+            f"Capture {capture.name!r} is recording; its file is stored when the recording "
+            "stops. Its samples so far are at .../data/."
+        )
     try:
         if request.headers.get("range") is None:
             located = local_files.location_response(
@@ -416,6 +424,12 @@ def capture_data(
 
     with context.db.read() as session:
         capture = service.get_capture(session, caller, project_uuid, capture_uuid)
+    if capture.task_state == RECORDING:
+        # Recording live: what is stored so far, from its batches (server/recording/).
+        from capturehub.server.recording.service import stored_samples
+
+        table = stored_samples(context, capture, start, end).table
+        return StreamingResponse(table_messages(table), media_type=ARROW_STREAM_TYPE)
     if capture.task_state != "SUCCESS" or not capture.columnar_key:
         raise BadRequest(
             f"Capture {capture.name!r} has no data to read yet (task_state "

@@ -9,9 +9,9 @@ from sqlalchemy import Row
 from capturehub.ingest import formats as file_formats
 from capturehub.server.errors import BadRequest
 from capturehub.server.formats import timestamp
-from capturehub.server.models import Capture
+from capturehub.server.models import RECORDING, Capture
 
-TASK_STATES = ("SENT", "STARTED", "SUCCESS", "FAILURE")
+TASK_STATES = ("SENT", "STARTED", "SUCCESS", "FAILURE", RECORDING)
 
 # Values the SensiML SDK (and others) send for "no value" when they echo a capture back.
 _EMPTY = {"", "none", "null", "nan"}
@@ -22,7 +22,13 @@ def capture_json(capture: Capture | Row[Any], configuration_uuid: str | None) ->
     ``connection`` or ``project``: the SensiML SDK would misuse them.
 
     ``capture`` is an ORM object or a Core row of the capture table (lists use rows: loading
-    them is several times cheaper than ORM objects)."""
+    them is several times cheaper than ORM objects).
+
+    A capture being recorded live is shown with ``task_state`` SENT and ``recording`` true:
+    the SensiML SDK's ``await_ready()`` raises on a state it does not know (RECORDING, or
+    PENDING) but waits on SENT, which is what a recording is to it, a capture whose file is
+    on its way; its ``ready`` answers False until the recording is stopped and processed."""
+    recording = capture.task_state == RECORDING
     return {
         "uuid": capture.uuid,
         "name": capture.name,
@@ -37,8 +43,9 @@ def capture_json(capture: Capture | Row[Any], configuration_uuid: str | None) ->
         "set_sample_rate": capture.set_sample_rate,
         "calculated_sample_rate": capture.calculated_sample_rate,
         "capture_configuration_uuid": configuration_uuid,
-        "task_state": capture.task_state,
+        "task_state": "SENT" if recording else capture.task_state,
         "task_result": capture.task_result,
+        "recording": recording,
         "schema": capture.schema or {},
         "statistics": capture.statistics or {},
         "last_modified_video": None,

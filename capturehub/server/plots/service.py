@@ -13,8 +13,15 @@ from capturehub.server.auth.service import Caller
 from capturehub.server.captures import service as captures
 from capturehub.server.context import AppContext
 from capturehub.server.errors import BadRequest, Conflict, NotFound
+from capturehub.server.models import RECORDING, Capture
 from capturehub.server.plots.building import open_pyramid
-from capturehub.server.plots.window import PlotWindow, WindowError, columnar_window
+from capturehub.server.plots.window import (
+    PlotWindow,
+    WindowError,
+    clip_window,
+    columnar_window,
+    table_window,
+)
 from capturehub.server.storage_keys import CaptureFiles
 from capturehub.storage import BlobNotFound
 
@@ -39,6 +46,8 @@ def plot_window(
 ) -> dict[str, Any]:
     with context.db.read() as session:
         capture = captures.get_capture(session, caller, project_uuid, capture_uuid)
+    if capture.task_state == RECORDING:
+        return _recording_window(context, capture, request)
     if capture.task_state != "SUCCESS" or not capture.columnar_key:
         if capture.task_state == "FAILURE":
             why = f"its processing failed: {capture.task_result}"
@@ -63,6 +72,29 @@ def plot_window(
             f"Capture {capture_uuid} was deleted or its file replaced meanwhile; ask again."
         ) from None
     return window_json(window, capture.set_sample_rate or capture.calculated_sample_rate)
+
+
+def _recording_window(
+    context: AppContext, capture: Capture, request: WindowRequest
+) -> dict[str, Any]:
+    """A recording's window, from the samples stored so far (its plot pyramid is built when
+    it stops, by the usual jobs)."""
+    from capturehub.server.recording.service import stored_samples
+
+    try:
+        total = stored_samples(context, capture, 0, 0).total
+        first, last = clip_window(request.start, request.end, total)
+        stored = stored_samples(context, capture, first, last)
+        window = table_window(
+            stored.table,
+            start=first,
+            total=total,
+            buckets=request.buckets,
+            channels=request.channels,
+        )
+    except WindowError as error:
+        raise BadRequest(str(error), data={error.parameter: [str(error)]}) from None
+    return window_json(window, stored.sample_rate)
 
 
 def window_json(window: PlotWindow, sample_rate: float | None) -> dict[str, Any]:

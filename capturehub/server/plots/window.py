@@ -142,6 +142,35 @@ def columnar_window(
     return window
 
 
+def table_window(
+    table: pa.Table, *, start: int, total: int, buckets: int, channels: str | None
+) -> PlotWindow:
+    """The window of rows held in memory (``table`` holds rows ``[start, start + rows)``
+    of a capture of ``total`` rows): a recording in progress, which has no columnar copy."""
+    chosen = choose_channels(channels_of(table.schema), channels)
+    last = start + table.num_rows
+    window = PlotWindow(
+        start=start,
+        end=last,
+        total=total,
+        channels=chosen,
+        resolution="raw",
+        index=np.arange(start, last, dtype=np.int64),
+    )
+    if last - start <= buckets:
+        window.values = [table.column(name).to_numpy() for name in chosen]
+        return window
+    window.resolution = "buckets"
+    edges = even_edges(start, last, buckets)
+    offsets = edges[:-1] - start
+    for name in chosen:
+        low, high = bucket_extremes(table.column(name).to_numpy(), offsets)
+        window.minimum.append(low)
+        window.maximum.append(high)
+    window.index = edges[:-1]
+    return window
+
+
 @dataclass
 class _RawRows:
     """The columnar copy, for the few samples a pyramid level does not cover."""

@@ -26,6 +26,7 @@ from capturehub.server.labels.versions import (
     bump_captures_in,
 )
 from capturehub.server.models import (
+    RECORDING,
     Label,
     Project,
     Segment,
@@ -74,6 +75,12 @@ class Draft:
 
 
 def still_processing(capture: CaptureRow) -> Conflict:
+    if capture.task_state == RECORDING:
+        return Conflict(
+            f"capture {capture.name} is still recording; add segments once it is stopped and "
+            "processed (task_state SUCCESS)",
+            data={"capture": ["the capture is recording"]},
+        )
     return Conflict(
         f"capture {capture.name} is still being processed; retry when task_state is SUCCESS",
         data={"capture": [f"task_state is {capture.task_state}"]},
@@ -141,7 +148,7 @@ def plan_segments(
         )
     )
     for row in captures.values():
-        if row.task_state in ("SENT", "STARTED"):
+        if row.task_state in ("SENT", "STARTED", RECORDING):
             raise still_processing(row)
     labels = LabelIndex.load(session, project)
     resolver = ValueResolver(session, project, labels)
