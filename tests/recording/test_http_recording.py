@@ -30,7 +30,9 @@ def _rows(count: int, seed: int) -> list[list[float]]:
 def _data(server: RunningServer, project_name: str, capture_uuid: str) -> Any:
     with Client(server=server.url, username=server.username, password=server.password) as client:
         client.project = project_name
-        return client.project.captures.get_capture_by_uuid(capture_uuid).get_data()
+        capture = client.project.captures.get_capture_by_uuid(capture_uuid)
+        assert capture is not None
+        return capture.get_data()
 
 
 def test_samples_equal_what_was_sent_while_recording_and_after_stop(
@@ -147,7 +149,7 @@ def test_audio_recording_is_stored_as_16_bit_wav(
 
 def test_a_recording_is_refused_sensible_specs(api: httpx.Client, project: dict[str, Any]) -> None:
     p = project["uuid"]
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"channels": []}, "at least one channel"),
         ({"channels": [{"name": "a,b"}]}, "comma"),
         ({"channels": [{"name": "x"}, {"name": "X"}]}, "given twice"),
@@ -155,7 +157,7 @@ def test_a_recording_is_refused_sensible_specs(api: httpx.Client, project: dict[
         ({"sample_rate": 0}, "sample_rate must be a positive"),
     ]
     for change, message in cases:
-        body = {"name": "r.csv", "channels": [{"name": "x"}], "sample_rate": 10}
+        body: dict[str, Any] = {"name": "r.csv", "channels": [{"name": "x"}], "sample_rate": 10}
         body.update(change)
         response = api.post(f"project/{p}/recordings/", json=body)
         assert response.status_code == 400, response.text
