@@ -60,3 +60,19 @@ def test_screenshots_of_every_page(ui: Browsing, watch: WatchProject, shots: Pat
     page.mouse.click(geometry.x_of(geometry.index_at_share(0.5)), geometry.middle_y)
     expect(page.locator("#segments tr.selected-segment")).to_have_count(1)
     page.screenshot(path=shots / "capture.png", full_page=True)
+
+    # Dataset versions: one made from the filtered table, the project page's list, its page.
+    ui.goto(f"projects/{watch.uuid}/captures/?where=Subject%3DS01&sort=name")
+    page.get_by_text("Make a version of these captures").click()
+    page.get_by_label("Version name").fill("s01-all")
+    page.get_by_label("Description").fill("Every recording of subject S01")
+    page.get_by_role("button", name="Make version").click()
+    expect(page.locator("#version-outcome").get_by_role("status")).to_contain_text("14 captures")
+    page.locator("#make-version-panel").screenshot(path=shots / "make-version.png")
+    ui.goto(f"projects/{watch.uuid}/")
+    page.locator("#versions").screenshot(path=shots / "versions.png")
+    page.get_by_role("link", name="s01-all", exact=True).click()
+    expect(page.get_by_role("heading", name="s01-all")).to_be_visible()
+    page.screenshot(path=shots / "version.png", full_page=True)
+    with ui.api() as http:
+        assert http.delete(f"project/{watch.uuid}/versions/s01-all/").status_code == 204

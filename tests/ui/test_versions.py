@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from capturehub.server.errors import BadRequest
 from capturehub.server.ui.capture_table import TableParams, version_where
 from tests.ui.conftest import Browsing, WatchProject
-from tests.ui.helpers import new_project, session_cookie
+from tests.ui.helpers import new_project, session_cookie, upload
 
 
 def shown_names(ui: Browsing) -> set[str]:
@@ -242,3 +242,40 @@ def test_making_and_deleting_need_the_csrf_token(ui: Browsing, watch: WatchProje
         assert deleted.status_code == 303, deleted.text
     with ui.api() as http:
         assert http.get(f"project/{p}/versions/{name}/").status_code == 404
+
+
+def test_two_versions_compared(ui: Browsing, shared_data: Path) -> None:
+    first, second, third, fourth = sorted((shared_data / "watch" / "captures").glob("*.csv"))[:4]
+    with ui.api() as http:
+        project = new_project(http, f"version-diff-{uuid.uuid4().hex[:8]}")
+        p = project["uuid"]
+        ids = {source.name: upload(http, p, source) for source in (first, second, third)}
+        assert http.post(f"project/{p}/versions/", json={"name": "before"}).status_code == 201
+        assert http.delete(f"project/{p}/capture/{ids[first.name]}/").is_success
+        upload(http, p, fourth)
+        assert http.post(
+            f"project/{p}/metadata/", json={"name": "Subject", "is_dropdown": False}
+        ).is_success
+        response = http.post(
+            f"v2/project/{p}/capture/{ids[second.name]}/metadata-relationship/",
+            json={"label": "Subject", "label_value": "S09"},
+        )
+        assert response.status_code == 201, response.text
+        assert http.post(f"project/{p}/versions/", json={"name": "after"}).status_code == 201
+
+    ui.goto(f"projects/{p}/")
+    # The newest is first, and the form compares the one before it with it.
+    expect(ui.page.get_by_label("Compare")).to_have_text(re.compile("after.*before", re.S))
+    ui.page.get_by_role("button", name="Show differences").click()
+    expect(ui.page.get_by_role("heading", name="From before to after")).to_be_visible()
+    expect(ui.page.locator("#diff-added")).to_have_text("1")
+    expect(ui.page.locator("#diff-removed")).to_have_text("1")
+    expect(ui.page.locator("#diff-changed")).to_have_text("1")
+    added = ui.page.locator("section").filter(has=ui.page.get_by_role("heading", name="Added"))
+    expect(added.get_by_role("listitem")).to_have_text([fourth.name])
+    removed = ui.page.locator("section").filter(has=ui.page.get_by_role("heading", name="Removed"))
+    expect(removed.get_by_role("listitem")).to_have_text([first.name])
+    changes = ui.page.get_by_role("table", name="Changed captures")
+    expect(changes.get_by_role("row").filter(has_text=second.name)).to_contain_text(
+        "Subject: (none) → S09"
+    )

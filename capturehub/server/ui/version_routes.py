@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from capturehub.server.bodies import GuardedRoute
@@ -135,4 +135,25 @@ def delete_version(
         versions=rows,
         notice=notice,
         error=error,
+    )
+
+
+@router.get("/projects/{project_uuid}/version-diff/")
+def version_diff(
+    request: Request,
+    project_uuid: str,
+    viewer: ThisViewer,
+    old: Annotated[str, Query(alias="from")] = "",
+    new: Annotated[str, Query(alias="to")] = "",
+) -> Response:
+    """What changed from one version (``from``) to another (``to``): names or uuids."""
+    if not old or not new:
+        return not_found_page(request, viewer, "Choose two versions to compare.")
+    try:
+        with get_context(request).db.read() as session:
+            view = versions_page.load_diff(session, viewer.caller, project_uuid, old, new)
+    except NotFound:
+        return not_found_page(request, viewer, "No such version in your team's projects.")
+    return render(
+        request, "version_diff.html", viewer=viewer, view=view, limit=versions_page.MAX_LISTED
     )

@@ -1,5 +1,6 @@
 """What the pages show of a project's dataset versions: the list on the project page (newest
-first), one version's counts, and a version's filter in the table's words. The versions
+first), one version's counts, what differs between two, and a version's filter in the
+table's words. The versions
 themselves are made, read and deleted by capturehub/server/versions/service.py."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from capturehub.server.auth.service import Caller
 from capturehub.server.metadata.filters import PREFIX
 from capturehub.server.models import DatasetVersion, Project
 from capturehub.server.projects.service import get_project
+from capturehub.server.versions import diff
 from capturehub.server.versions import service as versions
 
 SHORT_HASH = 12
@@ -82,3 +84,63 @@ def load_version(session: Session, caller: Caller, project_uuid: str, version: s
         project=project,
         row=VersionRow(versions.get_version(session, caller, project_uuid, version)),
     )
+
+
+# A diff lists at most this many captures per kind on the page (the API has them all).
+MAX_LISTED = 500
+
+
+def change_words(item: dict[str, Any]) -> list[str]:
+    """What changed in one capture of a diff, in words: "file replaced", "Subject: S01 →
+    S02", "segments: 3 → 4"."""
+    words = []
+    if "file" in item:
+        words.append(
+            f"file replaced (sha256 {item['file']['before'][:12]} → {item['file']['after'][:12]})"
+        )
+    if "renamed" in item:
+        words.append(f"renamed from {item['renamed']['before']}")
+    if "metadata" in item:
+        before, after = item["metadata"]["before"], item["metadata"]["after"]
+        for key in sorted(set(before) | set(after)):
+            if before.get(key) != after.get(key):
+                words.append(f"{key}: {before.get(key, '(none)')} → {after.get(key, '(none)')}")
+    if "segments" in item:
+        before, after = item["segments"]["before"], item["segments"]["after"]
+        if len(before) == len(after):
+            words.append(f"segments changed ({len(after)})")
+        else:
+            words.append(f"segments: {len(before)} → {len(after)}")
+    return words
+
+
+@dataclass
+class DiffView:
+    project: Project
+    old: DatasetVersion
+    new: DatasetVersion
+    result: dict[str, Any]
+
+    @property
+    def label_rows(self) -> list[tuple[str, str, int, int]]:
+        """(label, value, segments in old, segments in new) for every value either holds."""
+        before = self.result["labels"]["from"]
+        after = self.result["labels"]["to"]
+        pairs = sorted(
+            {(label, value) for side in (before, after) for label in side for value in side[label]}
+        )
+        return [
+            (label, value, before.get(label, {}).get(value, 0), after.get(label, {}).get(value, 0))
+            for label, value in pairs
+        ]
+
+    @property
+    def changed(self) -> list[tuple[dict[str, Any], list[str]]]:
+        return [(item, change_words(item)) for item in self.result["changed"][:MAX_LISTED]]
+
+
+def load_diff(session: Session, caller: Caller, project_uuid: str, old: str, new: str) -> DiffView:
+    project = get_project(session, caller, project_uuid)
+    first = versions.get_version(session, caller, project_uuid, old)
+    second = versions.get_version(session, caller, project_uuid, new)
+    return DiffView(project, first, second, diff.diff(session, first, second))
