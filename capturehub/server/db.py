@@ -6,6 +6,7 @@ new data directory or database needs no separate step.
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -24,6 +25,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
@@ -126,9 +128,44 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+# Any fixed number: the key of the PostgreSQL advisory lock that migrations hold.
+MIGRATION_LOCK_KEY = 0x43415054  # "CAPT"
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest schema (idempotent)."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the database to the newest schema (idempotent).
+
+    Every server and worker calls this at start, so a cluster's first start runs it in several
+    processes at once: each waits for a lock held while migrating (an advisory lock on
+    PostgreSQL, a lock file beside an SQLite database), then finds the schema at head and does
+    nothing. Without it two processes create the same tables and one fails.
+    """
+    with _migration_lock(engine):
+        command.upgrade(alembic_config(engine), "head")
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "postgresql":
+        # A session lock on a connection of its own: Alembic's transaction stays its own.
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+                connection.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrating", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file is closed
+        yield
 
 
 class Database:

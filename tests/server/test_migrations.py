@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,12 +13,13 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, insert, select
 from sqlalchemy.orm import Session
 
 from capturehub.server.db import alembic_config, make_engine, upgrade
 from capturehub.server.models import Base, Capture, CaptureConfiguration, CaptureMetadataValue
-from tests.conftest import RunningServer, require_backend
+from tests.conftest import REPO_ROOT, RunningServer, require_backend
 from tests.servers import create_postgres_database, drop_postgres_database
 
 
@@ -189,5 +192,42 @@ def test_configurations_get_their_team_and_captures_keep_them(backend: str, tmp_
                 assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         engine.dispose()
+        if backend == "postgresql":
+            drop_postgres_database(url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_servers_starting_together_on_a_new_database_migrate_it_once(
+    backend: str, tmp_path: Path
+) -> None:
+    """Several servers and workers start at once on a new database (a cluster's first start):
+    each brings the schema to head at start, and none fails because another is doing it."""
+    require_backend(backend)
+    url = create_postgres_database() if backend == "postgresql" else f"sqlite:///{tmp_path}/db"
+    start = "from capturehub.server.db import make_engine, upgrade; import sys; "
+    start += "upgrade(make_engine(sys.argv[1]))"
+    try:
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", start, url],
+                cwd=REPO_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        for process in processes:
+            output, _ = process.communicate(timeout=180)
+            assert process.returncode == 0, output
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                current = MigrationContext.configure(connection).get_current_heads()
+            head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+        finally:
+            engine.dispose()
+        assert current == (head,)
+    finally:
         if backend == "postgresql":
             drop_postgres_database(url)
