@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from capturehub.server.errors import BadRequest
 from capturehub.server.ui.capture_table import TableParams, version_where
+from capturehub.server.ui.versions_page import filter_words
 from tests.ui.conftest import Browsing, WatchProject
 from tests.ui.helpers import new_project, session_cookie, upload
 
@@ -60,6 +61,18 @@ def test_the_table_filter_becomes_the_version_where() -> None:
         version_where(TableParams(where="Subject=S01; Subject=S02"))
     with pytest.raises(BadRequest, match="ends like a filter operator"):
         version_where(TableParams(where="Size__in=3"))
+
+    # And back, in the table's words, for the pages.
+    assert filter_words(version_where(params)) == "name contains pen; state SUCCESS; Side=1; " + (
+        "Age>=30; Age<40"
+    )
+    assert filter_words({}) == "the whole project"
+    assert (
+        filter_words(
+            {"metadata.Side__in": "0,1", "metadata.Note__exists": "false", "format": ".csv"}
+        )
+        == "Side in 0,1; Note not set; format .csv"
+    )
 
 
 def test_a_version_of_the_filtered_table_holds_exactly_its_captures(
@@ -240,6 +253,20 @@ def test_making_and_deleting_need_the_csrf_token(ui: Browsing, watch: WatchProje
             follow_redirects=False,
         )
         assert deleted.status_code == 303, deleted.text
+
+        # Without scripts the form still works: the table's filter fields come with it.
+        form = {"csrf_token": token.group(1), "version_name": name, "where": "Subject=S04"}
+        made = browser.post(f"projects/{p}/versions/", data=form, follow_redirects=False)
+        assert made.status_code == 303, made.text
+        page = browser.get(made.headers["location"])
+        assert f"<h1>{name}</h1>" in page.text
+        again = browser.post(f"projects/{p}/versions/", data=form)
+        assert again.status_code == 409
+        assert "already has a version named" in again.text
+        assert 'id="make-version-panel" open' in again.text  # the form shows why
+        with ui.api() as http:
+            assert version_names(http, p, name) == watch.names(Subject="S04")
+            assert http.delete(f"project/{p}/versions/{name}/").status_code == 204
     with ui.api() as http:
         assert http.get(f"project/{p}/versions/{name}/").status_code == 404
 
@@ -279,3 +306,20 @@ def test_two_versions_compared(ui: Browsing, shared_data: Path) -> None:
     expect(changes.get_by_role("row").filter(has_text=second.name)).to_contain_text(
         "Subject: (none) → S09"
     )
+
+
+def test_an_answer_the_page_cannot_swap_is_still_told(ui: Browsing, watch: WatchProject) -> None:
+    ui.goto(f"projects/{watch.uuid}/captures/")
+    # As after the session changed in another tab: the page's CSRF token is no longer valid.
+    ui.page.evaluate(
+        """() => document.body.setAttribute('hx-headers', '{"X-CSRF-Token": "stale"}')"""
+    )
+    make_version(ui, f"stale-{uuid.uuid4().hex[:6]}")
+    expect(ui.page.locator("#version-outcome").get_by_role("alert")).to_have_text(
+        re.compile(r"The version was not made: the server answered 403")
+    )
+    # htmx reports the refusal in the console too; nothing else may be there.
+    assert all(error.startswith("Response Status Error Code 403") for error in ui.console_errors), (
+        ui.console_errors
+    )
+    ui.console_errors.clear()

@@ -31,7 +31,7 @@ def filter_words(where: dict[str, Any] | None) -> str:
     for key, value in where.items():
         if key.startswith(PREFIX):
             name, separator, operator = key[len(PREFIX) :].rpartition("__")
-            if not separator or operator not in _SYMBOLS:
+            if not separator or not operator or operator not in _SYMBOLS:
                 name, operator = key[len(PREFIX) :], ""
             if operator == "exists":
                 parts.append(

@@ -222,3 +222,28 @@ function watchPending() {
 
 updateSelection();
 watchPending();
+
+// "Make a version": an answer htmx does not swap (an expired session's 403, a project deleted
+// meanwhile) or no answer at all still gets words under the form.
+function versionFailed(event, text) {
+  if (event.detail.elt.id !== "make-version") return;
+  const outcome = document.getElementById("version-outcome");
+  const line = document.createElement("p");
+  line.className = "error";
+  line.setAttribute("role", "alert");
+  line.textContent = text;
+  outcome.replaceChildren(line);
+}
+
+document.body.addEventListener("htmx:responseError", (event) => {
+  const answer = event.detail.xhr;
+  versionFailed(
+    event,
+    `The version was not made: the server answered ${answer.status} ${answer.statusText}` +
+      " (reload the page, or log in again).",
+  );
+});
+
+document.body.addEventListener("htmx:sendError", (event) => {
+  versionFailed(event, "The version was not made: the server could not be reached.");
+});
