@@ -17,6 +17,8 @@ from capturehub.datamanager import (
     Label,
     Project,
     Projects,
+    Recording,
+    Recordings,
     Segment,
 )
 from capturehub.exceptions import (
@@ -56,6 +58,8 @@ __all__ = [
     "PermissionDeniedError",
     "Project",
     "Projects",
+    "Recording",
+    "Recordings",
     "RequestTimeoutError",
     "Segment",
     "ServerError",

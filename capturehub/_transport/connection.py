@@ -179,6 +179,16 @@ class Connection:
             raise error_for_response(response, errors)
         return response
 
+    def answer(
+        self, method: str, path: str, *, json: Any = None, timeout: httpx.Timeout | None = None
+    ) -> httpx.Response:
+        """Send an authenticated request once (no retry on an error status) and answer the
+        response, error or not, read: for callers with their own retry rules (a recording's
+        batches, which are safe to send again)."""
+        response = self._authenticated(method, path, json=json, timeout=timeout)
+        response.read()
+        return response
+
     def get_json(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
         return json_body(self.request("GET", path, params=params))
 

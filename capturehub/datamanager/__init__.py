@@ -11,6 +11,7 @@ from capturehub.datamanager.export import ExportReport
 from capturehub.datamanager.labels import Label
 from capturehub.datamanager.metadata import CaptureMetadata
 from capturehub.datamanager.project import Project, Projects
+from capturehub.datamanager.recordings import Recording, Recordings
 from capturehub.datamanager.segments import CaptureSegments, Segment
 
 __all__ = [
@@ -24,5 +25,7 @@ __all__ = [
     "Label",
     "Project",
     "Projects",
+    "Recording",
+    "Recordings",
     "Segment",
 ]

@@ -45,7 +45,14 @@ def projects_frame(projects: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 
 def captures_frame(captures: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    return _frame(captures, CAPTURE_COLUMNS)
+    # A live recording's task_state is RECORDING (the wire says SENT with recording: true).
+    return _frame(
+        (
+            {**capture, "task_state": "RECORDING"} if capture.get("recording") else capture
+            for capture in captures
+        ),
+        CAPTURE_COLUMNS,
+    )
 
 
 def statistics_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -42,7 +42,8 @@ WRITABLE_FIELDS = (
     "calculated_sample_rate",
     "capture_configuration_uuid",
 )
-PENDING_STATES = frozenset({"SENT", "STARTED"})
+# RECORDING: a live recording (the server sends SENT with ``recording: true``).
+PENDING_STATES = frozenset({"SENT", "STARTED", "RECORDING"})
 # A synchronous upload is answered only after the server parsed the file: allow for big files.
 UPLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0, read=600.0)
 UPLOAD_ERRORS = {409: CaptureExistsError, 400: CaptureUploadFailureError}
@@ -149,8 +150,17 @@ class Capture:
 
     @property
     def task_state(self) -> str | None:
-        """``SENT`` → ``STARTED`` → ``SUCCESS`` or ``FAILURE`` (as of the last refresh)."""
+        """``SENT`` → ``STARTED`` → ``SUCCESS`` or ``FAILURE`` (as of the last refresh);
+        ``RECORDING`` while it is a live recording (docs/recording.md)."""
+        if self._info.get("recording"):
+            return "RECORDING"
         return self._info.get("task_state")
+
+    @property
+    def recording(self) -> bool:
+        """True while the capture is a live recording, not stopped yet (as of the last
+        refresh)."""
+        return bool(self._info.get("recording"))
 
     @property
     def task_result(self) -> Any:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from capturehub.datamanager.captures import Captures
     from capturehub.datamanager.export import ExportReport
+    from capturehub.datamanager.recordings import Recordings
     from capturehub.datamanager.versions import Versions
 
 
@@ -29,6 +30,7 @@ class Project:
         self._info = dict(info)
         self._captures: Captures | None = None
         self._versions: Versions | None = None
+        self._recordings: Recordings | None = None
 
     @property
     def uuid(self) -> str:
@@ -69,6 +71,17 @@ class Project:
 
             self._captures = Captures(self._connection, self)
         return self._captures
+
+    @property
+    def recordings(self) -> Recordings:
+        """The project's live recordings
+        (:class:`~capturehub.datamanager.recordings.Recordings`): ``start(name, channels,
+        sample_rate)``, ``list()``, ``get(uuid)``."""
+        if self._recordings is None:
+            from capturehub.datamanager.recordings import Recordings
+
+            self._recordings = Recordings(self._connection, self)
+        return self._recordings
 
     @property
     def versions(self) -> Versions:

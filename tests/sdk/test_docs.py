@@ -37,6 +37,8 @@ from capturehub import (
     Label,
     Project,
     Projects,
+    Recording,
+    Recordings,
     Segment,
 )
 from tests.conftest import RunningServer
@@ -134,6 +136,8 @@ def _public_members(cls: type) -> list[str]:
         ImportReport,
         ImportEvent,
         ExportReport,
+        Recordings,
+        Recording,
     ],
 )
 def test_every_public_member_is_documented(cls: type) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from capturehub.server.models import (
+    RECORDING,
     Capture,
     CaptureMetadataValue,
     Label,
@@ -218,7 +219,8 @@ def _serialise(
                 if capture.number_samples is not None and rate
                 else None,
                 "file_size": capture.file_size,
-                "task_state": capture.task_state,
+                # A recording is SENT on the wire, as in the capture list (captures/schemas.py).
+                "task_state": "SENT" if capture.task_state == RECORDING else capture.task_state,
             }
         )
         batch.append(
