@@ -475,3 +475,35 @@ class VersionSegment(Base):
     value_id: Mapped[int] = mapped_column(Integer)
     start: Mapped[int] = mapped_column(BigInteger)
     end: Mapped[int] = mapped_column(BigInteger)
+
+
+class RecordingDevice(Base):
+    """A device allowed to record into one project over MQTT (server/recording/mqtt/), and
+    the SHA-256 of its key. Its name is its topic level (``capturehub/<device>/...``), so it is
+    unique in the installation, not only in the project: two devices never share a topic."""
+
+    __tablename__ = "recording_device"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), index=True
+    )
+    # Whose rights the device records with (the user who made its key).
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecordingDeviceCapture(Base):
+    """Which capture a device's recording ``<id>`` (its topic level) became: a device names
+    its recordings, capturehub names captures."""
+
+    __tablename__ = "recording_device_capture"
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("recording_device.id", ondelete="CASCADE"), primary_key=True
+    )
+    recording_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    capture_id: Mapped[int] = mapped_column(
+        ForeignKey("capture.id", ondelete="CASCADE"), index=True
+    )

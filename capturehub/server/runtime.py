@@ -10,6 +10,7 @@ or :func:`build_context`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -31,6 +32,9 @@ from capturehub.storage import BlobStore, LocalBlobStore
 from capturehub.tasks import InProcessQueue, JobQueue, JobRegistry
 
 UNFINISHED_UPLOAD_AGE_SECONDS = 24 * 3600
+
+if TYPE_CHECKING:
+    from capturehub.server.recording.mqtt.subscriber import MqttRecorder
 
 
 def build_blob_store(settings: Settings) -> BlobStore:
@@ -117,6 +121,7 @@ class Runtime:
     def __init__(self, context: AppContext) -> None:
         self.context = context
         self._chores: Housekeeping | None = None
+        self._mqtt: MqttRecorder | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -130,8 +135,16 @@ class Runtime:
         self.context.jobs.start()
         self._chores = Housekeeping(self.context)
         self._chores.start()
+        if self.context.settings.mqtt_url:
+            from capturehub.server.recording.mqtt.subscriber import MqttRecorder
+
+            self._mqtt = MqttRecorder(self.context)
+            self._mqtt.start()
 
     def stop(self) -> None:
+        if self._mqtt is not None:
+            self._mqtt.stop()
+            self._mqtt = None
         if self._chores is not None:
             self._chores.stop()
             self._chores = None

@@ -160,6 +160,40 @@ class Settings(BaseSettings):
         "local data access then use that address. Empty: trust no proxy.",
     )
 
+    mqtt_url: str | None = Field(
+        None,
+        description="MQTT broker that devices publish live recordings to, e.g. "
+        "mqtt://user:password@127.0.0.1:1883 (mqtts:// for TLS). Set: every `capturehub serve` "
+        "and `capturehub worker` takes part, and one at a time (the holder of a lease in the "
+        "database) subscribes and records what devices publish ([recording](recording.md#mqtt)).",
+    )
+    mqtt_topic_prefix: str = Field(
+        "capturehub",
+        description="First level of the topics capturehub reads and writes on the broker "
+        "(`<prefix>/<device>/capture/<id>/samples`...); one per capturehub installation "
+        "sharing a broker.",
+    )
+    mqtt_client_id: str = Field(
+        "capturehub-recorder",
+        description="MQTT client id of the subscriber, with a persistent session: messages "
+        "published while no capturehub process is connected wait on the broker for the next "
+        "holder of the lease (within the broker's own queue limits).",
+    )
+    mqtt_workers: int = Field(
+        4,
+        gt=0,
+        description="Threads that store MQTT batches at once (the batches of one recording "
+        "always in order, by one thread); the broker holds back messages beyond "
+        "mqtt_receive_maximum until they are stored and acknowledged.",
+    )
+    mqtt_receive_maximum: int = Field(
+        256,
+        gt=0,
+        le=65535,
+        description="MQTT messages the broker may have delivered to capturehub and not yet "
+        "had acknowledged (MQTT v5 Receive Maximum): bounds the memory they take here.",
+    )
+
     edge_impulse_label_name: str = Field(
         "Label",
         description="The segment label that Edge Impulse sample labels (x-label, structured "
@@ -221,6 +255,15 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"use http://host:port or https://host, not {value!r}")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not (value.startswith("mqtt://") or value.startswith("mqtts://")):
+            raise ValueError("use mqtt://[user:password@]host[:port] or mqtts://...")
         return value
 
     @field_validator("broker_url")

@@ -1,0 +1,452 @@
+"""The MQTT way in: one subscriber per cluster reads what devices publish and records it
+through the recording service, acknowledging each message only once it is stored.
+
+Acknowledgement: paho-mqtt 2's ``manual_ack`` keeps the PUBACK of a QoS 1 message until
+:meth:`MqttRecorder._work` calls ``ack`` after the batch is committed (aiomqtt, the asyncio
+client on paho, acknowledges when its callback returns and offers no manual mode, so paho's
+own network thread is used here). A message not acknowledged when the connection drops is
+delivered again by the broker on the next connection (persistent session, fixed client id);
+its ``seq`` makes storing it again a no-op.
+
+Order: the messages of one device recording go to one worker thread, in the order they
+arrived, so its batches are stored in order; different recordings are stored in parallel.
+Memory: the broker sends at most ``mqtt_receive_maximum`` unacknowledged messages; the rest
+wait on the broker, not here.
+
+One subscriber per cluster: every process with ``CAPTUREHUB_MQTT_URL`` set competes for a
+lease in the database (the housekeeping's table, its own row); the holder connects, the
+others wait and take over when it stops renewing. Shared subscriptions (``$share/...``) would
+spread a recording's messages over several servers, and their batches could then be stored
+out of order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import secrets
+import socket
+import ssl
+import threading
+import time
+import zlib
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from paho.mqtt import client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from sqlalchemy import or_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from capturehub.server.context import AppContext
+from capturehub.server.errors import APIError, NotFound
+from capturehub.server.models import HousekeepingLease
+from capturehub.server.recording import service
+from capturehub.server.recording.mqtt import payloads, topics
+from capturehub.server.recording.mqtt.devices import (
+    Device,
+    DeviceKeys,
+    recording_capture,
+    remember_recording,
+)
+from capturehub.storage import StoreUnavailable
+
+log = logging.getLogger("capturehub.mqtt")
+
+LEASE = "mqtt-subscriber"
+LEASE_SECONDS = 15.0
+KEY_PROPERTY = "capturehub-key"
+SEQ_PROPERTY = "seq"
+# How long a persistent session outlives its connection on the broker (messages for
+# capturehub queue there meanwhile).
+SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
+# Errors that say "not now" (the database or the blob store away, the server saturated):
+# the message is stored later, never acknowledged before.
+_TRANSIENT = (DBAPIError, PoolTimeout, StoreUnavailable, service.RecordingBusy)
+
+
+class Refused(Exception):
+    """A message capturehub will not store; the message says why (sent on the status topic)."""
+
+
+def user_properties(message: mqtt.MQTTMessage) -> dict[str, str]:
+    properties = getattr(message, "properties", None)
+    pairs = getattr(properties, "UserProperty", None) or []
+    return {str(name): str(value) for name, value in pairs}
+
+
+def content_type(message: mqtt.MQTTMessage) -> str | None:
+    properties = getattr(message, "properties", None)
+    value = getattr(properties, "ContentType", None)
+    return str(value) if value else None
+
+
+class MqttRecorder:
+    """Competes for the subscriber lease, and while holding it records what devices publish."""
+
+    def __init__(self, context: AppContext) -> None:
+        settings = context.settings
+        if not settings.mqtt_url:
+            raise ValueError("CAPTUREHUB_MQTT_URL is not set")
+        self._context = context
+        self._url = urlsplit(settings.mqtt_url)
+        self._prefix = settings.mqtt_topic_prefix
+        self._keys = DeviceKeys(context.db)
+        self._stop = threading.Event()
+        self._client: mqtt.Client | None = None
+        self._queues: list[queue.Queue[mqtt.MQTTMessage | None]] = [
+            queue.Queue() for _ in range(settings.mqtt_workers)
+        ]
+        self._workers = [
+            threading.Thread(target=self._work, args=(q,), daemon=True, name=f"capturehub-mqtt-{n}")
+            for n, q in enumerate(self._queues)
+        ]
+        self._lease_thread = threading.Thread(
+            target=self._hold_lease, daemon=True, name="capturehub-mqtt-lease"
+        )
+        # (device id, recording id) -> capture uuid and its channel names.
+        self._captures: dict[tuple[int, str], tuple[str, tuple[str, ...]]] = {}
+        self.counters: Counter[str] = Counter()
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.subscribed = threading.Event()
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for worker in self._workers:
+            worker.start()
+        self._lease_thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._lease_thread.join(timeout=10)
+        self._disconnect()
+        for q in self._queues:
+            q.put(None)
+        for worker in self._workers:
+            worker.join(timeout=10)
+        try:
+            self._release_lease()
+        except Exception:  # stopping anyway: the lease runs out by itself
+            log.warning("could not release the MQTT subscriber lease", exc_info=True)
+        log.info("MQTT subscriber stopped: %s", dict(self.counters))
+
+    def _hold_lease(self) -> None:
+        while not self._stop.is_set():
+            try:
+                held = self._take_lease()
+            except Exception:
+                log.warning("could not renew the MQTT subscriber lease", exc_info=True)
+                held = False
+            if held and self._client is None and not self._stop.is_set():
+                self._connect()
+            elif not held and self._client is not None:
+                log.info("another process holds the MQTT subscriber lease: disconnecting")
+                self._disconnect()
+            self._stop.wait(LEASE_SECONDS / 3)
+
+    # The housekeeping's lease, on a row of its own (see housekeeping.py for the reasoning).
+    def _take_lease(self) -> bool:
+        now = datetime.now(UTC)
+        until = now + timedelta(seconds=LEASE_SECONDS)
+        with self._context.db.session() as session:
+            renewed = session.execute(
+                update(HousekeepingLease)
+                .where(
+                    HousekeepingLease.name == LEASE,
+                    or_(HousekeepingLease.holder == self.holder, HousekeepingLease.expires_at < now),
+                )
+                .values(holder=self.holder, expires_at=until, passes=HousekeepingLease.passes + 1)
+            )
+            if renewed.rowcount:  # type: ignore[attr-defined]
+                return True
+            if session.get(HousekeepingLease, LEASE) is not None:
+                return False
+        try:
+            with self._context.db.session() as session:
+                session.add(
+                    HousekeepingLease(
+                        name=LEASE,
+                        holder=self.holder,
+                        expires_at=until,
+                        passes=1,
+                        statistics_generation=0,
+                    )
+                )
+        except IntegrityError:  # another process created it at the same moment
+            return False
+        return True
+
+    def _release_lease(self) -> None:
+        expired = datetime.now(UTC) - timedelta(seconds=1)
+        with self._context.db.session() as session:
+            session.execute(
+                update(HousekeepingLease)
+                .where(HousekeepingLease.name == LEASE, HousekeepingLease.holder == self.holder)
+                .values(expires_at=expired)
+            )
+
+    # -- the connection ----------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        settings = self._context.settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.mqtt_client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if self._url.username:
+            client.username_pw_set(
+                unquote(self._url.username),
+                unquote(self._url.password) if self._url.password else None,
+            )
+        if self._url.scheme == "mqtts":
+            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        client.reconnect_delay_set(1, 30)
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+        properties.ReceiveMaximum = settings.mqtt_receive_maximum
+        host = self._url.hostname or "127.0.0.1"
+        port = self._url.port or (8883 if self._url.scheme == "mqtts" else 1883)
+        client.connect_async(host, port, keepalive=30, clean_start=False, properties=properties)
+        client.loop_start()
+        self._client = client
+        log.info("MQTT subscriber connecting to %s:%d as %s", host, port, settings.mqtt_client_id)
+
+    def _disconnect(self) -> None:
+        client, self._client = self._client, None
+        self.subscribed.clear()
+        if client is not None:
+            client.disconnect()
+            client.loop_stop()
+
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("the MQTT broker refused the connection: %s", reason)
+            return
+        options = SubscribeOptions(qos=1, noLocal=True)
+        client.subscribe([(topic, options) for topic in topics.subscriptions(self._prefix)])
+
+    def _on_subscribe(
+        self, client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any
+    ) -> None:
+        if any(reason.is_failure for reason in reasons):
+            log.warning("the MQTT broker refused the subscriptions: %s", reasons)
+            return
+        self.subscribed.set()
+        log.info("MQTT subscriber listening on %s", ", ".join(topics.subscriptions(self._prefix)))
+        self._publish(
+            topics.subscriber_status(self._prefix),
+            {"subscribed": True, "holder": self.holder, "since": time.time()},
+        )
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        self.subscribed.clear()
+        if not self._stop.is_set():
+            log.warning("MQTT connection lost (%s); reconnecting", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # Only routing here: the network thread must stay free to send acknowledgements.
+        topic = topics.parse_topic(self._prefix, message.topic)
+        if topic is None:
+            self._acknowledge(message)
+            return
+        shard = zlib.crc32(f"{topic.device}/{topic.recording_id}".encode()) % len(self._queues)
+        self._queues[shard].put(message)
+
+    def _acknowledge(self, message: mqtt.MQTTMessage) -> None:
+        client = self._client
+        if client is not None and message.qos > 0:
+            client.ack(message.mid, message.qos)
+
+    def _publish(self, topic: str, document: dict[str, Any], *, retain: bool = True) -> None:
+        client = self._client
+        if client is not None:
+            client.publish(topic, json.dumps(document), qos=1, retain=retain)
+
+    # -- storing -----------------------------------------------------------------------------
+
+    def _work(self, messages: queue.Queue[mqtt.MQTTMessage | None]) -> None:
+        while True:
+            message = messages.get()
+            if message is None:
+                return
+            delay = 0.05
+            while not self._stop.is_set():
+                try:
+                    self.handle(message)
+                except _TRANSIENT as exc:
+                    # Kept unacknowledged and tried again: a batch is never dropped because
+                    # the database was away for a moment.
+                    self.counters["retries"] += 1
+                    if not isinstance(exc, service.RecordingBusy):
+                        log.warning("MQTT batch not stored yet (%s); retrying", exc)
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                except Exception:
+                    # A bug must not stop the other recordings: logged, counted, acknowledged.
+                    self.counters["errors"] += 1
+                    log.exception("MQTT message on %s could not be handled", message.topic)
+                self._acknowledge(message)
+                break
+
+    def handle(self, message: mqtt.MQTTMessage) -> None:
+        """Store what one message says; refusals are counted and reported on the status
+        topic (and acknowledged: sending it again would not help)."""
+        topic = topics.parse_topic(self._prefix, message.topic)
+        if topic is None:
+            return
+        self.counters["messages"] += 1
+        properties = user_properties(message)
+        try:
+            device = self._keys.device(properties.get(KEY_PROPERTY))
+            if device is None or device.name != topic.device:
+                self.counters["refused"] += 1
+                # Not retained: a stranger must not overwrite the device's own status.
+                self._publish(
+                    topic.status(self._prefix),
+                    {
+                        "error": f"refused: the message needs the key of device {topic.device!r} "
+                        f"in the MQTT v5 user property {KEY_PROPERTY!r}",
+                    },
+                    retain=False,
+                )
+                return
+            if topic.action == topics.START:
+                self._start(device, topic, message.payload)
+            elif topic.action == topics.SAMPLES:
+                self._samples(device, topic, message, properties)
+            elif topic.action == topics.STOP:
+                self._stop_recording(device, topic)
+            else:
+                raise Refused(
+                    f"unknown topic {topic.action!r}: use start, samples or stop"
+                )
+        except Refused as refusal:
+            self.counters["refused"] += 1
+            self._publish(topic.status(self._prefix), {"error": str(refusal)})
+        except APIError as exc:
+            if exc.status_code >= 500:
+                raise
+            self.counters["refused"] += 1
+            self._publish(topic.status(self._prefix), {"error": exc.message})
+
+    def _status(self, device: Device, topic: topics.Topic, capture_uuid: str, **extra: Any) -> None:
+        status = service.recording_status(
+            self._context, device.caller, device.project_uuid, capture_uuid
+        )
+        self._publish(
+            topic.status(self._prefix),
+            {"device": device.name, "recording_id": topic.recording_id, **status.to_json(), **extra},
+        )
+
+    def _capture(self, device: Device, topic: topics.Topic) -> tuple[str, tuple[str, ...]]:
+        key = (device.id, topic.recording_id)
+        known = self._captures.get(key)
+        if known is not None:
+            return known
+        capture_uuid = recording_capture(self._context.db, device, topic.recording_id)
+        if capture_uuid is None:
+            raise Refused(
+                f"no recording {topic.recording_id!r} of device {device.name!r}: publish its "
+                f"channels and rate to {self._prefix}/{device.name}/capture/"
+                f"{topic.recording_id}/start first"
+            )
+        status = service.recording_status(
+            self._context, device.caller, device.project_uuid, capture_uuid
+        )
+        known = (capture_uuid, tuple(channel["name"] for channel in status.channels))
+        if len(self._captures) > 10_000:
+            self._captures.clear()
+        self._captures[key] = known
+        return known
+
+    def _start(self, device: Device, topic: topics.Topic, payload: bytes) -> None:
+        existing = recording_capture(self._context.db, device, topic.recording_id)
+        if existing is not None:  # a start sent again (QoS 1) or retained
+            self._status(device, topic, existing)
+            return
+        try:
+            spec = payloads.recording_spec(
+                payload, default_name=f"{device.name}-{topic.recording_id}", device=device.name
+            )
+        except payloads.BadPayload as exc:
+            raise Refused(str(exc)) from None
+        status = service.start_recording(self._context, device.caller, device.project_uuid, spec)
+        remember_recording(self._context.db, device, topic.recording_id, status.uuid)
+        self.counters["recordings"] += 1
+        self._captures[(device.id, topic.recording_id)] = (
+            status.uuid,
+            tuple(channel.name for channel in spec.channels),
+        )
+        self._publish(
+            topic.status(self._prefix),
+            {"device": device.name, "recording_id": topic.recording_id, **status.to_json()},
+        )
+
+    def _samples(
+        self,
+        device: Device,
+        topic: topics.Topic,
+        message: mqtt.MQTTMessage,
+        properties: dict[str, str],
+    ) -> None:
+        capture_uuid, channels = self._capture(device, topic)
+        try:
+            seq = int(properties[SEQ_PROPERTY]) if SEQ_PROPERTY in properties else None
+            kind = payloads.payload_kind(topic_suffix=topic.kind, content_type=content_type(message))
+            batches = payloads.decode(kind, message.payload, channels=channels, seq=seq)
+        except (payloads.BadPayload, ValueError) as exc:
+            self.counters["bad_payloads"] += 1
+            problem = f"Message refused: {exc}."
+            service.count_bad_batch(
+                self._context, device.caller, device.project_uuid, capture_uuid, problem
+            )
+            self._status(device, topic, capture_uuid)
+            return
+        for batch in batches:
+            try:
+                ack = service.append_batch(
+                    self._context,
+                    device.caller,
+                    device.project_uuid,
+                    capture_uuid,
+                    batch.seq,
+                    batch.rows,
+                )
+            except service.BadBatch:
+                self.counters["bad_payloads"] += 1  # counted on the recording by the service
+                self._status(device, topic, capture_uuid)
+                continue
+            except NotFound:
+                self._captures.pop((device.id, topic.recording_id), None)
+                raise
+            self.counters["duplicates" if ack.duplicate else "batches"] += 1
+
+    def _stop_recording(self, device: Device, topic: topics.Topic) -> None:
+        capture_uuid, _channels = self._capture(device, topic)
+        status = service.stop_recording(
+            self._context, device.caller, device.project_uuid, capture_uuid
+        )
+        self._publish(
+            topic.status(self._prefix),
+            {"device": device.name, "recording_id": topic.recording_id, **status.to_json()},
+        )
