@@ -87,7 +87,8 @@ def recording_spec(payload: bytes, *, default_name: str, device: str) -> Recordi
     ..., "name"?, "kind"?, "metadata"?, "idle_timeout_seconds"?}``, a channel given as a name
     or as ``{"name", "units"}``) or a Simple Streaming device's configuration JSON
     (``{"sample_rate", "column_location", ...}``), as SensiML firmware prints it. The
-    capture's name defaults to ``<device>-<id>``; its metadata gets ``device``."""
+    capture's name defaults to ``<device>-<id>.csv`` (``.wav`` for audio); its metadata
+    gets ``device``."""
     document = _json(payload)
     if not isinstance(document, Mapping):
         raise BadPayload('a start message must be a JSON object {"channels": [...], ...}')
@@ -103,7 +104,8 @@ def recording_spec(payload: bytes, *, default_name: str, device: str) -> Recordi
         fields["channels"] = [
             {"name": channel} if isinstance(channel, str) else channel for channel in channels
         ]
-    fields.setdefault("name", default_name)
+    suffix = ".wav" if fields.get("kind") == "audio" else ".csv"
+    fields.setdefault("name", default_name + suffix)
     metadata = fields.get("metadata")
     if metadata is None or isinstance(metadata, Mapping):
         fields["metadata"] = {"device": device, **(metadata or {})}
@@ -157,7 +159,7 @@ def decode_json_batch(payload: bytes, *, columns: int) -> Batch:
     for index, row in enumerate(values):
         if not isinstance(row, list) or len(row) != columns:
             raise BadPayload(
-                f"row {index} of \"values\" must be a list of {columns} values "
+                f'row {index} of "values" must be a list of {columns} values '
                 f"(one per channel), got {json.dumps(row)[:80]}"
             )
         rows.append([_number(value, f"values[{index}]") for value in row])
@@ -204,7 +206,9 @@ def decode_senml(payload: bytes, *, channels: Sequence[str], seq: int | None) ->
                 f"SenML record {number} names {name!r}, not one of the recording's channels "
                 f"({', '.join(channels)})"
             )
-        time = base_time + (_number(record["t"], f"SenML record {number}'s t") if "t" in record else 0.0)
+        time = base_time + (
+            _number(record["t"], f"SenML record {number}'s t") if "t" in record else 0.0
+        )
         row = rows.setdefault(time, [None] * len(channels))
         if row[column] is not None:
             raise BadPayload(f"SenML record {number}: {name!r} twice at time {time}")

@@ -42,9 +42,7 @@ def create_device(
 @router.get("/project/{project_uuid}/devices/", summary="The project's MQTT devices")
 def list_devices(project_uuid: str, caller: CurrentCaller, context: Context) -> list[Any]:
     prefix = context.settings.mqtt_topic_prefix
-    return [
-        info.to_json(prefix) for info in devices.list_devices(context, caller, project_uuid)
-    ]
+    return [info.to_json(prefix) for info in devices.list_devices(context, caller, project_uuid)]
 
 
 @router.delete(

@@ -162,7 +162,9 @@ class MqttRecorder:
                 update(HousekeepingLease)
                 .where(
                     HousekeepingLease.name == LEASE,
-                    or_(HousekeepingLease.holder == self.holder, HousekeepingLease.expires_at < now),
+                    or_(
+                        HousekeepingLease.holder == self.holder, HousekeepingLease.expires_at < now
+                    ),
                 )
                 .values(holder=self.holder, expires_at=until, passes=HousekeepingLease.passes + 1)
             )
@@ -331,15 +333,13 @@ class MqttRecorder:
                 )
                 return
             if topic.action == topics.START:
-                self._start(device, topic, message.payload)
+                self._start(device, topic, bytes(message.payload))
             elif topic.action == topics.SAMPLES:
                 self._samples(device, topic, message, properties)
             elif topic.action == topics.STOP:
                 self._stop_recording(device, topic)
             else:
-                raise Refused(
-                    f"unknown topic {topic.action!r}: use start, samples or stop"
-                )
+                raise Refused(f"unknown topic {topic.action!r}: use start, samples or stop")
         except Refused as refusal:
             self.counters["refused"] += 1
             self._publish(topic.status(self._prefix), {"error": str(refusal)})
@@ -349,13 +349,13 @@ class MqttRecorder:
             self.counters["refused"] += 1
             self._publish(topic.status(self._prefix), {"error": exc.message})
 
-    def _status(self, device: Device, topic: topics.Topic, capture_uuid: str, **extra: Any) -> None:
+    def _status(self, device: Device, topic: topics.Topic, capture_uuid: str) -> None:
         status = service.recording_status(
             self._context, device.caller, device.project_uuid, capture_uuid
         )
         self._publish(
             topic.status(self._prefix),
-            {"device": device.name, "recording_id": topic.recording_id, **status.to_json(), **extra},
+            {"device": device.name, "recording_id": topic.recording_id, **status.to_json()},
         )
 
     def _capture(self, device: Device, topic: topics.Topic) -> tuple[str, tuple[str, ...]]:
@@ -412,8 +412,10 @@ class MqttRecorder:
         capture_uuid, channels = self._capture(device, topic)
         try:
             seq = int(properties[SEQ_PROPERTY]) if SEQ_PROPERTY in properties else None
-            kind = payloads.payload_kind(topic_suffix=topic.kind, content_type=content_type(message))
-            batches = payloads.decode(kind, message.payload, channels=channels, seq=seq)
+            kind = payloads.payload_kind(
+                topic_suffix=topic.kind, content_type=content_type(message)
+            )
+            batches = payloads.decode(kind, bytes(message.payload), channels=channels, seq=seq)
         except (payloads.BadPayload, ValueError) as exc:
             self.counters["bad_payloads"] += 1
             problem = f"Message refused: {exc}."
