@@ -1016,6 +1016,8 @@ SIZES = {
         "plot_requests": 100,
         "version_captures": 100_000,
         "version_segments": 1_000_000,
+        "recording_mqtt_devices": 50,
+        "recording_mqtt_seconds": 120,
     },
     "smoke": {
         "ingest_rows": 20_000,
@@ -1036,6 +1038,8 @@ SIZES = {
         "plot_requests": 5,
         "version_captures": 500,
         "version_segments": 5_000,
+        "recording_mqtt_devices": 3,
+        "recording_mqtt_seconds": 3,
     },
 }
 
@@ -1052,6 +1056,15 @@ def bench_ui(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) ->
     from benchmarks.ui_bench import bench_ui as run_ui
 
     return run_ui(workdir, backend, sizes, repeat)
+
+
+def bench_recording_mqtt(
+    workdir: Path, backend: str, sizes: dict[str, int], repeat: int
+) -> dict[str, Any]:
+    """50 MQTT devices and a 16 kHz audio recording at once: benchmarks/recording_mqtt_bench.py."""
+    from benchmarks.recording_mqtt_bench import bench_recording_mqtt as run_recording_mqtt
+
+    return run_recording_mqtt(workdir, backend, sizes, repeat)
 
 
 def bench_versions(
@@ -1078,6 +1091,7 @@ SECTIONS: dict[str, Section] = {
     "s3": bench_s3,
     "plot": lambda *args: bench_plot(*args),
     "versions": bench_versions,
+    "recording-mqtt": bench_recording_mqtt,
 }
 
 
