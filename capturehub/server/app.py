@@ -28,6 +28,7 @@ from capturehub.server.paths import NormalizePath
 from capturehub.server.plots.routes import router as plots_router
 from capturehub.server.projects.routes import router as projects_router
 from capturehub.server.proxies import TrustedProxies
+from capturehub.server.recording.mqtt.routes import router as devices_router
 from capturehub.server.recording.routes import router as recording_router
 from capturehub.server.runtime import Runtime, build_context
 from capturehub.server.security_headers import SecurityHeaders
@@ -51,6 +52,7 @@ ROUTERS = [
     statistics_router,
     plots_router,
     captures_router,
+    devices_router,  # devices recording over MQTT (docs/recording.md#mqtt)
     edge_impulse_router,  # Edge Impulse's API (docs/edge-impulse.md)
     versions_router,
     edge_impulse_keys_router,

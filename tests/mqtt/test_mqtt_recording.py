@@ -7,6 +7,7 @@ recordings; bad payloads are counted and reported, and the subscriber goes on.""
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -39,10 +40,10 @@ def _message(kind: str, seq: int, rows: list[list[float]]) -> dict[str, Any]:
     if kind == "senml":
         pack: list[dict[str, Any]] = []
         for index, row in enumerate(rows):
-            time = (seq * len(rows) + index) / RATE
+            at = (seq * len(rows) + index) / RATE
             for column, value in enumerate(row):
                 record: dict[str, Any] = {"n": CHANNELS[column], "u": "m/s2", "v": value}
-                record["t"] = time
+                record["t"] = at
                 pack.append(record)
         pack[0]["bn"] = ""
         return {"payload": pack, "content_type": "application/senml+json", "seq": seq}
@@ -63,6 +64,16 @@ def _data(mqtt_server: MqttServer, project_name: str, capture_uuid: str) -> Any:
         return capture.get_data()
 
 
+def _readable(mqtt_server: MqttServer, project_name: str, capture_uuid: str, rows: int) -> Any:
+    """``get_data()`` once it holds ``rows`` rows (or what it holds after 30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        frame = _data(mqtt_server, project_name, capture_uuid)
+        if len(frame) >= rows or time.monotonic() > deadline:
+            return frame
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("kind", ["json", "senml", "simple-streaming"])
 def test_each_payload_kind_records_what_was_published(
     kind: str, mqtt_server: MqttServer, mqtt_api: httpx.Client, mqtt_project: dict[str, Any]
@@ -81,8 +92,9 @@ def test_each_payload_kind_records_what_was_published(
         for seq in range(6):
             device.publish("r1", "samples", **_message(kind, seq, rows[seq * 10 : seq * 10 + 10]))
             if seq in (0, 3):
-                # The PUBACK came back: the batch is stored and readable.
-                frame = _data(mqtt_server, mqtt_project["name"], uuid)
+                # Readable while recording. (The device's PUBACK is the broker's: the batch
+                # is stored a moment later, when capturehub acknowledges it to the broker.)
+                frame = _readable(mqtt_server, mqtt_project["name"], uuid, seq * 10 + 10)
                 assert list(frame.columns) == CHANNELS
                 np.testing.assert_array_equal(frame.to_numpy(), np.array(rows[: seq * 10 + 10]))
 

@@ -224,8 +224,9 @@ class MqttRecorder:
         host = self._url.hostname or "127.0.0.1"
         port = self._url.port or (8883 if self._url.scheme == "mqtts" else 1883)
         client.connect_async(host, port, keepalive=30, clean_start=False, properties=properties)
-        client.loop_start()
+        # Set before the network thread starts: its callbacks publish and acknowledge with it.
         self._client = client
+        client.loop_start()
         log.info("MQTT subscriber connecting to %s:%d as %s", host, port, settings.mqtt_client_id)
 
     def _disconnect(self) -> None:
