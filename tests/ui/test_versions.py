@@ -323,3 +323,32 @@ def test_an_answer_the_page_cannot_swap_is_still_told(ui: Browsing, watch: Watch
         ui.console_errors
     )
     ui.console_errors.clear()
+
+
+def test_another_team_s_versions_are_404_pages(ui: Browsing, shared_data: Path) -> None:
+    source = sorted((shared_data / "watch" / "captures").glob("*.csv"))[0]
+    with ui.api(ui.server.other) as rival:
+        project = new_project(rival, f"rival-versions-{uuid.uuid4().hex[:6]}")
+        p = project["uuid"]
+        upload(rival, p, source)
+        made = rival.post(f"project/{p}/versions/", json={"name": "secret"}).json()
+    for path in (
+        f"projects/{p}/versions/{made['uuid']}/",
+        f"projects/{p}/versions/secret/",
+        f"projects/{p}/version-diff/?from=secret&to=secret",
+    ):
+        response = ui.page.request.get(ui.server.url + path)
+        assert response.status == 404, path
+        assert "secret" not in response.text()
+    ui.goto("/")  # any page: its CSRF token
+    token = ui.page.locator('meta[name="csrf-token"]').get_attribute("content")
+    assert token
+    for path in (f"projects/{p}/versions/", f"projects/{p}/versions/{made['uuid']}/delete/"):
+        response = ui.page.request.post(
+            ui.server.url + path,
+            form={"csrf_token": token, "version_name": "mine"},
+            max_redirects=0,
+        )
+        assert response.status == 404, path
+    with ui.api(ui.server.other) as rival:
+        assert [v["name"] for v in rival.get(f"project/{p}/versions/").json()] == ["secret"]
