@@ -27,6 +27,7 @@ from capturehub.server.openapi import install_openapi
 from capturehub.server.paths import NormalizePath
 from capturehub.server.plots.routes import router as plots_router
 from capturehub.server.projects.routes import router as projects_router
+from capturehub.server.recording.stream import router as recording_stream_router
 from capturehub.server.proxies import TrustedProxies
 from capturehub.server.recording.mqtt.routes import router as devices_router
 from capturehub.server.recording.routes import router as recording_router
@@ -97,6 +98,7 @@ def create_app(
     install_openapi(app)
     install_docs(app)
     install_ui(app)  # the web UI's pages at / and their files at /static/
+    app.include_router(recording_stream_router)  # a recording's WebSocket (docs/recording.md)
     app.add_middleware(RequestGuard)
     app.add_middleware(NormalizePath, prefix=settings.normalized_root_path)
     # A stalled body is timed wherever it is read (routes read their own: server/bodies.py).

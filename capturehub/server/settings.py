@@ -72,6 +72,14 @@ class Settings(BaseSettings):
         description="Largest accepted JSON body in bytes on the bulk routes (segments and "
         "metadata of many captures at once, capture-files); a larger one gets a 413.",
     )
+    recording_stream_window: int = Field(
+        8,
+        gt=0,
+        le=1024,
+        description="Batches a recording's WebSocket client may send before their acks "
+        "(its flow-control window); one more is answered `refused` and dropped, so a fast "
+        "client never fills the server's memory (docs/recording.md).",
+    )
     broker_url: str | None = Field(
         None,
         description="Where processing jobs go. Unset: a pool of CAPTUREHUB_WORKERS threads "

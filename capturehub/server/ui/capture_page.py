@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from capturehub.server.auth.service import Caller
 from capturehub.server.captures import service as captures
-from capturehub.server.models import Capture, Project
+from capturehub.server.models import RECORDING, Capture, Project
 from capturehub.server.projects.service import get_project
 
 AUDIO_FORMATS = (".wav",)
@@ -50,6 +50,11 @@ class CaptureView:
     @property
     def ready(self) -> bool:
         return self.capture.task_state == "SUCCESS"
+
+    @property
+    def recording(self) -> bool:
+        # Recorded live (server/recording/): plotted as it grows.
+        return self.capture.task_state == RECORDING
 
 
 def load_capture(

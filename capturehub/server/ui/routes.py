@@ -173,11 +173,12 @@ def not_found_page(request: Request, viewer: Viewer | None, message: str) -> Res
 
 def install_ui(app: FastAPI) -> None:
     """The pages at ``/`` (the API keeps its routes) and their static files at ``/static/``."""
-    from capturehub.server.ui import capture_routes, version_routes
+    from capturehub.server.ui import capture_routes, record_page, version_routes
 
     app.include_router(router)
     app.include_router(capture_routes.router)
     app.include_router(version_routes.router)
+    app.include_router(record_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
 
     @app.exception_handler(LoginRequired)

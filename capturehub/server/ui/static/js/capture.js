@@ -7,8 +7,9 @@ import { api, say } from "./api.js";
 const app = document.getElementById("capture-app");
 const project = app.dataset.project;
 const capture = app.dataset.capture;
-const total = Number(app.dataset.samples);
-const lastIndex = Math.max(Number(app.dataset.maxSequence), total - 1);
+// A recording's total grows while the page is open (follow(), at the end).
+let total = Number(app.dataset.samples);
+let lastIndex = Math.max(Number(app.dataset.maxSequence), total - 1);
 const rate = app.dataset.rate ? Number(app.dataset.rate) : null;
 const capturePath = `project/${project}/capture/${capture}`;
 
@@ -828,7 +829,7 @@ async function start() {
   // The signal, the segments and the metadata are asked for at once; the plot draws the
   // segments whenever they arrive.
   const plotting =
-    app.dataset.ready === "true" && total > 0
+    (app.dataset.ready === "true" || app.dataset.recording === "true") && total > 0
       ? loadWindow(0, total, { keepScale: false })
       : Promise.resolve();
   loadMetadata().catch((error) => say(metadataStatus, error.message, true));
@@ -846,4 +847,45 @@ async function start() {
   await plotting;
 }
 
-start();
+// ---------------------------------------------------------------- following a recording
+
+// A capture being recorded: the page asks the recording's status every FOLLOW_MS and, when
+// more samples are stored and the plot shows the end (as it does unless the person zoomed
+// or panned away from it), loads the window again up to the new end, keeping its width when
+// zoomed in. Polling the status (a one-row read) rather than a socket keeps the page as
+// simple as the other pages and costs a server nothing between samples.
+const FOLLOW_MS = 1000;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function follow() {
+  while (app.dataset.recording === "true") {
+    await sleep(FOLLOW_MS);
+    let status;
+    try {
+      status = await api(`project/${project}/recordings/${capture}/`);
+    } catch (error) {
+      say(plotStatus, error.message, true);
+      continue;
+    }
+    if (status.samples > total) {
+      const [lo, hi] = state.plot ? currentRange() : [0, total];
+      const atEnd = !state.plot || hi >= total;
+      const width = hi - lo;
+      const whole = !state.plot || lo <= 0;
+      total = status.samples;
+      lastIndex = total - 1;
+      app.dataset.samples = String(total);
+      if (!state.plot) {
+        await loadWindow(0, total, { keepScale: false });
+      } else if (atEnd) {
+        await loadWindow(whole ? 0 : Math.max(0, total - width), total);
+      }
+    }
+    if (status.state !== "recording") {
+      app.dataset.recording = "false";
+      say(plotStatus, `The recording stopped at ${total.toLocaleString("en")} samples.`);
+    }
+  }
+}
+
+start().then(follow);
