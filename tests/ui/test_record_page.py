@@ -28,11 +28,11 @@ def _readings(step: int) -> dict[str, dict[str, float]]:
 
 
 def _expected_row(step: int) -> list[float]:
-    """The page's row for those readings: DeviceMotionEvent gives the rotation rate in deg/s
-    (alpha about z, beta about x, gamma about y)."""
+    """The page's row for those readings: DeviceMotionEvent gives the rotation rate in deg/s,
+    and Chromium fills alpha, beta and gamma from the gyroscope's x, y and z."""
     r = _readings(step)
     acc, lin, gyro = r["accelerometer"], r["linear-acceleration"], r["gyroscope"]
-    degrees = [math.degrees(gyro[axis]) for axis in ("z", "x", "y")]
+    degrees = [math.degrees(gyro[axis]) for axis in ("x", "y", "z")]
     return [acc["x"], acc["y"], acc["z"], lin["x"], lin["y"], lin["z"], *degrees]
 
 
@@ -94,15 +94,17 @@ def test_a_phone_records_its_motion_into_a_labelled_capture(ui: Browsing) -> Non
     ]
     rows = frame[channels].to_numpy()
     assert len(rows) == capture["number_samples"] >= 60
-    # Every row is one of the two sets of readings, as Chromium rounds them (to 0.1), the
-    # first set first; both are there.
+    # Each sensor's three values in every row are its first or its second readings, as
+    # Chromium rounds them (to 0.1): the first until the readings changed, then the second
+    # (the three sensors change one after the other, so a row may mix them).
     first, second = (np.round(np.array(_expected_row(step)), 1) for step in (0, 1))
     rounded = np.round(rows, 1)
-    is_first = np.all(np.isclose(rounded, first, atol=0.051), axis=1)
-    is_second = np.all(np.isclose(rounded, second, atol=0.051), axis=1)
-    assert np.all(is_first | is_second), rows[~(is_first | is_second)][:3]
-    switch = int(np.argmax(is_second))
-    assert switch > 0 and is_first[:switch].all() and is_second[switch:].all()
+    for columns in (slice(0, 3), slice(3, 6), slice(6, 9)):
+        is_first = np.all(np.isclose(rounded[:, columns], first[columns], atol=0.051), axis=1)
+        is_second = np.all(np.isclose(rounded[:, columns], second[columns], atol=0.051), axis=1)
+        assert np.all(is_first | is_second), rows[~(is_first | is_second)][:3]
+        switch = int(np.argmax(is_second))
+        assert switch > 0 and is_first[:switch].all() and is_second[switch:].all()
     # The label value is one segment over the whole capture.
     assert [
         (s["label_name"], s["value"], s["capture_sample_sequence_start"])

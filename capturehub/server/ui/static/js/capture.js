@@ -869,7 +869,7 @@ async function follow() {
     }
     if (status.samples > total) {
       const [lo, hi] = state.plot ? currentRange() : [0, total];
-      const atEnd = !state.plot || hi >= total;
+      const atEnd = !state.plot || hi >= total - 1; // the last sample is at total - 1
       const width = hi - lo;
       const whole = !state.plot || lo <= 0;
       total = status.samples;
