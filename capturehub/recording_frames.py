@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 HEADER = struct.Struct("<IBBH")
-VALUE_TYPES = {4: np.dtype("<f4"), 8: np.dtype("<f8")}
+VALUE_TYPES: dict[int, np.dtype[np.floating]] = {4: np.dtype("<f4"), 8: np.dtype("<f8")}
 MAX_SEQ = 2**32 - 1
 
 

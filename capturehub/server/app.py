@@ -27,10 +27,10 @@ from capturehub.server.openapi import install_openapi
 from capturehub.server.paths import NormalizePath
 from capturehub.server.plots.routes import router as plots_router
 from capturehub.server.projects.routes import router as projects_router
-from capturehub.server.recording.stream import router as recording_stream_router
 from capturehub.server.proxies import TrustedProxies
 from capturehub.server.recording.mqtt.routes import router as devices_router
 from capturehub.server.recording.routes import router as recording_router
+from capturehub.server.recording.stream import router as recording_stream_router
 from capturehub.server.runtime import Runtime, build_context
 from capturehub.server.security_headers import SecurityHeaders
 from capturehub.server.segments.routes import router as segments_router

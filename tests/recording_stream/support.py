@@ -61,7 +61,9 @@ def samples(server: RunningServer, project_name: str, capture_uuid: str) -> np.n
     """The capture's samples as read through the SDK's get_data(), channel columns only."""
     with Client(server=server.url, api_key=server.api_key) as client:
         client.project = project_name
-        frame = client.project.captures.get_capture_by_uuid(capture_uuid).get_data()
+        found = client.project.captures.get_capture_by_uuid(capture_uuid)
+        assert found is not None
+        frame = found.get_data()
     columns = [c for c in frame.columns if c not in ("sequence", "timestamp")]
     return frame[columns].to_numpy(dtype=np.float64)
 

@@ -94,7 +94,9 @@ def test_kill_9_during_20_recordings_loses_and_repeats_nothing(
         with Client(server=process.url, api_key=account.api_key) as client:
             client.project = "kill-9"
             for recorder, capture, acked in zip(recorders, captures, acked_before, strict=True):
-                reading = client.project.captures.get_capture_by_uuid(capture).get_data()
+                found = client.project.captures.get_capture_by_uuid(capture)
+                assert found is not None
+                reading = found.get_data()
                 stored = reading[CHANNELS].to_numpy(dtype=np.float64)
                 assert acked > 0 and len(stored) >= acked * ROWS  # nothing acknowledged lost
                 # Every sample sent, once, in order: no gap, no duplicate.

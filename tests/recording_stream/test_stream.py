@@ -205,9 +205,11 @@ def test_only_the_owner_gets_in_with_a_token_or_the_pages_cookie_and_csrf_token(
 
     with raw_socket(server, p, capture, Origin="http://elsewhere.example") as socket:
         assert receive(socket)["status"] == 401
-    with Client(server=server.url, api_key=server.other.api_key) as other:
-        with pytest.raises(NotFoundError):
-            RecordingStream(other.connection, p, capture)
+    with (
+        Client(server=server.url, api_key=server.other.api_key) as other,
+        pytest.raises(NotFoundError),
+    ):
+        RecordingStream(other.connection, p, capture)
 
     cookie = session_cookie(server.url, server.main)
     page = httpx.get(server.url + "record/", cookies={"capturehub_session": cookie})

@@ -80,7 +80,9 @@ def test_a_phone_records_its_motion_into_a_labelled_capture(ui: Browsing) -> Non
         ).json()
     with Client(server=ui.server.url, api_key=ui.server.api_key) as client:
         client.project = project["name"]
-        frame = client.project.captures.get_capture_by_uuid(capture["uuid"]).get_data()
+        found = client.project.captures.get_capture_by_uuid(capture["uuid"])
+        assert found is not None
+        frame = found.get_data()
     channels = [
         "AccelerometerX",
         "AccelerometerY",
@@ -107,8 +109,7 @@ def test_a_phone_records_its_motion_into_a_labelled_capture(ui: Browsing) -> Non
         assert switch > 0 and is_first[:switch].all() and is_second[switch:].all()
     # The label value is one segment over the whole capture.
     assert [
-        (s["label_name"], s["value"], s["capture_sample_sequence_start"])
-        for s in segments
+        (s["label_name"], s["value"], s["capture_sample_sequence_start"]) for s in segments
     ] == [("Label", "walking", 0)]
     assert segments[0]["capture_sample_sequence_end"] == len(rows) - 1
 
