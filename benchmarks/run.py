@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from benchmarks.data import make_csv, make_csv_of_size, make_wav_of_size
-from benchmarks.s3_bench import bench_s3
+from benchmarks.s3_bench import bench_s3, bench_s3_memory
 from benchmarks.sdk_client import reset_peak
 from tests.servers import Account, ServerProcess, free_port, new_server
 
@@ -1089,6 +1089,7 @@ SECTIONS: dict[str, Section] = {
     "cluster": bench_cluster,
     "ui": bench_ui,
     "s3": bench_s3,
+    "s3-memory": bench_s3_memory,
     "plot": lambda *args: bench_plot(*args),
     "versions": bench_versions,
     "recording-mqtt": bench_recording_mqtt,

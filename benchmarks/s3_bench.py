@@ -4,7 +4,9 @@ A SeaweedFS (``weed`` from the dev extra) runs on this machine's loopback, so th
 show what the store's protocol and the server's ranged reads cost, not a network: an S3 on
 another machine adds its round trips and bandwidth. Processing runs in the server's in-process
 workers for both stores (not Celery workers): the figure is S3 against a folder, the rest
-equal.
+equal. The ingest is also measured in the same turns through a third server storing in S3
+whose jobs go to one `capturehub worker` (Celery on a redis-server of this run, one job
+thread): the issue's "S3 + one Celery worker" layout.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +44,8 @@ def bench_s3(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) ->
         s3 = Session(workdir, backend, env=env)
         try:
             results: dict[str, Any] = {}
-            results.update(_ingest(workdir, sizes, repeat, local, s3))
+            with _celery_session(workdir, backend, folder, env) as celery:
+                results.update(_ingest(workdir, sizes, repeat, local, s3, celery))
             results.update(_data_and_ranges(workdir, sizes, repeat, local, s3))
         finally:
             local.close()
@@ -52,17 +56,44 @@ def bench_s3(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) ->
     return results
 
 
+@contextmanager
+def _celery_session(
+    workdir: Path, backend: str, folder: Path, env: dict[str, str]
+) -> Iterator[Session]:
+    """A server storing in S3 whose jobs go to one `capturehub worker` (one job thread) on a
+    redis-server of its own."""
+    from benchmarks.run import Session
+    from tests.cluster.support import OwnRedis, WorkerProcess
+
+    broker = OwnRedis(folder / "redis")
+    broker.start()
+    session = Session(workdir, backend, env={**env, "CAPTUREHUB_BROKER_URL": broker.url})
+    worker = WorkerProcess(session.process, broker.url, name="worker", concurrency=1)
+    try:
+        worker.start()
+        yield session
+    finally:
+        worker.stop()
+        session.close()
+        broker.stop()
+
+
 def _ingest(
-    workdir: Path, sizes: dict[str, int], repeat: int, local: Session, s3: Session
+    workdir: Path,
+    sizes: dict[str, int],
+    repeat: int,
+    local: Session,
+    s3: Session,
+    celery: Session,
 ) -> dict[str, Any]:
-    """The ingest section's CSV uploaded to SUCCESS, to one server then the other, in turns."""
+    """The ingest section's CSV uploaded to SUCCESS, to each server in turn."""
     from benchmarks.run import interleaved, paired_ratio, settle
 
     csv = make_csv(workdir / "ingest.csv", sizes["ingest_rows"])
     size_mb = csv.stat().st_size / MB
     settle_bytes = 24 * csv.stat().st_size
     counter = iter(range(10_000))
-    for session in (local, s3):  # untimed: imports, pools, the first multipart upload
+    for session in (local, s3, celery):  # untimed: imports, pools, the first multipart upload
         session.wait(session.upload(csv, "warmup.csv")["uuid"])
 
     def ingest(session: Session) -> Callable[[], float]:
@@ -72,11 +103,21 @@ def _ingest(
 
         return run
 
-    turns = interleaved(repeat, {"local_ingest_mb_s": ingest(local), "s3_ingest_mb_s": ingest(s3)})
+    turns = interleaved(
+        repeat,
+        {
+            "local_ingest_mb_s": ingest(local),
+            "s3_ingest_mb_s": ingest(s3),
+            "s3_celery_ingest_mb_s": ingest(celery),
+        },
+    )
     return {
         "ingest_file_mb": round(size_mb, 1),
         **turns,
         "s3_ingest_vs_local": paired_ratio(turns, "s3_ingest_mb_s", "local_ingest_mb_s"),
+        "s3_celery_ingest_vs_local": paired_ratio(
+            turns, "s3_celery_ingest_mb_s", "local_ingest_mb_s"
+        ),
     }
 
 
@@ -172,3 +213,162 @@ def _data_and_ranges(
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+
+
+class _Sampler:
+    """Peaks of a process's anonymous and file-backed resident memory (RssAnon, RssFile of
+    /proc/<pid>/status), sampled every 50 ms in a thread: VmHWM alone counts the pages of a
+    memory-mapped file the process reads (the page cache, given back under pressure) the same
+    as its own allocations."""
+
+    def __init__(self, pid: int) -> None:
+        import threading
+
+        self.pid = pid
+        self.peaks = {"RssAnon": 0, "RssFile": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def current(self) -> dict[str, int]:
+        from benchmarks.run import rss_kb
+
+        return {field: rss_kb(self.pid, field) for field in self.peaks}
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                for field, value in self.current().items():
+                    self.peaks[field] = max(self.peaks[field], value)
+            except (OSError, RuntimeError):
+                return
+
+    def start(self) -> dict[str, int]:
+        before = self.current()
+        self.peaks = dict(before)
+        self._thread.start()
+        return before
+
+    def take(self) -> dict[str, int]:
+        """The peaks so far, then sampling starts again from the current values."""
+        peaks = dict(self.peaks)
+        self.peaks = self.current()
+        return peaks
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def bench_s3_memory(
+    workdir: Path, backend: str, sizes: dict[str, int], repeat: int
+) -> dict[str, Any]:
+    """Resident memory growth of a server storing in S3 (SeaweedFS on loopback) and of one
+    `capturehub worker` (Celery on a redis-server of this run) while the memory section's big
+    CSV (1 GB in full mode) is uploaded, processed by the worker, then its plot pyramid built
+    (the worker's second job).
+
+    Growth = VmHWM after the step - VmRSS before the upload, each process's peak reset to its
+    RSS right before the upload (``clear_refs``, as the memory section does); the server's over
+    the upload and the processing, the worker's at SUCCESS and after the pyramid. Beside it, the
+    peak growth of anonymous memory (RssAnon, sampled every 50 ms): the pyramid job
+    memory-maps its local copy of the columnar file, whose pages count in RSS as page cache.
+    The client only polls the capture's state (a plot request before the pyramid exists
+    would make the server read the columnar copy, which is not the step measured). After one
+    warm-up upload and its processing and pyramid, so imports and pools are not counted."""
+    from benchmarks.run import big_csv, rss_kb
+    from benchmarks.sdk_client import reset_peak
+    from tests.cluster.support import OwnRedis, WorkerProcess
+    from tests.s3server import seaweedfs_missing, start_seaweedfs
+    from tests.servers import new_server
+
+    missing = seaweedfs_missing()
+    if missing:
+        return {"skipped": missing}
+    big = big_csv(workdir, sizes["memory_bytes"])
+    small = make_csv(workdir / "warmup.csv", 20_000)
+    folder = Path(tempfile.mkdtemp(prefix="s3-memory-", dir=workdir))
+    seaweedfs = start_seaweedfs(folder / "seaweedfs")
+    broker = OwnRedis(folder / "redis")
+    broker.start()
+    bucket = seaweedfs.new_bucket()
+    server = new_server(backend, folder / "server")
+    server.env.update(
+        {
+            **seaweedfs.env(),
+            "CAPTUREHUB_STORAGE_URL": f"s3://{bucket}/lab",
+            "CAPTUREHUB_BROKER_URL": broker.url,
+        }
+    )
+    worker = WorkerProcess(server, broker.url, name="worker", concurrency=1)
+    session: Session | None = None
+    samplers: list[_Sampler] = []
+    try:
+        from benchmarks.run import Session
+
+        account = server.create_account("bench", "bench")
+        server.start()
+        worker.start()
+        session = Session.attach(server, account, "bench")
+        assert worker.process is not None
+        pids = {"server": session.pid, "worker": worker.process.pid}
+        s3 = seaweedfs.client()
+
+        def pyramid_stored(uuid: str) -> None:
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline:  # the worker's second job, seen in the bucket
+                listed = s3.list_objects_v2(Bucket=bucket, Prefix="lab/").get("Contents", [])
+                if any(uuid in o["Key"] and "plot-pyramid" in o["Key"] for o in listed):
+                    return
+                time.sleep(0.5)
+            raise RuntimeError("no plot pyramid within 900 s")
+
+        warm = session.upload(small, "warmup.csv")["uuid"]
+        session.wait(warm, poll_seconds=0.5)
+        pyramid_stored(warm)
+        samplers = [_Sampler(pid) for pid in pids.values()]
+        before = {name: rss_kb(pid) for name, pid in pids.items()}
+        resets = [reset_peak(pid) for pid in pids.values()]
+        anon_before = [sampler.start()["RssAnon"] for sampler in samplers]
+        started = time.perf_counter()
+        uuid = session.upload(big, "big.csv")["uuid"]
+        upload_s = time.perf_counter() - started
+        server_after_upload = rss_kb(pids["server"], "VmHWM")
+        session.wait(uuid, poll_seconds=0.5)
+        processed_s = time.perf_counter() - started
+        at_success = {name: rss_kb(pid, "VmHWM") for name, pid in pids.items()}
+        anon_at_success = [sampler.take()["RssAnon"] for sampler in samplers]
+        pyramid_stored(uuid)
+        total_s = time.perf_counter() - started
+        peaks = {name: rss_kb(pid, "VmHWM") for name, pid in pids.items()}
+        anon_pyramid = [sampler.take()["RssAnon"] for sampler in samplers]
+    finally:
+        for sampler in samplers:
+            sampler.stop()
+        if session is not None:
+            session.api.close()
+        worker.stop()
+        server.close()
+        broker.stop()
+        seaweedfs.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def mb(kb: int) -> float:
+        return round(kb / 1024, 1)
+
+    size_mb = big.stat().st_size / MB
+    return {
+        "file_mb": round(size_mb, 1),
+        "peak_reset": all(resets),
+        "server_baseline_mb": mb(before["server"]),
+        "server_upload_growth_mb": mb(server_after_upload - before["server"]),
+        "server_upload_and_processing_growth_mb": mb(at_success["server"] - before["server"]),
+        "server_anon_growth_mb": mb(max(anon_at_success[0], anon_pyramid[0]) - anon_before[0]),
+        "worker_baseline_mb": mb(before["worker"]),
+        "worker_processing_growth_mb": mb(at_success["worker"] - before["worker"]),
+        "worker_processing_anon_growth_mb": mb(anon_at_success[1] - anon_before[1]),
+        "worker_with_pyramid_growth_mb": mb(peaks["worker"] - before["worker"]),
+        "worker_pyramid_anon_growth_mb": mb(anon_pyramid[1] - anon_before[1]),
+        "upload_mb_s": size_mb / upload_s,
+        "upload_to_success_s": processed_s,
+        "upload_to_plot_pyramid_s": total_s,
+    }

@@ -26,6 +26,7 @@ starts, so the route finds its rows without scanning either file.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,25 +121,10 @@ def _extremes(values: npt.NDArray[Any], bucket: int) -> tuple[npt.NDArray[Any], 
     return low, high
 
 
-def _finest_level(column: pa.ChunkedArray) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
-    """The first level of one channel, chunk by chunk when the chunks split on bucket edges
-    (the columnar copy's batches hold 65,536 rows): each chunk is read in place, not copied
-    into one array first."""
-    chunks = [chunk for chunk in column.chunks if len(chunk)]
-    if all(len(chunk) % BASE_BUCKET == 0 for chunk in chunks[:-1]):
-        parts = [_extremes(chunk.to_numpy(zero_copy_only=False), BASE_BUCKET) for chunk in chunks]
-        if parts:
-            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    return _extremes(column.to_numpy(), BASE_BUCKET)
-
-
-def channel_levels(
-    column: pa.ChunkedArray,
+def _coarser_levels(
+    low: npt.NDArray[Any], high: npt.NDArray[Any]
 ) -> list[tuple[npt.NDArray[Any], npt.NDArray[Any]]]:
-    """(minimum, maximum) per bucket at every level, finest first."""
-    if len(column) == 0:
-        return []
-    low, high = _finest_level(column)
+    """Every level from the finest one up, finest first."""
     levels = [(low, high)]
     while len(low) > 1:
         starts = np.arange(0, len(low), FACTOR)
@@ -148,23 +134,89 @@ def channel_levels(
     return levels
 
 
+class _FinestLevel:
+    """One channel's first level, fed record batch by record batch (read in place, never
+    gathered into one array): values short of a whole bucket wait for the next batch."""
+
+    def __init__(self) -> None:
+        self.lows: list[npt.NDArray[Any]] = []
+        self.highs: list[npt.NDArray[Any]] = []
+        self.carry: npt.NDArray[Any] | None = None
+
+    def feed(self, values: npt.NDArray[Any]) -> None:
+        if self.carry is not None and len(self.carry):
+            values = np.concatenate([self.carry, values])
+        whole = len(values) - len(values) % BASE_BUCKET
+        if whole:
+            low, high = _extremes(values[:whole], BASE_BUCKET)
+            self.lows.append(low)
+            self.highs.append(high)
+        self.carry = values[whole:].copy()  # a copy: the batch's memory may go
+
+    def levels(self) -> list[tuple[npt.NDArray[Any], npt.NDArray[Any]]]:
+        if self.carry is not None and len(self.carry):
+            low, high = _extremes(self.carry, BASE_BUCKET)
+            self.lows.append(low)
+            self.highs.append(high)
+        if not self.lows:
+            return []
+        low, high = np.concatenate(self.lows), np.concatenate(self.highs)
+        self.lows, self.highs, self.carry = [], [], None
+        return _coarser_levels(low, high)
+
+
+def channel_levels(
+    column: pa.ChunkedArray,
+) -> list[tuple[npt.NDArray[Any], npt.NDArray[Any]]]:
+    """(minimum, maximum) per bucket at every level, finest first."""
+    finest = _FinestLevel()
+    for chunk in column.chunks:
+        if len(chunk):
+            finest.feed(chunk.to_numpy(zero_copy_only=False))
+    return finest.levels()
+
+
 def write_pyramid(columnar: pa.Table, channels: list[str], out: Path) -> PyramidLayout:
     """Compute the pyramid of ``columnar``'s ``channels`` and write it to ``out``."""
-    per_channel = [channel_levels(columnar.column(name)) for name in channels]
-    total = columnar.num_rows
+    return write_pyramid_of_batches(columnar.schema, columnar.to_batches(), channels, out)
+
+
+def write_pyramid_of_batches(
+    schema: pa.Schema, batches: Iterable[pa.RecordBatch], channels: list[str], out: Path
+) -> PyramidLayout:
+    """The same from the columnar copy's record batches, read one at a time: memory holds
+    one batch and the pyramid (about 8% of the copy), whatever the capture's length, so an
+    object store's copy is read by ranges, not downloaded whole first."""
+    finest = {name: _FinestLevel() for name in channels}
+    batch_starts = [0]
+    for batch in batches:
+        batch_starts.append(batch_starts[-1] + batch.num_rows)
+        if batch.num_rows:
+            for name in channels:
+                finest[name].feed(batch.column(name).to_numpy(zero_copy_only=False))
+        del batch
+    per_channel = [finest.pop(name).levels() for name in channels]
+    return _write_levels(schema, per_channel, batch_starts, channels, out)
+
+
+def _write_levels(
+    columnar_schema: pa.Schema,
+    per_channel: list[list[tuple[npt.NDArray[Any], npt.NDArray[Any]]]],
+    batch_starts: list[int],
+    channels: list[str],
+    out: Path,
+) -> PyramidLayout:
+    total = batch_starts[-1]
     levels: list[Level] = []
     offset, bucket = 0, BASE_BUCKET
     for low, _high in per_channel[0] if per_channel else []:
         levels.append(Level(bucket=bucket, rows=len(low), offset=offset))
         offset += len(low)
         bucket *= FACTOR
-    batch_starts = [0]
-    for batch in columnar.to_batches():
-        batch_starts.append(batch_starts[-1] + batch.num_rows)
     layout = PyramidLayout(total, list(channels), levels, batch_starts)
     fields: list[pa.Field] = []
     for name in channels:
-        kind = columnar.schema.field(name).type
+        kind = columnar_schema.field(name).type
         fields += [pa.field(min_column(name), kind), pa.field(max_column(name), kind)]
     schema = pa.schema(fields, metadata={METADATA_KEY: layout.to_json()})
     with pa.OSFile(str(out), "wb") as sink, pyarrow.ipc.new_file(sink, schema) as writer:
