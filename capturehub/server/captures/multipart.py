@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from capturehub.server.errors import BadRequest, PayloadTooLarge
+from capturehub.server.multipart_parts import PartCollector, multipart_parser
 from capturehub.storage import BlobWriter
 
 MAX_FIELD_BYTES = 64 * 1024
@@ -39,42 +39,27 @@ class UploadForm:
     file: StoredFile | None = None
 
 
-class _PartCollector:
-    """python-multipart callbacks that route each part to a field buffer or the blob writer."""
+class _PartCollector(PartCollector):
+    """Routes each part to a field buffer or the blob writer."""
 
     def __init__(self, open_file: Callable[[], BlobWriter], max_file_bytes: int) -> None:
+        super().__init__()
         self.form = UploadForm()
         self._open_file = open_file
         self._max_file_bytes = max_file_bytes
-        self._header_field = b""
-        self._header_value = b""
-        self._headers: dict[bytes, bytes] = {}
         self._field_name: str | None = None
         self._field_buffer = bytearray()
         self._hash = hashlib.sha256()
         self._in_file = False
 
     def on_part_begin(self) -> None:
-        self._headers = {}
+        super().on_part_begin()
         self._field_name = None
         self._field_buffer = bytearray()
         self._in_file = False
 
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_field += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def on_header_end(self) -> None:
-        self._headers[self._header_field.lower()] = self._header_value
-        self._header_field = b""
-        self._header_value = b""
-
     def on_headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        name = options.get(b"name", b"").decode("utf-8", "replace")
-        filename = options.get(b"filename")
+        name, filename = self.disposition()
         if name == FILE_FIELD and filename is not None:
             if self.form.file is not None:
                 raise BadRequest("Send one `file` part per request.")
@@ -125,14 +110,12 @@ async def read_upload(
 
     On any error the partly written file is aborted, so nothing is left in the store.
     """
-    content_type, options = parse_options_header(request.headers.get("content-type", ""))
-    boundary = options.get(b"boundary")
-    if content_type != b"multipart/form-data" or not boundary:
-        raise BadRequest(
-            "Send the capture as multipart/form-data with a `file` part and a `name` field."
-        )
     collector = _PartCollector(open_file, max_file_bytes)
-    parser = MultipartParser(boundary, callbacks=_callbacks(collector))  # type: ignore[arg-type]
+    parser = multipart_parser(
+        request,
+        collector,
+        "Send the capture as multipart/form-data with a `file` part and a `name` field.",
+    )
     try:
         async for chunk in request.stream():
             parser.write(chunk)
@@ -147,18 +130,6 @@ async def read_upload(
         _abort(collector.form)
         raise BadRequest("The upload ended before the file part was complete.")
     return collector.form
-
-
-def _callbacks(collector: _PartCollector) -> dict[str, Callable[..., None]]:
-    return {
-        "on_part_begin": collector.on_part_begin,
-        "on_header_field": collector.on_header_field,
-        "on_header_value": collector.on_header_value,
-        "on_header_end": collector.on_header_end,
-        "on_headers_finished": collector.on_headers_finished,
-        "on_part_data": collector.on_part_data,
-        "on_part_end": collector.on_part_end,
-    }
 
 
 def _abort(form: UploadForm) -> None:

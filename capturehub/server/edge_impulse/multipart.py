@@ -13,12 +13,10 @@ other files of the request are kept.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi.concurrency import run_in_threadpool
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from capturehub.server.captures.intake import IncomingFile
@@ -32,6 +30,7 @@ from capturehub.server.edge_impulse.samples import (
     parse_structured_labels,
 )
 from capturehub.server.errors import BadRequest
+from capturehub.server.multipart_parts import PartCollector, multipart_parser
 from capturehub.storage import BlobWriter
 
 # An acquisition document is parsed whole (its signature is checked on its exact bytes), so
@@ -52,35 +51,21 @@ class _Part:
     sidecar: bool = False
 
 
-class _Collector:
+class _Collector(PartCollector):
     def __init__(self, intake: SampleIntake, max_file_bytes: int) -> None:
+        super().__init__()
         self.intake = intake
         self.max_file_bytes = max_file_bytes
         self.files = 0
         self.part: _Part | None = None
         self.finished: list[_Part] = []
-        self._header_field = b""
-        self._header_value = b""
-        self._headers: dict[bytes, bytes] = {}
 
     def on_part_begin(self) -> None:
-        self._headers = {}
+        super().on_part_begin()
         self.part = None
 
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_field += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def on_header_end(self) -> None:
-        self._headers[self._header_field.lower()] = self._header_value
-        self._header_field = b""
-        self._header_value = b""
-
     def on_headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        filename = options.get(b"filename")
+        _name, filename = self.disposition()
         if filename is None:
             return  # a plain form field: Edge Impulse's clients send none; ignored
         name = filename.decode("utf-8", "replace")
@@ -146,12 +131,10 @@ async def receive_files(
     request: Request, intake: SampleIntake, max_file_bytes: int
 ) -> list[FileResult]:
     """Store every ``data`` part of a multipart body; one result per file part."""
-    content_type, options = parse_options_header(request.headers.get("content-type", ""))
-    boundary = options.get(b"boundary")
-    if content_type != b"multipart/form-data" or not boundary:
-        raise BadRequest("Send the files as multipart/form-data, each part named `data`.")
     collector = _Collector(intake, max_file_bytes)
-    parser = MultipartParser(boundary, callbacks=_callbacks(collector))  # type: ignore[arg-type]
+    parser = multipart_parser(
+        request, collector, "Send the files as multipart/form-data, each part named `data`."
+    )
     results: list[FileResult] = []
     ranges: dict[str, list[Range]] = {}
     stored: dict[str, FileResult] = {}
@@ -211,15 +194,3 @@ async def _handle(
         result = await run_in_threadpool(intake.store, received, ranges.get(part.filename))
         results.append(result)
         stored[part.filename] = result
-
-
-def _callbacks(collector: _Collector) -> dict[str, Callable[..., None]]:
-    return {
-        "on_part_begin": collector.on_part_begin,
-        "on_header_field": collector.on_header_field,
-        "on_header_value": collector.on_header_value,
-        "on_header_end": collector.on_header_end,
-        "on_headers_finished": collector.on_headers_finished,
-        "on_part_data": collector.on_part_data,
-        "on_part_end": collector.on_part_end,
-    }
