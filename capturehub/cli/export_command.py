@@ -3,7 +3,9 @@ display and a summary."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -20,27 +22,34 @@ from capturehub.cli.session import (
 )
 from capturehub.datamanager.export import FORMATS
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def export_options(command: F) -> F:
+    """``--format`` and ``--out``, the same for a project's export and a version's."""
+    command = click.option(
+        "--out",
+        "-o",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Folder to write (created when missing; files of an earlier export are replaced).",
+    )(command)
+    return click.option(
+        "--format",
+        "-f",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="parquet",
+        show_default=True,
+        help="File format of the samples and tables.",
+    )(command)
+
 
 @click.command()
 @server_option
 @project_option
 @where_options
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="parquet",
-    show_default=True,
-    help="File format of the samples and tables.",
-)
-@click.option(
-    "--out",
-    "-o",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder to write (created when missing; files of an earlier export are replaced).",
-)
+@export_options
 @workers_option("Captures fetched at once.")
 @quiet_option
 def export(

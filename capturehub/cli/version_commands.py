@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from capturehub.cli.errors import CliError
+from capturehub.cli.export_command import export_options
 from capturehub.cli.filters import where_filters, where_options
 from capturehub.cli.output import emit, format_options, stderr_console, stdout_console
 from capturehub.cli.progress import StageProgress
@@ -20,7 +21,6 @@ from capturehub.cli.session import (
     server_option,
     workers_option,
 )
-from capturehub.datamanager.export import FORMATS
 from capturehub.datamanager.versions import Version
 
 VERSION_COLUMNS = ["name", "created (UTC)", "captures", "samples", "segments", "hash"]
@@ -174,22 +174,7 @@ def version_diff(old: str, new: str, server: str | None, project: str, as_json: 
 @click.argument("name")
 @server_option
 @project_option
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="parquet",
-    show_default=True,
-    help="File format of the samples and tables.",
-)
-@click.option(
-    "--out",
-    "-o",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder to write (created when missing).",
-)
+@export_options
 @workers_option("Captures fetched at once.")
 @quiet_option
 def version_export(
