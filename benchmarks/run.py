@@ -1018,6 +1018,7 @@ SIZES = {
         "version_segments": 1_000_000,
         "recording_mqtt_devices": 50,
         "recording_mqtt_seconds": 120,
+        "recording_device_seconds": 60,
     },
     "smoke": {
         "ingest_rows": 20_000,
@@ -1040,6 +1041,7 @@ SIZES = {
         "version_segments": 5_000,
         "recording_mqtt_devices": 3,
         "recording_mqtt_seconds": 3,
+        "recording_device_seconds": 2,
     },
 }
 
@@ -1076,6 +1078,15 @@ def bench_versions(
     return run_versions(workdir, backend, sizes, repeat)
 
 
+def bench_recording_device(
+    workdir: Path, backend: str, sizes: dict[str, int], repeat: int
+) -> dict[str, Any]:
+    """Simple Streaming v2 over TCP into a recording: benchmarks/recording_device_bench.py."""
+    from benchmarks.recording_device_bench import bench_recording_device as run
+
+    return run(workdir, backend, sizes, repeat)
+
+
 # Each section as (workdir, backend, sizes, repeat) -> figures; the keys are --only's choices.
 Section = Callable[[Path, str, dict[str, int], int], dict[str, Any]]
 SECTIONS: dict[str, Section] = {
@@ -1093,6 +1104,7 @@ SECTIONS: dict[str, Section] = {
     "plot": lambda *args: bench_plot(*args),
     "versions": bench_versions,
     "recording-mqtt": bench_recording_mqtt,
+    "recording-device": bench_recording_device,
 }
 
 

@@ -21,6 +21,7 @@ from capturehub.cli.errors import translate
 from capturehub.cli.export_command import export
 from capturehub.cli.migrate_command import migrate
 from capturehub.cli.project_commands import project_group, projects
+from capturehub.cli.record_command import record
 from capturehub.cli.recording_commands import recording_group
 from capturehub.cli.server_commands import fsck_command, serve
 from capturehub.cli.upload_command import upload
@@ -83,6 +84,7 @@ cli.add_command(fsck_command)
 cli.add_command(worker)
 cli.add_command(migrate)
 cli.add_command(recording_group)
+cli.add_command(record)
 
 
 def main() -> None:

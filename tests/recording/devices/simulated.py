@@ -14,13 +14,16 @@ Each keeps what it sent as rows, so a test can compare a capture with it value f
 
 from __future__ import annotations
 
+import argparse
+import itertools
+import math
 import os
 import select
 import socket
 import threading
 import time
 import tty
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -232,7 +235,7 @@ class SerialStreamingDevice(_PtyDevice):
     def __init__(
         self,
         config: StreamConfig,
-        stream: Stream,
+        stream: Stream | Callable[[], Iterator[bytes]],
         *,
         announce_every: float = 0.2,
         pace: float | None = None,
@@ -250,7 +253,14 @@ class SerialStreamingDevice(_PtyDevice):
         while not self._stop.is_set():
             if b"connect" in self.received and not self.connected.is_set():
                 self.connected.set()
-                for chunk in paced(self.stream.chunks, self.config.samples_per_packet, self.pace):
+                chunks = (
+                    paced(self.stream.chunks, self.config.samples_per_packet, self.pace)
+                    if isinstance(self.stream, Stream)
+                    else self.stream()
+                )
+                for chunk in chunks:
+                    if self._stop.is_set():
+                        return
                     self._write(chunk)
                     self._incoming(0)
                     if b"disconnect" in self.received:
@@ -270,7 +280,7 @@ class SerialLineDevice(_PtyDevice):
     values), then goes quiet; ``sent`` is every row written."""
 
     def __init__(
-        self, rows: Sequence[Sequence[float]], *, rate: float, separator: str = ","
+        self, rows: Iterable[Sequence[float]], *, rate: float, separator: str = ","
     ) -> None:
         super().__init__()
         self.rows = rows
@@ -288,3 +298,79 @@ class SerialLineDevice(_PtyDevice):
                 time.sleep(delay)
             self._write((self.separator.join(repr(value) for value in row) + "\r\n").encode())
             self.sent.append(row)
+
+
+def endless_packets(config: StreamConfig) -> Callable[[], Iterator[bytes]]:
+    """A device's endless stream at its real pace: a slow sine on each column (a different
+    phase each), as packets of ``config``'s version."""
+
+    def chunks() -> Iterator[bytes]:
+        started = time.monotonic()
+        per_packet = config.samples_per_packet
+        columns = len(config.columns)
+        for number in itertools.count(1):
+            first = (number - 1) * per_packet
+            rows = [
+                [
+                    round(8000 * math.sin(2 * math.pi * (index / config.sample_rate + c / columns)))
+                    for c in range(columns)
+                ]
+                for index in range(first, first + per_packet)
+            ]
+            delay = started + first / config.sample_rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            yield encode_packet(rows, sequence=number) if config.version == 2 else pack_rows(rows)
+
+    return chunks
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run a simulated device until Ctrl-C, to try ``capturehub record`` without hardware."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.recording.devices.simulated", description=main.__doc__
+    )
+    parser.add_argument("kind", choices=["tcp", "serial", "lines"])
+    parser.add_argument("--rate", type=float, default=None, help="samples per second")
+    parser.add_argument("--version", type=int, choices=[1, 2], default=2)
+    parser.add_argument("--columns", default="AccelerometerX,AccelerometerY,AccelerometerZ")
+    args = parser.parse_args(argv)
+    columns = tuple(args.columns.split(","))
+    if args.kind == "lines":
+        rate = args.rate or 100.0
+
+        def lines() -> Iterator[list[float]]:
+            for index in itertools.count():
+                phase = index / rate
+                yield [round(math.sin(2 * math.pi * (phase + c / 3)), 4) for c in columns_range]
+
+        columns_range = range(len(columns))
+        with SerialLineDevice(lines(), rate=rate) as device:
+            print(f"line device ({len(columns)} values a line, {rate:g} Hz) on {device.port}")
+            _wait()
+        return
+    config = StreamConfig(
+        sample_rate=args.rate or 476,
+        columns=columns,
+        version=args.version,
+        samples_per_packet=6,
+    )
+    if args.kind == "tcp":
+        with TcpStreamingDevice(config, endless_packets(config), close_at_end=False) as tcp:
+            print(f"Simple Streaming v{config.version} device on {tcp.url}")
+            _wait()
+    else:
+        with SerialStreamingDevice(config, endless_packets(config)) as serial_device:
+            print(f"Simple Streaming v{config.version} device on serial {serial_device.port}")
+            _wait()
+
+
+def _wait() -> None:
+    print("Ctrl-C stops it", flush=True)
+    with suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
