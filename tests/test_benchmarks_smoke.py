@@ -58,6 +58,8 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
     assert figures["cluster"]["cluster_mb_s"] > 0 and figures["cluster"]["embedded_mb_s"] > 0
     # The plot section: windows over HTTP, the pyramid's build and size.
     assert figures["plot"]["window_all_p95_ms"] > 0
+    # The recording-device section: a simulated Simple Streaming device into a recording.
+    assert figures["recording-device"]["samples_stored_equal_sent_all_runs"] is True
     assert 0 < figures["plot"]["pyramid_size_vs_columnar"] < 1
     for section in ("[lookups]", "[download]", "[data]", "[load]"):
         assert section in result.stdout, section

@@ -206,5 +206,7 @@ def record(
         if not last:
             raise CliError(f"the recording {name!r} has no samples to label")
         for label, value in label_pairs.items():
+            # A new label, or a new value of a label, is created as an upload's would be.
+            client.project.captures.create_label(label, [value], exist_ok=True)
             capture.segments.add(label, value, 0, last)
             out.print(f"labelled samples 0..{last} {label}={value}")
