@@ -23,7 +23,10 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# Each escaped character and how it is written, the backslash first (the server escapes in SQL
+# with one replace() after another, in this order).
+ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+_ESCAPES = str.maketrans(dict(ESCAPES))
 
 
 def escape(text: str) -> str:

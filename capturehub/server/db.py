@@ -7,6 +7,7 @@ new data directory or database needs no separate step.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -49,6 +50,13 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # the pool, instead of each connection warming its own 2 MB page cache.
     cursor.execute("PRAGMA mmap_size=1073741824")
     cursor.close()
+    # SQLite has no hash function; dataset versions digest each capture's rows with it
+    # (versions/snapshot.py), as PostgreSQL does with its built-in sha256().
+    dbapi_connection.create_function("capturehub_sha256", 1, _sha256_hex, deterministic=True)
+
+
+def _sha256_hex(value: str | None) -> str | None:
+    return None if value is None else hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def _sqlite_begin(connection: Connection) -> None:

@@ -92,6 +92,33 @@ def test_a_version_lists_reads_and_hashes_its_captures(
         assert data.headers["content-type"].startswith("application/vnd.apache.arrow.stream")
 
 
+def test_the_hash_escapes_and_orders_texts_as_documented(
+    api: httpx.Client, project: dict[str, Any], watch: list[Path]
+) -> None:
+    """The server writes and sorts the listing in SQL; texts with a backslash (the one escaped
+    character names and values may hold: control characters are refused) and beyond ASCII
+    hash as the documented recomputation does."""
+    captures = _labelled(api, project, watch)
+    base = f"project/{project['uuid']}/"
+    key = api.post(
+        base + "metadata/", json={"name": "Note\\é", "type": "string", "is_dropdown": False}
+    ).json()
+    for capture, text in zip(captures, ("a\\b", "a\\\\", "zé€𝄞"), strict=True):
+        answer = api.post(
+            base + "metadata-relationship/",
+            json={"capture": capture["uuid"], "label": key["uuid"], "label_value": text},
+        )
+        assert answer.status_code == 201, answer.text
+    version = api.post(base + "versions/", json={"name": "escaped"}).json()
+    listing = api.get(base + "versions/escaped/capture/").json()
+    assert {c["metadata"]["Note\\é"] for c in listing} == {
+        "a\\b",
+        "a\\\\",
+        "zé€𝄞",
+    }
+    assert hash_of_listing(listing) == version["content_hash"]
+
+
 def test_the_same_data_gives_the_same_hash(
     api: httpx.Client, project: dict[str, Any], watch: list[Path]
 ) -> None:

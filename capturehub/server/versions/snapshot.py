@@ -10,13 +10,32 @@ files, which the capture lifecycle then keeps (pins.py).
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
+from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Integer, and_, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    String,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from capturehub.datamanager.content_hash import capture_line, escape, hash_of_lines
+from capturehub.datamanager.content_hash import ESCAPES
 from capturehub.server.captures.query import CaptureListQuery
 from capturehub.server.models import (
     Capture,
@@ -57,46 +76,131 @@ CAPTURE_FIELDS = (
     "schema",
     "created_at",
 )
+# The digest of a capture without metadata or segments: of no rows.
+NO_ROWS_DIGEST = hashlib.sha256(b"").hexdigest()
+# Lines hashed per batch read, and the memory PostgreSQL may sort them in.
+HASH_BATCH = 50_000
+SORT_MEMORY = "256MB"
+ESCAPED = tuple(character for character, _ in ESCAPES)
+first = itemgetter(0)
 
 
 def copy_rows(
     session: Session, version: DatasetVersion, project_id: int, query: CaptureListQuery
 ) -> None:
-    """Copy the chosen captures, their metadata and segments into ``version`` (flushed)."""
+    """Copy the chosen captures (each with its digest), their metadata and segments into
+    ``version`` (flushed)."""
     _copy_values(session, project_id)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if not sqlite:
+        # The digests' and the listing's sorts in memory rather than in temporary files.
+        session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
+    # Computed once (MATERIALIZED). SQLite looks it up per copied row by a scalar subquery,
+    # answered from an automatic index: a join with it let SQLite's planner start from the
+    # (small) mapping and visit every capture's segments once per value (95 s for a million
+    # segments). PostgreSQL joins it by hash.
+    current = _current_values(project_id).cte("current_value").prefix_with("MATERIALIZED")
+
+    def value_of(source: Any) -> tuple[Any, Any]:
+        """The rows of ``source`` with the version_value of each (the FROM, the column)."""
+        if sqlite:
+            return source, (
+                select(current.c.value_id)
+                .where(current.c.label_value_id == source.c.label_value_id)
+                .scalar_subquery()
+            )
+        joined = source.join(current, current.c.label_value_id == source.c.label_value_id)
+        return joined, current.c.value_id
+
     chosen = query.filtered(select(Capture.id), project_id, session)
+    digests = _digests(sqlite, chosen, value_of)
     session.execute(
         insert(VersionCapture).from_select(
-            ["version_id", "capture_id", *CAPTURE_FIELDS],
+            ["version_id", "capture_id", *CAPTURE_FIELDS, "digest"],
             select(
                 literal(version.id, Integer),
                 captures.c.id,
                 *(captures.c[name] for name in CAPTURE_FIELDS),
-            ).where(captures.c.id.in_(chosen)),
-        )
-    )
-    session.execute(
-        insert(VersionMetadata).from_select(
-            ["version_capture_id", "value_id"],
-            select(version_captures.c.id, _value_of(project_id, metadata_values.c.label_value_id))
-            .select_from(version_captures)
-            .join(metadata_values, metadata_values.c.capture_id == version_captures.c.capture_id)
-            .where(version_captures.c.version_id == version.id),
-        )
-    )
-    session.execute(
-        insert(VersionSegment).from_select(
-            ["version_capture_id", "value_id", "start", "end"],
-            select(
-                version_captures.c.id,
-                _value_of(project_id, segments.c.label_value_id),
-                segments.c.start,
-                segments.c.end,
+                func.coalesce(digests.c.digest, NO_ROWS_DIGEST),
             )
-            .select_from(version_captures)
-            .join(segments, segments.c.capture_id == version_captures.c.capture_id)
-            .where(version_captures.c.version_id == version.id),
+            .select_from(captures.outerjoin(digests, digests.c.capture_id == captures.c.id))
+            .where(captures.c.id.in_(chosen)),
         )
+    )
+    for table, source, bounds in (
+        (VersionMetadata, metadata_values, ()),
+        (VersionSegment, segments, ("start", "end")),
+    ):
+        rows, value = value_of(source)
+        session.execute(
+            insert(table).from_select(
+                ["version_capture_id", "value_id", *bounds],
+                select(version_captures.c.id, value, *(source.c[name] for name in bounds))
+                .select_from(
+                    version_captures.join(
+                        rows, source.c.capture_id == version_captures.c.capture_id
+                    )
+                )
+                .where(version_captures.c.version_id == version.id),
+            )
+        )
+
+
+def _digests(sqlite: bool, chosen: Any, value_of: Any) -> Any:
+    """capture id → the digest of its metadata and segments, for the chosen captures that
+    have any: the SHA-256 (hex) of its rows written ``M<value id>`` and
+    ``S<value id>,<start>,<end>``, sorted (byte order) and joined by ``;``, where a value id is
+    the version_value the row is copied with. Computed from the rows being copied, in the
+    statement that copies the captures, so that no row is written twice. A diff compares
+    these (diff.py); value ids are the project's, so only within a project."""
+    metadata_rows, metadata_value = value_of(metadata_values)
+    segment_rows, segment_value = value_of(segments)
+    items = union_all(
+        select(
+            metadata_values.c.capture_id.label("capture_id"),
+            (literal("M") + _text(metadata_value)).label("item"),
+        )
+        .select_from(metadata_rows)
+        .where(metadata_values.c.capture_id.in_(chosen)),
+        select(
+            segments.c.capture_id.label("capture_id"),
+            (
+                literal("S")
+                + _text(segment_value)
+                + literal(",")
+                + _text(segments.c.start)
+                + literal(",")
+                + _text(segments.c.end)
+            ).label("item"),
+        )
+        .select_from(segment_rows)
+        .where(segments.c.capture_id.in_(chosen)),
+    ).subquery("item")
+    if not sqlite:
+        joined = func.string_agg(
+            items.c.item, aggregate_order_by(literal(";"), items.c.item.collate("C"))
+        )
+        digest = func.encode(func.sha256(func.convert_to(joined, "UTF8")), "hex")
+        return (
+            select(items.c.capture_id, digest.label("digest"))
+            .group_by(items.c.capture_id)
+            .subquery("digest")
+        )
+    # SQLite (before 3.44) has no ordered group_concat; it aggregates the rows in the order
+    # the subquery gives them. Were it not to, two equal captures could get different
+    # digests, which makes a diff read more rows, never report wrongly.
+    ordered = (
+        select(items.c.capture_id, items.c.item)
+        .order_by(items.c.capture_id, items.c.item)
+        .subquery("ordered")
+    )
+    return (
+        select(
+            ordered.c.capture_id,
+            func.capturehub_sha256(func.group_concat(ordered.c.item, ";")).label("digest"),
+        )
+        .group_by(ordered.c.capture_id)
+        .subquery("digest")
     )
 
 
@@ -133,50 +237,30 @@ def _copy_values(session: Session, project_id: int) -> None:
     )
 
 
-def _value_of(project_id: int, label_value_id: Any) -> Any:
-    """The ``version_value`` holding a label value's names as they are now, as a scalar
-    subquery per row. A join with the (small) mapping let SQLite's planner start from the
-    values and visit every capture's segments once per value: 95 s for a million segments."""
-    return (
+def _current_values(project_id: int) -> Select[Any]:
+    """label_value id → the ``version_value`` holding its names as they are now (one each:
+    _copy_values adds a row only for names no row holds). Looked up per label value, not
+    joined by names: the planner then expects one row per label value, as there are, and
+    joins it by hash (PostgreSQL), where the join's estimate of one row had it drive the
+    copies from the mapping, visiting every segment by value and then its capture."""
+    same = (
         select(values.c.id)
-        .select_from(label_values)
-        .join(labels, labels.c.id == label_values.c.label_id)
-        .join(
-            values,
-            and_(
-                values.c.project_id == project_id,
-                values.c.label_value_id == label_values.c.id,
-                values.c.label == labels.c.name,
-                values.c.value == label_values.c.value,
-                values.c.label_type == labels.c.type,
-                values.c.is_metadata == labels.c.is_metadata,
-            ),
+        .where(
+            values.c.project_id == project_id,
+            values.c.label_value_id == label_values.c.id,
+            values.c.label == labels.c.name,
+            values.c.value == label_values.c.value,
+            values.c.label_type == labels.c.type,
+            values.c.is_metadata == labels.c.is_metadata,
         )
-        .where(label_values.c.id == label_value_id)
         .limit(1)
         .scalar_subquery()
     )
-
-
-def _current_values(project_id: int) -> Any:
-    """label_value id → the ``version_value`` holding its names as they are now."""
     return (
-        select(label_values.c.id.label("label_value_id"), values.c.id.label("value_id"))
+        select(label_values.c.id.label("label_value_id"), same.label("value_id"))
         .select_from(label_values)
         .join(labels, labels.c.id == label_values.c.label_id)
-        .join(
-            values,
-            and_(
-                values.c.project_id == project_id,
-                values.c.label_value_id == label_values.c.id,
-                values.c.label == labels.c.name,
-                values.c.value == label_values.c.value,
-                values.c.label_type == labels.c.type,
-                values.c.is_metadata == labels.c.is_metadata,
-            ),
-        )
         .where(labels.c.project_id == project_id)
-        .subquery("current_values")
     )
 
 
@@ -187,17 +271,22 @@ def summarize(session: Session, version: DatasetVersion) -> None:
             version_captures.c.version_id == version.id
         )
     ).one()
-    label_counts: dict[str, dict[str, int]] = defaultdict(dict)
-    total = 0
-    for label, value, number in session.execute(
-        select(values.c.label, values.c.value, func.count())
+    per_value = (
+        select(version_segments.c.value_id, func.count().label("number"))
         .select_from(version_segments)
         .join(version_captures, version_captures.c.id == version_segments.c.version_capture_id)
-        .join(values, values.c.id == version_segments.c.value_id)
         .where(version_captures.c.version_id == version.id)
-        .group_by(values.c.label, values.c.value)
+        .group_by(version_segments.c.value_id)
+        .subquery("per_value")
+    )
+    label_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    total = 0
+    for label, value, number in session.execute(
+        select(values.c.label, values.c.value, per_value.c.number).join(
+            per_value, per_value.c.value_id == values.c.id
+        )
     ):
-        label_counts[label][value] = int(number)
+        label_counts[label][value] += int(number)
         total += int(number)
     session.execute(
         update(DatasetVersion)
@@ -217,45 +306,107 @@ def summarize(session: Session, version: DatasetVersion) -> None:
 
 def content_hash(session: Session, version_id: int) -> str:
     """The version's content hash (see capturehub/datamanager/content_hash.py), recomputed
-    from its rows."""
+    from its rows.
+
+    The database writes the listing's lines and sorts them; they are read in large batches
+    and hashed as they come. Every line starts with its kind (C, M or S, in that order), so
+    the sorted listing is the sorted C lines, then the M lines, then the S lines."""
     connection = session.connection()
-    names: dict[int, str] = {}
-    lines: list[str] = []
-    for row_id, name, sha256 in connection.execute(
-        select(version_captures.c.id, version_captures.c.name, version_captures.c.sha256).where(
-            version_captures.c.version_id == version_id
-        )
-    ):
-        names[row_id] = escaped = escape(name)
-        lines.append(capture_line(escaped, sha256))
-    texts = {
-        value_id: f"{escape(label)}\t{escape(value)}"
-        for value_id, label, value in connection.execute(
-            # The project's values: a few rows, fewer to read than finding the version's own.
-            select(values.c.id, values.c.label, values.c.value).where(
-                values.c.project_id
-                == select(DatasetVersion.project_id)
-                .where(DatasetVersion.id == version_id)
-                .scalar_subquery()
-            )
-        )
-    }
+    postgresql = connection.dialect.name == "postgresql"
+    escaped = _needs_escaping(session, version_id)
+
+    def field(column: Any) -> Any:
+        return _escape(column) if escaped else column
+
+    tab, end = literal("\t"), literal("\n")
+    name = field(version_captures.c.name)
     in_version = version_captures.c.version_id == version_id
-    for row_id, value_id in connection.execute(
-        select(version_metadata.c.version_capture_id, version_metadata.c.value_id)
+    label_value = field(values.c.label) + tab + field(values.c.value)
+    listings = (
+        select((literal("C\t") + name + tab + version_captures.c.sha256 + end).label("line")).where(
+            in_version
+        ),
+        select((literal("M\t") + name + tab + label_value + end).label("line"))
+        .select_from(version_metadata)
         .join(version_captures, version_captures.c.id == version_metadata.c.version_capture_id)
-        .where(in_version)
-    ):
-        lines.append(f"M\t{names[row_id]}\t{texts[value_id]}\n")
-    for row_id, value_id, start, end in connection.execute(
+        .join(values, values.c.id == version_metadata.c.value_id)
+        .where(in_version),
         select(
-            version_segments.c.version_capture_id,
-            version_segments.c.value_id,
-            version_segments.c.start,
-            version_segments.c.end,
+            (
+                literal("S\t")
+                + name
+                + tab
+                + label_value
+                + tab
+                + _text(version_segments.c.start)
+                + tab
+                + _text(version_segments.c.end)
+                + end
+            ).label("line")
         )
+        .select_from(version_segments)
         .join(version_captures, version_captures.c.id == version_segments.c.version_capture_id)
-        .where(in_version)
-    ):
-        lines.append(f"S\t{names[row_id]}\t{texts[value_id]}\t{start}\t{end}\n")
-    return hash_of_lines(lines)
+        .join(values, values.c.id == version_segments.c.value_id)
+        .where(in_version),
+    )
+    digest = hashlib.sha256()
+    for listing in listings:
+        lines = listing.subquery("listing").c.line
+        # Code-point order: SQLite compares text as UTF-8 bytes; PostgreSQL must be told.
+        order = lines.collate("C") if postgresql else lines
+        for batch in _fetch(connection, select(lines).order_by(order)):
+            digest.update("".join(map(first, batch)).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _fetch(connection: Connection, statement: Select[Any]) -> Iterator[list[Any]]:
+    """The statement's rows in batches, straight from the driver's cursor (SQLAlchemy's rows
+    cost more than the lines hashed); on PostgreSQL from a server-side cursor, so that a
+    million lines are never all in memory. In ``connection``'s transaction."""
+    compiled = statement.compile(dialect=connection.dialect)
+    parameters = compiled.construct_params()
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    if connection.dialect.name == "postgresql":
+        cursor = driver.cursor(name="capturehub_listing")
+        cursor.execute(str(compiled), parameters)
+    else:
+        cursor = driver.cursor()
+        cursor.execute(str(compiled), [parameters[name] for name in compiled.positiontup or ()])
+    try:
+        while batch := cursor.fetchmany(HASH_BATCH):
+            yield batch
+    finally:
+        cursor.close()
+
+
+def _needs_escaping(session: Session, version_id: int) -> bool:
+    """Whether a capture name, label or value of the version holds a character the listing
+    escapes. Rarely: then the lines are escaped in SQL, which costs a quarter of the time."""
+
+    def holds(column: Any) -> Any:
+        return or_(*(column.contains(character, autoescape=True) for character in ESCAPED))
+
+    names = select(version_captures.c.id).where(
+        version_captures.c.version_id == version_id, holds(version_captures.c.name)
+    )
+    texts = select(values.c.id).where(
+        values.c.project_id
+        == select(DatasetVersion.project_id)
+        .where(DatasetVersion.id == version_id)
+        .scalar_subquery(),
+        or_(holds(values.c.label), holds(values.c.value)),
+    )
+    return bool(session.scalar(select(or_(exists(names), exists(texts)))))
+
+
+def _escape(column: Any) -> Any:
+    """The listing's escaping (content_hash.escape), in SQL: the backslash first."""
+    for character, written in ESCAPES:
+        column = func.replace(column, character, written)
+    return column
+
+
+def _text(column: Any) -> Any:
+    """An integer in decimal."""
+    return cast(column, String)
