@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from capturehub.server.context import AppContext
 from capturehub.server.models import Capture
-from capturehub.server.plots.arrow_blobs import open_arrow_file
+from capturehub.server.plots.arrow_blobs import batch_index, open_arrow_file
 from capturehub.server.plots.pyramid import Pyramid, write_pyramid_of_batches
 from capturehub.server.plots.window import channels_of
 from capturehub.server.storage_keys import CaptureFiles
@@ -56,8 +56,9 @@ def store_pyramid(blobs: BlobStore, files: CaptureFiles) -> None:
     counted in the worker's memory (a 1 GB CSV's pyramid took the worker 1 GB of RSS)."""
     with blobs.scratch_file("plot-pyramid.arrow") as out:
         reader = open_arrow_file(blobs, files.columnar, readahead=READAHEAD_BYTES)
+        starts = batch_index(files.columnar, reader).starts.tolist()
         batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
-        write_pyramid_of_batches(reader.schema, batches, channels_of(reader.schema), out)
+        write_pyramid_of_batches(reader.schema, batches, starts, channels_of(reader.schema), out)
         del reader, batches
         blobs.put_file(files.plot_pyramid, out)
 

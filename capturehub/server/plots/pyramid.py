@@ -139,30 +139,20 @@ class _FinestLevel:
     gathered into one array): values short of a whole bucket wait for the next batch."""
 
     def __init__(self) -> None:
-        self.lows: list[npt.NDArray[Any]] = []
-        self.highs: list[npt.NDArray[Any]] = []
         self.carry: npt.NDArray[Any] | None = None
 
-    def feed(self, values: npt.NDArray[Any]) -> None:
+    def feed(self, values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+        """The buckets these values complete (maybe none)."""
         if self.carry is not None and len(self.carry):
             values = np.concatenate([self.carry, values])
         whole = len(values) - len(values) % BASE_BUCKET
-        if whole:
-            low, high = _extremes(values[:whole], BASE_BUCKET)
-            self.lows.append(low)
-            self.highs.append(high)
         self.carry = values[whole:].copy()  # a copy: the batch's memory may go
+        return _extremes(values[:whole], BASE_BUCKET)
 
-    def levels(self) -> list[tuple[npt.NDArray[Any], npt.NDArray[Any]]]:
-        if self.carry is not None and len(self.carry):
-            low, high = _extremes(self.carry, BASE_BUCKET)
-            self.lows.append(low)
-            self.highs.append(high)
-        if not self.lows:
-            return []
-        low, high = np.concatenate(self.lows), np.concatenate(self.highs)
-        self.lows, self.highs, self.carry = [], [], None
-        return _coarser_levels(low, high)
+    def finish(self) -> list[tuple[npt.NDArray[Any], npt.NDArray[Any]]]:
+        """The last, shorter bucket (none when the values ended on a bucket edge)."""
+        values, self.carry = self.carry, None
+        return [_extremes(values, BASE_BUCKET)] if values is not None and len(values) else []
 
 
 def channel_levels(
@@ -170,66 +160,156 @@ def channel_levels(
 ) -> list[tuple[npt.NDArray[Any], npt.NDArray[Any]]]:
     """(minimum, maximum) per bucket at every level, finest first."""
     finest = _FinestLevel()
-    for chunk in column.chunks:
-        if len(chunk):
-            finest.feed(chunk.to_numpy(zero_copy_only=False))
-    return finest.levels()
+    parts = [
+        finest.feed(chunk.to_numpy(zero_copy_only=False)) for chunk in column.chunks if len(chunk)
+    ]
+    parts += finest.finish()
+    if not parts:
+        return []
+    low = np.concatenate([part[0] for part in parts])
+    return _coarser_levels(low, np.concatenate([part[1] for part in parts]))
 
 
 def write_pyramid(columnar: pa.Table, channels: list[str], out: Path) -> PyramidLayout:
     """Compute the pyramid of ``columnar``'s ``channels`` and write it to ``out``."""
-    return write_pyramid_of_batches(columnar.schema, columnar.to_batches(), channels, out)
+    batches = columnar.to_batches()
+    starts = [0]
+    for batch in batches:
+        starts.append(starts[-1] + batch.num_rows)
+    return write_pyramid_of_batches(columnar.schema, batches, starts, channels, out)
+
+
+def _level_rows(total: int, channels: list[str]) -> list[int]:
+    """Rows of each level for ``total`` samples, finest first (as :func:`channel_levels`)."""
+    rows: list[int] = []
+    count = -(-total // BASE_BUCKET) if channels else 0
+    while count:
+        rows.append(count)
+        if count == 1:
+            break
+        count = -(-count // FACTOR)
+    return rows
+
+
+class _SecondLevel:
+    """One channel's second level, fed the first level's buckets in order."""
+
+    def __init__(self) -> None:
+        self.lows: list[npt.NDArray[Any]] = []
+        self.highs: list[npt.NDArray[Any]] = []
+        self.carry: tuple[npt.NDArray[Any], npt.NDArray[Any]] | None = None
+
+    def feed(self, low: npt.NDArray[Any], high: npt.NDArray[Any]) -> None:
+        if self.carry is not None:
+            low, high = np.concatenate([self.carry[0], low]), np.concatenate([self.carry[1], high])
+        whole = len(low) - len(low) % FACTOR
+        self._reduce(low[:whole], high[:whole])
+        self.carry = (low[whole:].copy(), high[whole:].copy())
+
+    def finish(self) -> None:
+        """The last, shorter bucket."""
+        if self.carry is not None:
+            self._reduce(*self.carry)
+            self.carry = None
+
+    def _reduce(self, low: npt.NDArray[Any], high: npt.NDArray[Any]) -> None:
+        if len(low):
+            starts = np.arange(0, len(low), FACTOR)
+            self.lows.append(np.fmin.reduceat(low, starts))
+            self.highs.append(np.fmax.reduceat(high, starts))
+
+    def levels(self) -> list[tuple[npt.NDArray[Any], npt.NDArray[Any]]]:
+        if not self.lows:
+            return []
+        return _coarser_levels(np.concatenate(self.lows), np.concatenate(self.highs))
 
 
 def write_pyramid_of_batches(
-    schema: pa.Schema, batches: Iterable[pa.RecordBatch], channels: list[str], out: Path
-) -> PyramidLayout:
-    """The same from the columnar copy's record batches, read one at a time: memory holds
-    one batch and the pyramid (about 8% of the copy), whatever the capture's length, so an
-    object store's copy is read by ranges, not downloaded whole first."""
-    finest = {name: _FinestLevel() for name in channels}
-    batch_starts = [0]
-    for batch in batches:
-        batch_starts.append(batch_starts[-1] + batch.num_rows)
-        if batch.num_rows:
-            for name in channels:
-                finest[name].feed(batch.column(name).to_numpy(zero_copy_only=False))
-        del batch
-    per_channel = [finest.pop(name).levels() for name in channels]
-    return _write_levels(schema, per_channel, batch_starts, channels, out)
-
-
-def _write_levels(
     columnar_schema: pa.Schema,
-    per_channel: list[list[tuple[npt.NDArray[Any], npt.NDArray[Any]]]],
+    batches: Iterable[pa.RecordBatch],
     batch_starts: list[int],
     channels: list[str],
     out: Path,
 ) -> PyramidLayout:
+    """The same from the columnar copy's record batches read one at a time (``batch_starts``:
+    where each begins, and the row count last). The first level is written as its buckets
+    come and only the coarser ones (a quarter of it, about 2% of the copy) are held until
+    the end: memory stays small whatever the capture's length, and an object store's copy is
+    read by ranges, not downloaded whole first."""
     total = batch_starts[-1]
-    levels: list[Level] = []
-    offset, bucket = 0, BASE_BUCKET
-    for low, _high in per_channel[0] if per_channel else []:
-        levels.append(Level(bucket=bucket, rows=len(low), offset=offset))
-        offset += len(low)
-        bucket *= FACTOR
-    layout = PyramidLayout(total, list(channels), levels, batch_starts)
+    rows = _level_rows(total, channels)
+    levels = [
+        Level(bucket=BASE_BUCKET * FACTOR**number, rows=count, offset=sum(rows[:number]))
+        for number, count in enumerate(rows)
+    ]
+    layout = PyramidLayout(total, list(channels), levels, list(batch_starts))
     fields: list[pa.Field] = []
     for name in channels:
         kind = columnar_schema.field(name).type
         fields += [pa.field(min_column(name), kind), pa.field(max_column(name), kind)]
     schema = pa.schema(fields, metadata={METADATA_KEY: layout.to_json()})
+    finest = {name: _FinestLevel() for name in channels}
+    second = {name: _SecondLevel() for name in channels}
+    waiting: dict[str, list[tuple[npt.NDArray[Any], npt.NDArray[Any]]]] = {
+        name: [] for name in channels
+    }
+    written = 0
+
+    def write(
+        writer: pyarrow.ipc.RecordBatchFileWriter,
+        parts: list[tuple[npt.NDArray[Any], npt.NDArray[Any]]],
+    ) -> None:
+        arrays: list[pa.Array] = []
+        for low, high in parts:
+            arrays += [pa.array(low), pa.array(high)]
+        writer.write_batch(pa.record_batch(arrays, schema=schema))
+
+    def flush(writer: pyarrow.ipc.RecordBatchFileWriter, everything: bool) -> None:
+        nonlocal written
+        joined = {
+            name: (
+                np.concatenate([low for low, _ in waiting[name]]),
+                np.concatenate([high for _, high in waiting[name]]),
+            )
+            for name in channels
+            if waiting[name]
+        }
+        if not joined:
+            return
+        ready = len(next(iter(joined.values()))[0])
+        stop = ready if everything else ready - ready % BATCH_ROWS
+        for first in range(0, stop, BATCH_ROWS):
+            last = min(first + BATCH_ROWS, stop)
+            write(writer, [(joined[n][0][first:last], joined[n][1][first:last]) for n in channels])
+        written += stop
+        for name in channels:
+            low, high = joined[name]
+            waiting[name] = [(low[stop:], high[stop:])] if stop < ready else []
+
     with pa.OSFile(str(out), "wb") as sink, pyarrow.ipc.new_file(sink, schema) as writer:
-        for number, level in enumerate(levels):
+        for batch in batches:
+            if batch.num_rows:
+                for name in channels:
+                    low, high = finest[name].feed(batch.column(name).to_numpy(zero_copy_only=False))
+                    waiting[name].append((low, high))
+                    second[name].feed(low, high)
+            del batch
+            if channels and sum(len(low) for low, _ in waiting[channels[0]]) >= BATCH_ROWS:
+                flush(writer, everything=False)
+        for name in channels:
+            for low, high in finest[name].finish():
+                waiting[name].append((low, high))
+                second[name].feed(low, high)
+            second[name].finish()
+
+        flush(writer, everything=True)
+        if written != (rows[0] if rows else 0):
+            raise ValueError(f"the record batches do not hold the {total} rows announced")
+        coarser = [second.pop(name).levels() for name in channels]
+        for number, level in enumerate(levels[1:]):
             for first in range(0, level.rows, BATCH_ROWS):
-                arrays: list[pa.Array] = []
-                for channel in per_channel:
-                    low, high = channel[number]
-                    arrays += [
-                        pa.array(low[first : first + BATCH_ROWS]),
-                        pa.array(high[first : first + BATCH_ROWS]),
-                    ]
-                writer.write_batch(pa.record_batch(arrays, schema=schema))
+                end = first + BATCH_ROWS
+                write(writer, [(c[number][0][first:end], c[number][1][first:end]) for c in coarser])
     return layout
 
 
