@@ -89,9 +89,10 @@ def detect_shape(arrivals: Sequence[tuple[float, Row]], seconds: float) -> tuple
     """``(columns, rate)`` from the rows heard while listening ``seconds``, each with the
     monotonic time it arrived.
 
-    The number of columns is the most common row length. The rate is the number of rows over
-    the time from the first to the last (rows arrive in bursts through USB and OS buffers, so
-    counting beats timing single gaps), rounded to a whole number of hertz above 10 Hz, where
+    The number of columns is the most common row length. The rate is the number of rows that
+    arrived after the first read over the time from it to the last (rows arrive in bursts
+    through USB and OS buffers, so counting beats timing single gaps, and the first read may
+    hold a backlog), rounded to a whole number of hertz above 10 Hz, where
     a second of listening cannot resolve fractions anyway; give ``--rate`` for an exact one.
     """
     if not arrivals:
@@ -99,14 +100,17 @@ def detect_shape(arrivals: Sequence[tuple[float, Row]], seconds: float) -> tuple
             f"no line of numbers arrived in {seconds:g} s; check the port and baud rate"
         )
     columns = Counter(len(row) for _, row in arrivals).most_common(1)[0][0]
-    span = arrivals[-1][0] - arrivals[0][0]
-    count = len(arrivals)
-    if count < 3 or span <= 0:
+    first = arrivals[0][0]
+    span = arrivals[-1][0] - first
+    # Lines that arrived with the first (in the same read) may have waited in a buffer
+    # since before the port was opened: the rate is what arrived after them, over the time.
+    count = sum(1 for at, _ in arrivals if at > first)
+    if count < 2 or span <= 0:
         raise DetectionError(
-            f"only {count} line(s) in {seconds:g} s: too slow to measure its rate "
+            f"only {len(arrivals)} line(s) in {seconds:g} s: too slow to measure its rate "
             f"(more than {MIN_DETECTED_RATE:g} Hz needed); give the rate with --rate"
         )
-    rate = (count - 1) / span
+    rate = count / span
     if rate <= MIN_DETECTED_RATE:
         raise DetectionError(
             f"the device sends about {rate:.2g} lines per second, too slow to measure "

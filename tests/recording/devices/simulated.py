@@ -287,6 +287,7 @@ class SerialLineDevice(_PtyDevice):
         self.rate = rate
         self.separator = separator
         self.sent: list[Sequence[float]] = []
+        self.finished = threading.Event()
 
     def _run(self) -> None:
         started = time.monotonic()
@@ -296,8 +297,13 @@ class SerialLineDevice(_PtyDevice):
             delay = started + index / self.rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            self._write((self.separator.join(repr(value) for value in row) + "\r\n").encode())
-            self.sent.append(row)
+            # Like a UART nobody reads, a line that does not fit is lost, not held back to
+            # be sent later in a burst (which would fake a much higher rate).
+            _, writable, _ = select.select([], [self._master], [], 0)
+            if writable:
+                self._write((self.separator.join(repr(value) for value in row) + "\r\n").encode())
+                self.sent.append(row)
+        self.finished.set()
 
 
 def endless_packets(config: StreamConfig) -> Callable[[], Iterator[bytes]]:
@@ -333,9 +339,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("kind", choices=["tcp", "serial", "lines"])
     parser.add_argument("--rate", type=float, default=None, help="samples per second")
     parser.add_argument("--version", type=int, choices=[1, 2], default=2)
-    parser.add_argument("--columns", default="AccelerometerX,AccelerometerY,AccelerometerZ")
+    parser.add_argument(
+        "--columns",
+        default=None,
+        help="comma-separated names (Simple Streaming default: AccelerometerX ... GyroZ, six)",
+    )
     args = parser.parse_args(argv)
-    columns = tuple(args.columns.split(","))
+    six = "AccelerometerX,AccelerometerY,AccelerometerZ,GyroX,GyroY,GyroZ"
+    columns = tuple((args.columns or ("x,y,z" if args.kind == "lines" else six)).split(","))
     if args.kind == "lines":
         rate = args.rate or 100.0
 
