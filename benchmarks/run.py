@@ -1019,6 +1019,7 @@ SIZES = {
         "recording_mqtt_devices": 50,
         "recording_mqtt_seconds": 120,
         "recording_device_seconds": 60,
+        "recording_mqtt_batch_ms": 200,
     },
     "smoke": {
         "ingest_rows": 20_000,
@@ -1042,6 +1043,7 @@ SIZES = {
         "recording_mqtt_devices": 3,
         "recording_mqtt_seconds": 3,
         "recording_device_seconds": 2,
+        "recording_mqtt_batch_ms": 200,
     },
 }
 
@@ -1137,6 +1139,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="lookups: captures in the project, loaded set-based (PostgreSQL; e.g. 1000000)",
     )
+    parser.add_argument(
+        "--mqtt-batch-ms",
+        type=int,
+        default=None,
+        help="recording-mqtt: milliseconds of samples per MQTT message (full: 200)",
+    )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "full"
     sizes = dict(SIZES[mode])
@@ -1144,6 +1152,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes["load_clients"] = args.load_clients
     if args.load_seconds is not None:
         sizes["load_seconds"] = args.load_seconds
+    if args.mqtt_batch_ms is not None:
+        sizes["recording_mqtt_batch_ms"] = args.mqtt_batch_ms
     if args.scale is not None:
         sizes["lookup_captures"] = args.scale
         sizes["lookup_set_based"] = 1
