@@ -55,6 +55,22 @@ def _counted(bad_batches: int) -> Callable[[str, dict[str, Any]], bool]:
     return lambda _topic, status: status.get("bad_batches") == bad_batches
 
 
+def _at_least(bad_batches: int) -> Callable[[Any], bool]:
+    return lambda status: bool(status["bad_batches"] >= bad_batches)
+
+
+def _recording_when(
+    api: httpx.Client, project_uuid: str, capture_uuid: str, accept: Callable[[Any], bool]
+) -> Any:
+    """The recording's status once ``accept`` takes it (or after 30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        status = api.get(f"project/{project_uuid}/recordings/{capture_uuid}/").json()
+        if accept(status) or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
+
+
 def _data(mqtt_server: MqttServer, project_name: str, capture_uuid: str) -> Any:
     running = mqtt_server.running
     with Client(server=running.url, username=running.username, password=running.password) as c:
@@ -157,8 +173,12 @@ def test_duplicates_stored_once_strangers_refused_bad_payloads_counted(
         ]
         for number, (message, problem) in enumerate(bad, start=1):
             device.publish("r2", "samples", **message)
-            report = status.wait(_counted(number))
-            assert problem in report["last_problem"], report
+            counted = _recording_when(mqtt_api, p, uuid, _at_least(number))
+            assert counted["bad_batches"] == number, counted
+            assert problem in counted["last_problem"], counted
+        # ... and reported on the status topic.
+        report = status.wait(_counted(len(bad)))
+        assert "never stored" in report["last_problem"]
 
         device.publish("r2", "samples", {"seq": 7, "values": [[5, 6]]})
         device.publish("r2", "stop", b"")

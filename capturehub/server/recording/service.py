@@ -281,6 +281,54 @@ def append_batch(
         return answer
 
 
+def append_batches(
+    context: AppContext,
+    caller: Caller,
+    project_uuid: str,
+    capture_uuid: str,
+    batches: Sequence[tuple[int, Sequence[Sequence[float]] | Any]],
+) -> list[BatchAck | BadBatch]:
+    """Several batches of one recording, in order, in one transaction: each is stored,
+    acknowledged again or refused (and counted) as :func:`append_batch` would do it, and its
+    answer or refusal returned in its place. A way in that has fallen behind (the MQTT
+    subscriber draining a backlog) pays one commit for them all instead of one each."""
+    with batch_slot(context):
+        known = _known(context, caller, project_uuid, capture_uuid)
+        checked: list[samples.Rows | BadBatch] = []
+        for seq, rows in batches:
+            try:
+                if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
+                    raise samples.BatchProblem(
+                        f"seq must be an integer from 0 to {MAX_SEQ}, not {str(seq)[:40]!r}"
+                    )
+                checked.append(samples.checked_rows(rows, known.layout))
+            except samples.BatchProblem as problem:
+                message = f"Batch {str(seq)[:40]} refused: {problem}."
+                checked.append(BadBatch(message, data={"values": [str(problem)]}))
+        answers: list[BatchAck | BadBatch] = []
+        with context.db.session() as session:
+            capture = captures.get_capture(
+                session, caller, project_uuid, capture_uuid, for_update=True
+            )
+            recording = _recording_of(session, capture, for_update=True)
+            if recording.state != "recording":
+                raise not_recording(capture.name, recording.state)
+            for (seq, _rows), values in zip(batches, checked, strict=True):
+                if isinstance(values, BadBatch):
+                    recording.bad_batches += 1
+                    recording.last_problem = values.message
+                    answers.append(values)
+                    continue
+                answer = _store(session, recording, seq, values)
+                if isinstance(answer, str):
+                    answers.append(BadBatch(answer, data={"seq": [answer]}))
+                else:
+                    # (A seq given twice in one call is found by _store's query: the session
+                    # flushes the first one's row before it.)
+                    answers.append(answer)
+        return answers
+
+
 def _store(
     session: Session, recording: Recording, seq: int, values: samples.Rows
 ) -> BatchAck | str:

@@ -33,6 +33,7 @@ import threading
 import time
 import zlib
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -71,6 +72,18 @@ SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
 # Errors that say "not now" (the database or the blob store away, the server saturated):
 # the message is stored later, never acknowledged before.
 _TRANSIENT = (DBAPIError, PoolTimeout, StoreUnavailable, service.RecordingBusy)
+
+
+# Messages a worker takes from its queue at once: the samples of one recording among them
+# are stored in one transaction (a backlog costs one commit per recording, not per message).
+MAX_GROUP = 64
+
+
+@dataclass
+class Unit:
+    """Messages handled together: one, or the samples messages of one recording in order."""
+
+    messages: list[mqtt.MQTTMessage]
 
 
 class Refused(Exception):
@@ -288,39 +301,86 @@ class MqttRecorder:
 
     def _work(self, messages: queue.Queue[mqtt.MQTTMessage | None]) -> None:
         while True:
-            message = messages.get()
-            if message is None:
+            first = messages.get()
+            if first is None:
                 return
-            delay = 0.05
-            while not self._stop.is_set():
+            waiting = [first]
+            while len(waiting) < MAX_GROUP:
                 try:
-                    self.handle(message)
-                except _TRANSIENT as exc:
-                    # Kept unacknowledged and tried again: a batch is never dropped because
-                    # the database was away for a moment.
-                    self.counters["retries"] += 1
-                    if not isinstance(exc, service.RecordingBusy):
-                        log.warning("MQTT batch not stored yet (%s); retrying", exc)
-                    self._stop.wait(delay)
-                    delay = min(delay * 2, 5.0)
-                    continue
-                except Exception:
-                    # A bug must not stop the other recordings: logged, counted, acknowledged.
-                    self.counters["errors"] += 1
-                    log.exception("MQTT message on %s could not be handled", message.topic)
-                self._acknowledge(message)
-                break
+                    more = messages.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    messages.put(None)  # stop once these are done
+                    break
+                waiting.append(more)
+            for unit in self._units(waiting):
+                if not self._store(unit):
+                    return  # stopping: what is not acknowledged is delivered again
+                for message in unit.messages:
+                    self._acknowledge(message)
 
-    def handle(self, message: mqtt.MQTTMessage) -> None:
-        """Store what one message says; refusals are counted and reported on the status
-        topic (and acknowledged: sending it again would not help)."""
+    def _store(self, unit: Unit) -> bool:
+        """Handle a unit, trying again while the database or the server is busy; False if
+        the recorder stopped first."""
+        delay = 0.05
+        while not self._stop.is_set():
+            try:
+                self.handle(unit)
+                return True
+            except _TRANSIENT as exc:
+                # Kept unacknowledged and tried again: a batch is never dropped because the
+                # database was away for a moment.
+                self.counters["retries"] += 1
+                if not isinstance(exc, service.RecordingBusy):
+                    log.warning("MQTT batch not stored yet (%s); retrying", exc)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception:
+                # A bug must not stop the other recordings: logged, counted, acknowledged.
+                self.counters["errors"] += 1
+                log.exception("MQTT message on %s could not be handled", unit.messages[0].topic)
+                return True
+        return False
+
+    def _units(self, messages: list[mqtt.MQTTMessage]) -> list[Unit]:
+        """The messages in units of work: the samples messages of one recording together
+        (stored in one transaction), everything else alone. A recording's messages keep their
+        order: its start or stop closes its group, and later samples start a new one."""
+        units: list[Unit] = []
+        groups: dict[tuple[int, str], Unit] = {}
+        for message in messages:
+            topic = topics.parse_topic(self._prefix, message.topic)
+            device = None
+            if topic is not None:
+                try:
+                    device = self._keys.device(user_properties(message).get(KEY_PROPERTY))
+                except Exception:  # asked again, with retries, when the unit is handled
+                    device = None
+            if topic is None or device is None or device.name != topic.device:
+                units.append(Unit([message]))
+                continue
+            key = (device.id, topic.recording_id)
+            if topic.action != topics.SAMPLES:
+                groups.pop(key, None)
+                units.append(Unit([message]))
+            elif key in groups:
+                groups[key].messages.append(message)
+            else:
+                groups[key] = Unit([message])
+                units.append(groups[key])
+        return units
+
+    def handle(self, unit: Unit) -> None:
+        """Store what a unit's messages say; refusals are counted and reported on the status
+        topic (and acknowledged: sending them again would not help)."""
+        message = unit.messages[0]
         topic = topics.parse_topic(self._prefix, message.topic)
         if topic is None:
             return
-        self.counters["messages"] += 1
-        properties = user_properties(message)
+        self.counters["messages"] += len(unit.messages)
         try:
-            device = self._keys.device(properties.get(KEY_PROPERTY))
+            device = self._keys.device(user_properties(message).get(KEY_PROPERTY))
             if device is None or device.name != topic.device:
                 self.counters["refused"] += 1
                 # Not retained: a stranger must not overwrite the device's own status.
@@ -336,7 +396,7 @@ class MqttRecorder:
             if topic.action == topics.START:
                 self._start(device, topic, bytes(message.payload))
             elif topic.action == topics.SAMPLES:
-                self._samples(device, topic, message, properties)
+                self._samples(device, topic, unit.messages)
             elif topic.action == topics.STOP:
                 self._stop_recording(device, topic)
             else:
@@ -404,45 +464,49 @@ class MqttRecorder:
         )
 
     def _samples(
-        self,
-        device: Device,
-        topic: topics.Topic,
-        message: mqtt.MQTTMessage,
-        properties: dict[str, str],
+        self, device: Device, topic: topics.Topic, messages: list[mqtt.MQTTMessage]
     ) -> None:
         capture_uuid, channels = self._capture(device, topic)
-        try:
-            seq = int(properties[SEQ_PROPERTY]) if SEQ_PROPERTY in properties else None
-            kind = payloads.payload_kind(
-                topic_suffix=topic.kind, content_type=content_type(message)
-            )
-            batches = payloads.decode(kind, bytes(message.payload), channels=channels, seq=seq)
-        except (payloads.BadPayload, ValueError) as exc:
-            self.counters["bad_payloads"] += 1
-            problem = f"Message refused: {exc}."
-            service.count_bad_batch(
-                self._context, device.caller, device.project_uuid, capture_uuid, problem
-            )
-            self._status(device, topic, capture_uuid)
-            return
-        for batch in batches:
+        batches: list[payloads.Batch] = []
+        problems = False
+        for message in messages:
+            properties = user_properties(message)
             try:
-                ack = service.append_batch(
+                seq = int(properties[SEQ_PROPERTY]) if SEQ_PROPERTY in properties else None
+                kind = payloads.payload_kind(
+                    topic_suffix=topic.kind, content_type=content_type(message)
+                )
+                batches += payloads.decode(kind, bytes(message.payload), channels=channels, seq=seq)
+            except (payloads.BadPayload, ValueError) as exc:
+                self.counters["bad_payloads"] += 1
+                problems = True
+                service.count_bad_batch(
                     self._context,
                     device.caller,
                     device.project_uuid,
                     capture_uuid,
-                    batch.seq,
-                    batch.rows,
+                    f"Message refused: {exc}.",
                 )
-            except service.BadBatch:
-                self.counters["bad_payloads"] += 1  # counted on the recording by the service
-                self._status(device, topic, capture_uuid)
-                continue
+        if batches:
+            try:
+                answers = service.append_batches(
+                    self._context,
+                    device.caller,
+                    device.project_uuid,
+                    capture_uuid,
+                    [(batch.seq, batch.rows) for batch in batches],
+                )
             except NotFound:
                 self._captures.pop((device.id, topic.recording_id), None)
                 raise
-            self.counters["duplicates" if ack.duplicate else "batches"] += 1
+            for answer in answers:
+                if isinstance(answer, service.BadBatch):
+                    self.counters["bad_payloads"] += 1  # counted on the recording too
+                    problems = True
+                else:
+                    self.counters["duplicates" if answer.duplicate else "batches"] += 1
+        if problems:
+            self._status(device, topic, capture_uuid)
 
     def _stop_recording(self, device: Device, topic: topics.Topic) -> None:
         capture_uuid, _channels = self._capture(device, topic)
