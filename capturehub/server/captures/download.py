@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from capturehub.ingest import formats as file_formats
+from capturehub.server.captures import local_files
 from capturehub.server.errors import error_response
+from capturehub.server.settings import Settings
 from capturehub.storage import BlobStore
 
 # At most 19 digits: larger positions exceed any file (and int() of thousands of digits fails).
@@ -82,3 +85,30 @@ def blob_response(
         )
     headers["Content-Length"] = str(size)
     return StreamingResponse(blobs.read(key), media_type=media_type, headers=headers)
+
+
+def original_file_response(
+    request: Request,
+    settings: Settings,
+    blobs: BlobStore,
+    blob_key: str,
+    *,
+    capture_format: str,
+    name: str,
+) -> Response:
+    """A stored original as the client asked for it: where it lies, for a client on this
+    machine that may read it there (whole files only), else its bytes, whole or by ``Range``.
+    Raises :class:`~capturehub.storage.BlobNotFound` when the file is gone (the caller says
+    why in its own words)."""
+    range_header = request.headers.get("range")
+    if range_header is None:
+        located = local_files.location_response(request, settings, blobs, blob_key)
+        if located is not None:
+            return located
+    return blob_response(
+        blobs,
+        blob_key,
+        media_type=media_type_of(capture_format),
+        filename=name,
+        range_header=range_header,
+    )

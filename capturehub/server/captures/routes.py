@@ -16,7 +16,7 @@ from capturehub.server.auth.deps import Context, Credentials, CurrentCaller, cal
 from capturehub.server.bodies import GuardedRoute, bulk_body
 from capturehub.server.captures import local_files, service
 from capturehub.server.captures.data import ARROW_STREAM_TYPE, table_messages
-from capturehub.server.captures.download import blob_response, media_type_of
+from capturehub.server.captures.download import original_file_response
 from capturehub.server.captures.intake import CaptureLifecycle, IncomingFile, UploadDetails
 from capturehub.server.captures.multipart import UploadForm, read_upload
 from capturehub.server.captures.query import CaptureList, metadata_filters_description
@@ -331,18 +331,13 @@ def download_capture(
             "stops. Its samples so far are at .../data/."
         )
     try:
-        if request.headers.get("range") is None:
-            located = local_files.location_response(
-                request, context.settings, context.blobs, capture.blob_key
-            )
-            if located is not None:
-                return located
-        return blob_response(
+        return original_file_response(
+            request,
+            context.settings,
             context.blobs,
             capture.blob_key,
-            media_type=media_type_of(capture.format),
-            filename=capture.name,
-            range_header=request.headers.get("range"),
+            capture_format=capture.format,
+            name=capture.name,
         )
     except BlobNotFound:
         raise NotFound(

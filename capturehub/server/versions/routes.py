@@ -16,7 +16,7 @@ from capturehub.server.auth.deps import Context, CurrentCaller
 from capturehub.server.bodies import GuardedRoute
 from capturehub.server.captures import local_files
 from capturehub.server.captures.data import ARROW_STREAM_TYPE, arrow_stream
-from capturehub.server.captures.download import blob_response, media_type_of
+from capturehub.server.captures.download import original_file_response
 from capturehub.server.errors import NotFound, conflict
 from capturehub.server.streaming import ThreadStreamingResponse
 from capturehub.server.versions import diff, reading, service
@@ -152,18 +152,13 @@ def download_version_capture(
         found = service.get_version(session, caller, project_uuid, version)
         capture = reading.version_capture(session, found.id, capture_uuid)
     try:
-        if request.headers.get("range") is None:
-            located = local_files.location_response(
-                request, context.settings, context.blobs, capture.blob_key
-            )
-            if located is not None:
-                return located
-        return blob_response(
+        return original_file_response(
+            request,
+            context.settings,
             context.blobs,
             capture.blob_key,
-            media_type=media_type_of(capture.format),
-            filename=capture.name,
-            range_header=request.headers.get("range"),
+            capture_format=capture.format,
+            name=capture.name,
         )
     except BlobNotFound:
         raise _lost(capture.name) from None
