@@ -170,3 +170,34 @@ def test_a_recording_is_refused_sensible_specs(api: httpx.Client, project: dict[
         ).status_code
         == 409
     )
+
+
+def test_plot_buckets_follow_the_recording_and_its_file_cannot_be_replaced(
+    api: httpx.Client, project: dict[str, Any]
+) -> None:
+    p = project["uuid"]
+    uuid = start(api, p, "plot.csv", ["x", "y"])["uuid"]
+    values = [[float(i), float(-i)] for i in range(3000)]
+    values[1234][0] = 1e6  # a one-sample spike shows in its bucket
+    for seq in range(3):
+        assert append(api, p, uuid, seq, values[seq * 1000 : (seq + 1) * 1000]).status_code == 200
+    window = api.get(f"project/{p}/capture/{uuid}/plot/", params={"buckets": 10}).json()
+    assert window["resolution"] == "buckets" and window["total"] == 3000
+    assert window["sample_rate"] == 100.0 and window["index"] == list(range(0, 3000, 300))
+    assert window["max"][0][4] == 1e6 and window["min"][1][9] == -2999.0
+    assert window["min"][0] == [float(i) for i in range(0, 3000, 300)]
+    # NaN cannot travel in JSON: refused by the request guard, like on every JSON route.
+    nan = api.post(
+        f"project/{p}/recordings/{uuid}/batches/",
+        content=b'{"seq": 3, "values": [[NaN, 1]]}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert nan.status_code == 400 and "NaN is not valid JSON" in nan.json()["detail"]
+    replaced = api.patch(
+        f"project/{p}/capture/{uuid}/",
+        files={"file": ("other.csv", b"x,y\n1,2\n", "text/csv")},
+    )
+    assert replaced.status_code == 409 and "recording live" in replaced.json()["detail"]
+    renamed = api.patch(f"project/{p}/capture/{uuid}/", json={"name": "plot-2.csv"})
+    assert renamed.status_code == 200 and renamed.json()["recording"] is True
+    assert api.get(f"project/{p}/recordings/{uuid}/").json()["name"] == "plot-2.csv"

@@ -134,6 +134,12 @@ def test_a_sensiml_client_lists_and_waits_on_a_project_holding_a_recording(
     )
     assert segment.status_code == 409 and "still recording" in segment.json()["detail"]
 
+    # A dataset version leaves out what has no file yet.
+    version = api.post(f"project/{p}/versions/", json={"name": "v1"})
+    assert version.status_code == 201, version.text
+    pinned = api.get(f"project/{p}/versions/v1/capture/").json()
+    assert [capture["name"] for capture in pinned] == ["done.csv"]
+
     api.post(f"project/{p}/recordings/{started['uuid']}/stop/")
     assert await_state(api, p, started["uuid"])["task_state"] in SENSIML_READY
 

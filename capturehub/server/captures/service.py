@@ -22,7 +22,7 @@ from capturehub.server.captures.processing import (
 )
 from capturehub.server.context import AppContext
 from capturehub.server.errors import BadRequest, Conflict, NotFound
-from capturehub.server.models import Capture, CaptureConfiguration, Project, utcnow
+from capturehub.server.models import RECORDING, Capture, CaptureConfiguration, Project, utcnow
 from capturehub.server.names import validate_name
 from capturehub.server.projects.service import get_project
 from capturehub.server.storage_keys import CaptureFiles
@@ -235,6 +235,11 @@ def update_capture(
                 session, project, changes.configuration_uuid
             )
         unused: list[str] = []
+        if changes.new_blob_key is not None and capture.task_state == RECORDING:
+            raise Conflict(
+                f"Capture {capture.name!r} is recording live; its file is made from its samples "
+                "when it stops. Stop the recording first, then replace the file."
+            )
         if changes.new_blob_key is not None:
             # The old file stays while a dataset version pins it.
             unused = unpinned_keys(session, project.id, capture.blob_key)

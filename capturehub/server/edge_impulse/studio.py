@@ -30,6 +30,7 @@ from capturehub.server.edge_impulse.samples import (
 from capturehub.server.errors import BadRequest, NotFound
 from capturehub.server.formats import timestamp
 from capturehub.server.models import (
+    RECORDING,
     Capture,
     CaptureMetadataValue,
     Label,
@@ -279,7 +280,7 @@ class Studio:
             "boundingBoxesType": "object_detection",
             "chartType": "chart",
             "isDisabled": False,
-            "isProcessing": capture.task_state in ("SENT", "STARTED"),
+            "isProcessing": capture.task_state in ("SENT", "STARTED", RECORDING),
             "processingError": capture.task_state == "FAILURE",
             "processingErrorString": capture.task_result,
             "isCropped": False,

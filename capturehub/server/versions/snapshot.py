@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from capturehub.datamanager.content_hash import ESCAPES
 from capturehub.server.captures.query import CaptureListQuery
 from capturehub.server.models import (
+    RECORDING,
     Capture,
     CaptureMetadataValue,
     DatasetVersion,
@@ -124,7 +125,8 @@ def copy_rows(
                 func.coalesce(digests.c.digest, NO_ROWS_DIGEST),
             )
             .select_from(captures.outerjoin(digests, digests.c.capture_id == captures.c.id))
-            .where(captures.c.id.in_(chosen)),
+            # A capture still recording has no file yet: it is left out (docs/recording.md).
+            .where(captures.c.id.in_(chosen), captures.c.task_state != RECORDING),
         )
     )
     for table, source, bounds in (
