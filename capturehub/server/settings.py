@@ -226,6 +226,7 @@ class Settings(BaseSettings):
     recording_idle_timeout_seconds: float = Field(
         600.0,
         gt=0,
+        le=30 * 24 * 3600,
         description="A live recording that receives no batch for this many seconds is "
         "stopped by the housekeeping (and processed like any capture); a recording may set "
         "its own timeout when it starts (docs/recording.md).",

@@ -228,6 +228,12 @@ def _body(method: str, template: str, ids: dict[str, str]) -> dict[str, Any]:
         },
         "/project/": {"name": _unique("b-project")},
         "/oauth/token/": None,
+        "/project/{project_uuid}/recordings/": {
+            "name": _unique("b-recording"),
+            "channels": [{"name": "x"}],
+            "sample_rate": 10,
+        },
+        "/project/{project_uuid}/recordings/{capture_uuid}/batches/": {"seq": 0, "values": [[1]]},
     }
     if template not in bodies:
         return {"json": {}}

@@ -19,6 +19,9 @@ RESERVED_CHANNELS = frozenset({"sequence", "timestamp"})
 _HEADER_UNSAFE = frozenset(',"\r\n')
 MAX_CHANNELS = 256
 MAX_CHANNEL_NAME = 255
+MAX_SAMPLE_RATE = 10_000_000.0  # 10 MHz: above any sensor or audio rate; a WAV header's field
+MAX_IDLE_TIMEOUT = 30 * 24 * 3600.0
+MAX_METADATA = 100
 
 
 class ChannelSpec(BaseModel):
@@ -87,14 +90,28 @@ class RecordingSpec(BaseModel):
     def _check_rate(cls, rate: float) -> float:
         if not math.isfinite(rate) or rate <= 0:
             raise ValueError("sample_rate must be a positive number of samples per second")
+        if rate > MAX_SAMPLE_RATE:
+            raise ValueError(f"sample_rate must be at most {MAX_SAMPLE_RATE:g} samples per second")
         return rate
 
     @field_validator("idle_timeout_seconds")
     @classmethod
     def _check_timeout(cls, seconds: float | None) -> float | None:
-        if seconds is not None and (not math.isfinite(seconds) or seconds <= 0):
-            raise ValueError("idle_timeout_seconds must be a positive number of seconds")
+        if seconds is not None and (
+            not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_IDLE_TIMEOUT
+        ):
+            raise ValueError(
+                f"idle_timeout_seconds must be a positive number of seconds, at most "
+                f"{MAX_IDLE_TIMEOUT:g} (30 days)"
+            )
         return seconds
+
+    @field_validator("metadata")
+    @classmethod
+    def _check_metadata(cls, metadata: dict[str, str]) -> dict[str, str]:
+        if len(metadata) > MAX_METADATA:
+            raise ValueError(f"at most {MAX_METADATA} metadata keys")
+        return metadata
 
 
 def _is_number(text: str) -> bool:

@@ -206,15 +206,17 @@ class _Known:
     layout: samples.Layout
 
 
-# A recording's layout never changes: kept per capture uuid once read (with the caller's
-# access checked), so that a batch's values are checked before its transaction begins.
-_layouts: dict[str, _Known] = {}
+# A recording's layout never changes: kept once read, so that a batch's values are checked
+# before its transaction begins. Keyed by the caller's team and the URL's project as well:
+# a hit then means this team's access to this capture was checked when it was read.
+_layouts: dict[tuple[int, str, str], _Known] = {}
 _layouts_lock = threading.Lock()
 
 
 def _known(context: AppContext, caller: Caller, project_uuid: str, capture_uuid: str) -> _Known:
+    key = (caller.team_id, project_uuid, capture_uuid)
     with _layouts_lock:
-        known = _layouts.get(capture_uuid)
+        known = _layouts.get(key)
     if known is not None:
         return known
     with context.db.read() as session:
@@ -224,7 +226,7 @@ def _known(context: AppContext, caller: Caller, project_uuid: str, capture_uuid:
     with _layouts_lock:
         if len(_layouts) > 10_000:
             _layouts.clear()
-        _layouts[capture_uuid] = known
+        _layouts[key] = known
     return known
 
 
