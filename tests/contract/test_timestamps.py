@@ -143,12 +143,29 @@ def test_every_timestamp_has_the_wire_format(
         "label_uuid": meta["uuid"],
         "value_uuid": meta["label_values"][0]["uuid"],
     }
+    recording = _ok(
+        api.post(
+            f"project/{p}/recordings/",
+            json={"name": "live.csv", "channels": [{"name": "x"}], "sample_rate": 10},
+        )
+    )
+    answers["POST recordings"] = recording
+    answers["POST recording batch"] = _ok(
+        api.post(
+            f"project/{p}/recordings/{recording['uuid']}/batches/",
+            json={"seq": 0, "values": [[1.0]]},
+        )
+    )
+    recording_ids = {**ids, "capture_uuid": recording["uuid"]}
     document = httpx.get(server.url + "openapi.json", timeout=30).json()
     for template, operations in document["paths"].items():
         if "get" not in operations:
             continue
         path = template
-        for key, value in (metadata_ids if "/metadata/{label_uuid}" in template else ids).items():
+        chosen = metadata_ids if "/metadata/{label_uuid}" in template else ids
+        if "/recordings/{capture_uuid}" in template:
+            chosen = recording_ids
+        for key, value in chosen.items():
             path = path.replace("{" + key + "}", value)
         assert "{" not in path, f"no id for a parameter of {template}: add it above"
         for params in ({}, {"limit": 2}, {"page_size": 2}):
