@@ -41,6 +41,8 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
     # The web UI's figures need Chromium (tests/ui installs and requires it the same way).
     assert "skipped" in figures["ui"] or figures["ui"]["capture_page_ms"] > 0
     assert figures["s3"]["s3_ingest_mb_s"] > 0 and figures["s3"]["range_s3_p50_ms"] > 0
+    assert figures["s3"]["s3_celery_ingest_mb_s"] > 0
+    assert figures["s3-memory"]["worker_with_pyramid_growth_mb"] is not None
     for key in ("sdk_upload_growth_mb", "sdk_download_growth_mb", "server_download_growth_mb"):
         assert figures["memory"][key] is not None, key
     assert figures["download"]["download_mb_s"] > 0 and figures["download"]["cp_mb_s"] > 0
