@@ -63,8 +63,10 @@ def diff(session: Session, old: DatasetVersion, new: DatasetVersion) -> dict[str
     changes: list[dict[str, Any]] = []
     for start in range(0, len(candidates), CHUNK):
         rows = candidates[start : start + CHUNK]
-        metadata_old, segments_old = relations(session, [row.old_row for row in rows])
-        metadata_new, segments_new = relations(session, [row.new_row for row in rows])
+        # Both sides in one read (row ids are unique across versions).
+        metadata, segments = relations(
+            session, [row.old_row for row in rows] + [row.new_row for row in rows]
+        )
         for row in rows:
             item: dict[str, Any] = {"uuid": row.uuid, "name": row.new_name, "changes": []}
             if row.old_sha256 != row.new_sha256:
@@ -74,8 +76,8 @@ def diff(session: Session, old: DatasetVersion, new: DatasetVersion) -> dict[str
                 item["changes"].append("name")
                 item["renamed"] = {"before": row.old_name, "after": row.new_name}
             for kind, was, now in (
-                ("metadata", metadata_old.get(row.old_row, {}), metadata_new.get(row.new_row, {})),
-                ("segments", segments_old.get(row.old_row, []), segments_new.get(row.new_row, [])),
+                ("metadata", metadata.get(row.old_row, {}), metadata.get(row.new_row, {})),
+                ("segments", segments.get(row.old_row, []), segments.get(row.new_row, [])),
             ):
                 if was != now:
                     item["changes"].append(kind)

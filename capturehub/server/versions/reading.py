@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from capturehub.server.context import AppContext
+from capturehub.server.db import id_among
 from capturehub.server.errors import BadRequest, NotFound
 from capturehub.server.formats import timestamp
 from capturehub.server.models import (
@@ -61,7 +62,7 @@ def relations(
     for row_id, label, value in session.execute(
         select(VersionMetadata.version_capture_id, VersionValue.label, VersionValue.value)
         .join(VersionValue, VersionValue.id == VersionMetadata.value_id)
-        .where(VersionMetadata.version_capture_id.in_(row_ids))
+        .where(id_among(VersionMetadata.version_capture_id, row_ids, session))
         .order_by(VersionValue.label)
     ):
         metadata[row_id][label] = value
@@ -75,7 +76,7 @@ def relations(
             VersionSegment.end,
         )
         .join(VersionValue, VersionValue.id == VersionSegment.value_id)
-        .where(VersionSegment.version_capture_id.in_(row_ids))
+        .where(id_among(VersionSegment.version_capture_id, row_ids, session))
         .order_by(
             VersionSegment.version_capture_id,
             VersionSegment.start,
