@@ -154,6 +154,12 @@ def record(
         raise
     recorder = DeviceRecorder(device, recording)
     reason = "the device ended its stream"
+
+    def terminated(signum: int, frame: object) -> None:
+        # SIGTERM (a service manager, `kill`) stops as cleanly as Ctrl-C does.
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, terminated)
     recorder.start()
     with Live(
         live_view(device, name, recorder.progress()),
@@ -170,10 +176,11 @@ def record(
                 if duration is not None and time.monotonic() - started >= duration:
                     reason = f"{duration:g} s"
                     break
-        except KeyboardInterrupt:
-            reason = "Ctrl-C"
+        except KeyboardInterrupt as stop:
+            reason = "SIGTERM" if str(stop) == "SIGTERM" else "Ctrl-C"
         # A second Ctrl-C while the last batches go out would lose them: finish first.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             live.update(live_view(device, name, recorder.progress(), "stopping ..."))
             live.refresh()
@@ -185,6 +192,7 @@ def record(
             live.refresh()
         finally:
             signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
     out = stdout_console()
     stats = final.device
     problems = (

@@ -152,8 +152,15 @@ def test_serial_line_device_recorded(server: RunningServer, client: Client, tmp_
     assert len(recorded) > 100
 
 
+def default_signals() -> None:
+    # A test run started in the background (as from a non-interactive shell) ignores SIGINT,
+    # and a child would inherit that; a person's terminal does not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_stops_the_device_and_the_recording(
-    server: RunningServer, client: Client, tmp_path: Path
+    server: RunningServer, client: Client, tmp_path: Path, stop_signal: int
 ) -> None:
     config = StreamConfig(sample_rate=200, columns=("x", "y"), version=2, samples_per_packet=4)
     stream = build_stream(config, ramp_rows(40_000, 2))
@@ -174,20 +181,21 @@ def test_ctrl_c_stops_the_device_and_the_recording(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=default_signals,
         )
         try:
             deadline = time.monotonic() + 60
             while device.bytes_sent < 4000 and time.monotonic() < deadline:
                 time.sleep(0.05)
             time.sleep(0.5)
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop_signal)
             stdout, stderr = process.communicate(timeout=60)
         finally:
             if process.poll() is None:
                 process.kill()
         assert process.returncode == 0, stderr
         assert device.stopped_by_client.wait(10)
-    assert "(Ctrl-C;" in stdout
+    assert f"({'Ctrl-C' if stop_signal == signal.SIGINT else 'SIGTERM'};" in stdout
     assert "dropped (bad checksum)" in stderr  # the live view was drawn
     recorded = samples(client, name, ("x", "y"))
     assert len(recorded) >= 400
