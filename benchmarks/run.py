@@ -3,6 +3,7 @@
     python -m benchmarks.run            # full sizes (minutes); figures for docs/performance.md
     python -m benchmarks.run --smoke    # small sizes (seconds); CI runs this
     python -m benchmarks.run --only load --load-clients 200 --load-seconds 300
+    python -m benchmarks.run --only recording-ws --recording-ws-seconds 60
 
 Prints a table and writes the figures as JSON (``--out``). Each figure is the median of
 ``--repeat`` runs. See docs/performance.md.
@@ -999,6 +1000,8 @@ def bench_cluster(
 SIZES = {
     "full": {
         "ingest_rows": 1_500_000,
+        "recording_ws_recordings": 100,
+        "recording_ws_seconds": 300,
         "parallel_uploads": 4,
         "parallel_bytes": 20 * MB,
         "wav_bytes": 100 * MB,
@@ -1023,6 +1026,8 @@ SIZES = {
     },
     "smoke": {
         "ingest_rows": 20_000,
+        "recording_ws_recordings": 3,
+        "recording_ws_seconds": 3,
         "parallel_uploads": 4,
         "parallel_bytes": 1 * MB,
         "wav_bytes": 2 * MB,
@@ -1051,6 +1056,15 @@ SIZES = {
 def bench_plot(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) -> dict[str, Any]:
     """The plot window and its min/max pyramid: benchmarks/plot_bench.py."""
     from benchmarks.plot_bench import bench_plot as run  # it imports this module
+
+    return run(workdir, backend, sizes, repeat)
+
+
+def bench_recording_ws(
+    workdir: Path, backend: str, sizes: dict[str, int], repeat: int
+) -> dict[str, Any]:
+    """100 WebSocket recordings at 100 Hz × 6 channels: benchmarks/recording_ws_bench.py."""
+    from benchmarks.recording_ws_bench import bench_recording_ws as run
 
     return run(workdir, backend, sizes, repeat)
 
@@ -1104,6 +1118,7 @@ SECTIONS: dict[str, Section] = {
     "s3": bench_s3,
     "s3-memory": bench_s3_memory,
     "plot": lambda *args: bench_plot(*args),
+    "recording-ws": lambda *args: bench_recording_ws(*args),
     "versions": bench_versions,
     "recording-mqtt": bench_recording_mqtt,
     "recording-device": bench_recording_device,
@@ -1134,6 +1149,12 @@ def main(argv: list[str] | None = None) -> int:
         "--load-seconds", type=int, default=None, help="load: how long they run (full: 300)"
     )
     parser.add_argument(
+        "--recording-ws-seconds",
+        type=int,
+        default=None,
+        help="recording-ws: how long the recordings stream (full: 300)",
+    )
+    parser.add_argument(
         "--scale",
         type=int,
         default=None,
@@ -1154,6 +1175,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes["load_seconds"] = args.load_seconds
     if args.mqtt_batch_ms is not None:
         sizes["recording_mqtt_batch_ms"] = args.mqtt_batch_ms
+    if args.recording_ws_seconds is not None:
+        sizes["recording_ws_seconds"] = args.recording_ws_seconds
     if args.scale is not None:
         sizes["lookup_captures"] = args.scale
         sizes["lookup_set_based"] = 1
