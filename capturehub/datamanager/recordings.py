@@ -29,6 +29,7 @@ from capturehub.exceptions import ServerError, ServerUnreachableError
 
 if TYPE_CHECKING:
     from capturehub.datamanager.capture import Capture
+    from capturehub.datamanager.recording_stream import RecordingStream
     from capturehub.datamanager.project import Project
 
 # How long append() keeps sending a batch to a busy or unreachable server before it raises.
@@ -174,6 +175,23 @@ class Recording:
                 wait = response.headers.get("Retry-After")
             time.sleep(_delay(attempt, wait, deadline))
             attempt += 1
+
+    def stream(
+        self, *, binary: bool = True, value_size: int = 8, reconnect_seconds: float = 60.0
+    ) -> RecordingStream:
+        """A WebSocket stream of this recording's batches (a context manager): faster than
+        ``append`` for many batches, as it does not wait for each ack before sending the next
+        (up to the server's window). Its batches go on after the last stored one."""
+        from capturehub.datamanager.recording_stream import RecordingStream
+
+        return RecordingStream(
+            self._connection,
+            self._project.uuid,
+            self.uuid,
+            binary=binary,
+            value_size=value_size,
+            reconnect_seconds=reconnect_seconds,
+        )
 
     def status(self) -> dict[str, Any]:
         """The recording's status from the server: ``state`` ("recording", "stopping",

@@ -261,3 +261,21 @@ def test_a_stopped_recording_takes_no_more_batches(
         socket.send(json.dumps({"seq": 2, "values": [[1.0, 2.0, 3.0, 4.0]]}))
         answer = receive(socket)
         assert answer["status"] == 409 and "takes no more batches" in answer["error"]
+
+
+def test_the_sdks_recording_streams_over_the_websocket_after_its_appended_batches(
+    server: RunningServer, project_name: str, project: dict[str, Any]
+) -> None:
+    sent = batches(3, 20, 3, seed=7)
+    with Client(server=server.url, api_key=server.api_key) as client:
+        client.project = project_name
+        recording = client.project.recordings.start("sdk.csv", ["x", "y", "z"], sample_rate=50)
+        recording.append(sent[0])  # seq 0 over HTTP
+        with recording.stream() as stream:
+            assert stream.next_seq == 1
+            stream.send(sent[1])
+            stream.send(sent[2])
+        assert stream.counters.samples == 60
+        assert recording.status()["last_seq"] == 2
+        stored = recording.capture.get_data()[["x", "y", "z"]].to_numpy()
+    assert stored.tobytes() == np.vstack(sent).tobytes()
