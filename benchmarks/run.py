@@ -1155,6 +1155,12 @@ def main(argv: list[str] | None = None) -> int:
         help="recording-ws: how long the recordings stream (full: 300)",
     )
     parser.add_argument(
+        "--recording-ws-batch-ms",
+        type=int,
+        default=None,
+        help="recording-ws: a batch every this many ms per recording (full: 1000)",
+    )
+    parser.add_argument(
         "--scale",
         type=int,
         default=None,
@@ -1177,6 +1183,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes["recording_mqtt_batch_ms"] = args.mqtt_batch_ms
     if args.recording_ws_seconds is not None:
         sizes["recording_ws_seconds"] = args.recording_ws_seconds
+    if args.recording_ws_batch_ms is not None:
+        sizes["recording_ws_batch_ms"] = args.recording_ws_batch_ms
     if args.scale is not None:
         sizes["lookup_captures"] = args.scale
         sizes["lookup_set_based"] = 1
