@@ -29,8 +29,8 @@ from capturehub.exceptions import ServerError, ServerUnreachableError
 
 if TYPE_CHECKING:
     from capturehub.datamanager.capture import Capture
-    from capturehub.datamanager.recording_stream import RecordingStream
     from capturehub.datamanager.project import Project
+    from capturehub.datamanager.recording_stream import RecordingStream
 
 # How long append() keeps sending a batch to a busy or unreachable server before it raises.
 DEFAULT_RETRY_SECONDS = 120.0
