@@ -131,6 +131,8 @@ def team_a(server: RunningServer) -> Iterator[TeamA]:
             )
         )
         version = ok(api.post(f"project/{p}/versions/", json={"name": names["version"]}))
+        # A device's name is in its URL (not a secret); its key is the secret.
+        device = ok(api.post(f"project/{p}/devices/", json={"name": _unique("device")}))
     ids = {
         "project_uuid": p,
         "capture_uuid": c,
@@ -146,8 +148,9 @@ def team_a(server: RunningServer) -> Iterator[TeamA]:
         "old": version["uuid"],
         "new": version["name"],
         "rest": f"[{names['meta']}]=[{names['mvalue']}]/",
+        "name": device["name"],
     }
-    secrets = [*names.values(), hashlib.sha256(CSV).hexdigest()]
+    secrets = [*names.values(), hashlib.sha256(CSV).hexdigest(), device["key"]]
     yield TeamA(ids, secrets)
 
 
@@ -234,6 +237,7 @@ def _body(method: str, template: str, ids: dict[str, str]) -> dict[str, Any]:
             "sample_rate": 10,
         },
         "/project/{project_uuid}/recordings/{capture_uuid}/batches/": {"seq": 0, "values": [[1]]},
+        "/project/{project_uuid}/devices/": {"name": _unique("b-device")},
     }
     if template not in bodies:
         return {"json": {}}
@@ -340,6 +344,8 @@ def test_team_a_objects_are_untouched(
         configurations = api.get(f"project/{p}/captureconfiguration/").json()
         assert [x["name"] for x in configurations] == [n for n in team_a.secrets if "config" in n]
         assert len(api.get(f"project/{p}/segmenter/").json()) == 1
+        devices = api.get(f"project/{p}/devices/").json()
+        assert [device["name"] for device in devices] == [ids["name"]]
 
 
 def test_public_routes_are_exactly_the_listed_ones(
