@@ -85,6 +85,10 @@ def fuzz_ids(server: RunningServer) -> dict[str, str]:
         segmenter = api.post(f"project/{p}/segmenter/", json={"name": "S"}).json()
         config = api.post(f"project/{p}/captureconfiguration/", json={"name": "C"}).json()
         version = api.post(f"project/{p}/versions/", json={"name": "V"}).json()
+        # Device names are unique on the server (they are MQTT topic levels).
+        device = api.post(
+            f"project/{p}/devices/", json={"name": f"fuzz-{uuid.uuid4().hex[:8]}"}
+        ).json()
     return {
         "project_uuid": p,
         "capture_uuid": c,
@@ -100,6 +104,7 @@ def fuzz_ids(server: RunningServer) -> dict[str, str]:
         "old": version["uuid"],
         "new": version["name"],
         "rest": "[M]=[m]/",
+        "name": device["name"],
     }
 
 
