@@ -49,16 +49,18 @@ def test_a_phone_records_its_motion_into_a_labelled_capture(ui: Browsing) -> Non
     page = ui.page
     with ui.api() as http:
         project = new_project(http, f"phone-{uuid.uuid4().hex[:8]}")
+        # A project whose name reads like a field's label must not be taken for that field.
+        new_project(http, f"Label value, Capture name {uuid.uuid4().hex[:8]}")
     cdp = page.context.new_cdp_session(page)
     for sensor in SENSORS:  # before the page loads, as Chromium wants
         cdp.send("Emulation.setSensorOverrideEnabled", {"enabled": True, "type": sensor})
     _set(cdp, 0)
     ui.goto(f"record/?project={project['uuid']}")
-    expect(page.get_by_label("Project")).to_have_value(project["uuid"])
-    page.get_by_label("Capture name").fill("walk-phone")
+    expect(page.get_by_label("Project", exact=True)).to_have_value(project["uuid"])
+    page.get_by_label("Capture name", exact=True).fill("walk-phone")
     for title in ("Acceleration with gravity", "Acceleration without gravity", "Rotation rate"):
         page.get_by_label(title).check()
-    page.get_by_label("Label value").fill("walking")
+    page.get_by_label("Label value", exact=True).fill("walking")
     page.get_by_role("button", name="Start").click()
     expect(page.locator("#record-state")).to_have_text("recording", timeout=30_000)
     eventually(lambda: _check(_stored(ui) >= 30), seconds=30)
