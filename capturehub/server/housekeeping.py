@@ -16,11 +16,10 @@ import os
 import secrets
 import socket
 import threading
-from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
 
+from capturehub.server import leases
 from capturehub.server.captures.processing import pending_captures
 from capturehub.server.context import AppContext
 from capturehub.server.jobs import process_capture_later
@@ -87,48 +86,11 @@ class Housekeeping:
 
     def take_lease(self) -> bool:
         """Take or renew the lease; False while another live process holds it."""
-        now = datetime.now(UTC)
-        until = now + timedelta(seconds=self.lease_seconds)
-        db = self._context.db
-        with db.session() as session:
-            renewed = session.execute(
-                update(HousekeepingLease)
-                .where(
-                    HousekeepingLease.name == LEASE,
-                    or_(
-                        HousekeepingLease.holder == self.holder, HousekeepingLease.expires_at < now
-                    ),
-                )
-                .values(holder=self.holder, expires_at=until, passes=HousekeepingLease.passes + 1)
-            )
-            if renewed.rowcount:  # type: ignore[attr-defined]
-                return True
-            if session.get(HousekeepingLease, LEASE) is not None:
-                return False
-        try:  # the first pass of a new database
-            with db.session() as session:
-                session.add(
-                    HousekeepingLease(
-                        name=LEASE,
-                        holder=self.holder,
-                        expires_at=until,
-                        passes=1,
-                        statistics_generation=0,
-                    )
-                )
-        except IntegrityError:  # another process created it at the same moment
-            return False
-        return True
+        return leases.take_lease(self._context.db, LEASE, self.holder, self.lease_seconds)
 
     def release_lease(self) -> None:
         """Let another process take over at its next pass (this one is stopping)."""
-        expired = datetime.now(UTC) - timedelta(seconds=1)
-        with self._context.db.session() as session:
-            session.execute(
-                update(HousekeepingLease)
-                .where(HousekeepingLease.name == LEASE, HousekeepingLease.holder == self.holder)
-                .values(expires_at=expired)
-            )
+        leases.release_lease(self._context.db, LEASE, self.holder)
 
     def follow_statistics(self) -> None:
         """Re-read SQLite's planner statistics when the lease's holder refreshed them."""

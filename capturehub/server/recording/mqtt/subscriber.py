@@ -34,7 +34,6 @@ import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -43,13 +42,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from sqlalchemy import or_, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from capturehub.server import leases
 from capturehub.server.context import AppContext
 from capturehub.server.errors import APIError, NotFound
-from capturehub.server.models import HousekeepingLease
 from capturehub.server.recording import service
 from capturehub.server.recording.mqtt import payloads, topics
 from capturehub.server.recording.mqtt.devices import (
@@ -166,48 +164,12 @@ class MqttRecorder:
                 self._disconnect()
             self._stop.wait(LEASE_SECONDS / 3)
 
-    # The housekeeping's lease, on a row of its own (see housekeeping.py for the reasoning).
+    # A lease as the housekeeping's, on a row of its own (see server/leases.py).
     def _take_lease(self) -> bool:
-        now = datetime.now(UTC)
-        until = now + timedelta(seconds=LEASE_SECONDS)
-        with self._context.db.session() as session:
-            renewed = session.execute(
-                update(HousekeepingLease)
-                .where(
-                    HousekeepingLease.name == LEASE,
-                    or_(
-                        HousekeepingLease.holder == self.holder, HousekeepingLease.expires_at < now
-                    ),
-                )
-                .values(holder=self.holder, expires_at=until, passes=HousekeepingLease.passes + 1)
-            )
-            if renewed.rowcount:  # type: ignore[attr-defined]
-                return True
-            if session.get(HousekeepingLease, LEASE) is not None:
-                return False
-        try:
-            with self._context.db.session() as session:
-                session.add(
-                    HousekeepingLease(
-                        name=LEASE,
-                        holder=self.holder,
-                        expires_at=until,
-                        passes=1,
-                        statistics_generation=0,
-                    )
-                )
-        except IntegrityError:  # another process created it at the same moment
-            return False
-        return True
+        return leases.take_lease(self._context.db, LEASE, self.holder, LEASE_SECONDS)
 
     def _release_lease(self) -> None:
-        expired = datetime.now(UTC) - timedelta(seconds=1)
-        with self._context.db.session() as session:
-            session.execute(
-                update(HousekeepingLease)
-                .where(HousekeepingLease.name == LEASE, HousekeepingLease.holder == self.holder)
-                .values(expires_at=expired)
-            )
+        leases.release_lease(self._context.db, LEASE, self.holder)
 
     # -- the connection ----------------------------------------------------------------------
 
