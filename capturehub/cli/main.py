@@ -17,6 +17,7 @@ from capturehub.cli.account_commands import apikey, user
 from capturehub.cli.auth_commands import login, logout, whoami
 from capturehub.cli.capture_commands import download, ls, stats
 from capturehub.cli.demo_command import demo
+from capturehub.cli.device_commands import device_group
 from capturehub.cli.errors import translate
 from capturehub.cli.export_command import export
 from capturehub.cli.migrate_command import migrate
@@ -84,6 +85,7 @@ cli.add_command(fsck_command)
 cli.add_command(worker)
 cli.add_command(migrate)
 cli.add_command(recording_group)
+cli.add_command(device_group)
 cli.add_command(record)
 
 

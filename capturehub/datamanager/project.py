@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from capturehub.datamanager.captures import Captures
+    from capturehub.datamanager.devices import Devices
     from capturehub.datamanager.export import ExportReport
     from capturehub.datamanager.recordings import Recordings
     from capturehub.datamanager.versions import Versions
@@ -31,6 +32,7 @@ class Project:
         self._captures: Captures | None = None
         self._versions: Versions | None = None
         self._recordings: Recordings | None = None
+        self._devices: Devices | None = None
 
     @property
     def uuid(self) -> str:
@@ -82,6 +84,17 @@ class Project:
 
             self._recordings = Recordings(self._connection, self)
         return self._recordings
+
+    @property
+    def devices(self) -> Devices:
+        """The devices recording into the project over MQTT
+        (:class:`~capturehub.datamanager.devices.Devices`): ``create(name)`` (answers its
+        key, once), ``list()``, ``delete(name)``."""
+        if self._devices is None:
+            from capturehub.datamanager.devices import Devices
+
+            self._devices = Devices(self._connection, self)
+        return self._devices
 
     @property
     def versions(self) -> Versions:

@@ -6,17 +6,20 @@ recordings; bad payloads are counted and reported, and the subscriber goes on.""
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
-from capturehub import Client
+from capturehub import Client, ValidationError
 from capturehub.recording.simple_streaming import encode_packet
+from tests.cli.conftest import run_cli
 from tests.mqtt.conftest import MqttServer
 from tests.mqtt.devices import Device
 from tests.recording.support import await_state, canonical_csv
@@ -216,3 +219,53 @@ def test_device_keys_through_the_api(
 
     assert mqtt_api.delete(f"project/{p}/devices/bench-7/").status_code == 204
     assert mqtt_api.get(f"project/{p}/devices/").json() == []
+
+
+def test_a_device_made_with_the_cli_records_and_its_deletion_shuts_it_out(
+    mqtt_server: MqttServer, mqtt_api: httpx.Client, mqtt_project: dict[str, Any], tmp_path: Path
+) -> None:
+    """What a user does without curl: `capturehub device create` prints the key (last line),
+    the device records with it, `device ls` lists it without the key, `device delete` ends
+    it; the SDK's `project.devices` answers the same."""
+    running = mqtt_server.running
+    env: dict[str, str | None] = {
+        "XDG_CONFIG_HOME": str(tmp_path),
+        "CAPTUREHUB_SERVER": running.url,
+        "CAPTUREHUB_API_KEY": running.api_key,
+    }
+    project = mqtt_project["name"]
+    name = f"cli-{mqtt_project['uuid'][:8]}"
+    created = run_cli(["device", "create", name, "--project", project], env=env)
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip().splitlines()[-1]
+    assert key.startswith("chd_") and f"{mqtt_server.prefix}/{name}/capture/" in created.stdout
+
+    device = Device(mqtt_server.prefix, name, key)
+    status = mqtt_server.listener(name)
+    try:
+        start = {"channels": [{"name": c, "units": "m/s2"} for c in CHANNELS], "sample_rate": RATE}
+        device.publish("r1", "start", start)
+        started = status.wait(lambda _t, s: s.get("state") == "recording")
+        rows = _rows("json", 10, seed=7)
+        device.publish("r1", "samples", **_message("json", 0, rows))
+        frame = _readable(mqtt_server, project, started["uuid"], 10)
+        np.testing.assert_array_equal(frame.to_numpy(), np.array(rows))
+    finally:
+        status.close()
+        device.close()
+
+    listed = run_cli(["device", "ls", "--project", project, "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.stdout)
+    assert row["name"] == name and "key" not in row and key.startswith(row["key_prefix"])
+    with Client(server=running.url, username=running.username, password=running.password) as c:
+        c.project = project
+        assert [d["name"] for d in c.project.devices.list()] == [name]
+        with pytest.raises(ValidationError, match="MQTT topic level"):
+            c.project.devices.create("a/b")
+
+    deleted = run_cli(["device", "delete", name, "--project", project], env=env)
+    assert deleted.exit_code == 0, deleted.output
+    assert mqtt_api.get(f"project/{mqtt_project['uuid']}/devices/").json() == []
+    again = run_cli(["device", "delete", name, "--project", project], env=env)
+    assert again.exit_code != 0 and name in again.output
