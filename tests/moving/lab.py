@@ -17,6 +17,8 @@ from capturehub import Client
 from tests.servers import Account, ServerProcess
 
 WATCH_FILES = 12  # of the 140: enough for metadata, segments and several batches
+# The batches of the recording in progress at the move.
+RECORDED = [[[1.5, -2.0], [3.25, 4.0]], [[5.0, 6.125]]]
 
 
 @dataclass
@@ -28,6 +30,8 @@ class OldLab:
     projects: dict[str, list[str]] = field(default_factory=dict)
     # A capture uploaded while processing was off: copied unprocessed (SENT).
     pending: str = ""
+    # A live recording with batches stored, not stopped: it goes on in the new lab.
+    recording: str = ""
 
     @property
     def data_dir(self) -> Path:
@@ -79,6 +83,14 @@ def build(process: ServerProcess, shared_data: Path, workdir: Path) -> OldLab:
         shutil.copyfile(shared_data / "daphnet" / "S06R02E0.csv", copy)
         (pending,) = client.project.captures.upload_many([copy])
         lab.pending = pending.uuid
+        # A day's idle timeout: the old lab's housekeeping must not stop it between the
+        # test's starts of the old server.
+        recording = client.project.recordings.start(
+            "live.csv", ["x", "y"], sample_rate=10, idle_timeout_seconds=86400
+        )
+        for batch in RECORDED:
+            recording.append(batch)
+        lab.recording = recording.uuid
     return lab
 
 
@@ -106,12 +118,13 @@ def answers(url: str, lab: OldLab, downloads: Path) -> dict[str, Any]:
             for name in lab.projects[account.username]:
                 client.project = name
                 listed = client.list_captures()
-                # The capture in flight is compared by itself: the new lab processes it.
-                listed = listed[listed["uuid"] != lab.pending]
+                # The captures in flight are compared by themselves: the new lab processes
+                # the one, and the other goes on recording there.
+                listed = listed[~listed["uuid"].isin([lab.pending, lab.recording])]
                 listed = listed.sort_values("uuid").reset_index(drop=True)
                 seen[f"{account.username}/{name}/list"] = listed
                 for capture in client.project.captures.get_captures():
-                    if capture.uuid == lab.pending:
+                    if capture.uuid in (lab.pending, lab.recording):
                         continue
                     seen[f"{capture.uuid}/state"] = (capture.task_state, capture.task_result)
                     if capture.task_state == "SUCCESS":

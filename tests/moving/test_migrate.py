@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -22,7 +23,8 @@ from capturehub import Client
 from capturehub.server.runtime import build_blob_store
 from capturehub.server.settings import Settings
 from tests.conftest import require_backend
-from tests.moving.lab import OldLab, answers, assert_same_answers, file_hashes
+from tests.moving.lab import RECORDED, OldLab, answers, assert_same_answers, file_hashes
+from tests.recording.support import canonical_csv
 from tests.s3server import SeaweedFS, require_loopback
 from tests.servers import ServerProcess, create_postgres_database, drop_postgres_database
 
@@ -214,5 +216,21 @@ def test_a_moved_lab_answers_as_before(
                 pending.refresh()
             assert pending.task_state == "SUCCESS", pending.task_result
             assert len(pending.get_data()) == 7040
+
+            # The recording in progress goes on where it was: its stored batches readable,
+            # the next batch numbered after them, and stopping stores exactly every row.
+            recording = client.project.recordings.get(old_lab.recording)
+            status = recording.status()
+            assert (status["state"], status["samples"], status["last_seq"]) == ("recording", 3, 1)
+            rows = [row for batch in RECORDED for row in batch]
+            np.testing.assert_array_equal(recording.capture.get_data().to_numpy(), rows)
+            assert recording.append([[7.0, 8.0]])["seq"] == 2
+            recording.stop()
+            live = recording.capture
+            live.await_ready()
+            assert live.task_state == "SUCCESS", live.task_result
+            (tmp_path / "live").mkdir()
+            original = live.download(tmp_path / "live").read_bytes()
+            assert original == canonical_csv(["x", "y"], [*rows, [7.0, 8.0]])
     finally:
         moved.stop()
