@@ -26,7 +26,6 @@ from typing import Any
 from urllib.parse import unquote
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from capturehub.ingest import IngestError, formats
@@ -36,6 +35,7 @@ from capturehub.server.captures.service import NewCapture, UploadHooks
 from capturehub.server.context import AppContext
 from capturehub.server.edge_impulse.keys import ProjectCaller, hmac_key
 from capturehub.server.errors import APIError, BadRequest, Conflict
+from capturehub.server.labels.service import ensure_label
 from capturehub.server.metadata.service import set_metadata
 from capturehub.server.models import Capture, Label, Project, Segment, new_uuid
 from capturehub.server.names import validate_name
@@ -336,31 +336,6 @@ def _free_name(session: Session, project: Project, name: str, sha256: str) -> st
         candidate = f"{name}.{sha256[:8]}.{number}"
         number += 1
     return candidate
-
-
-def ensure_label(session: Session, project: Project, name: str, *, is_metadata: bool) -> None:
-    """Create the segment label or metadata key if the project has none of that name (free
-    values: anything a client sends is a new value). A key of the other kind stays, and the
-    write that follows says so."""
-    validate_name(name, what="metadata key" if is_metadata else "label")
-    found = session.scalar(
-        select(Label.id).where(Label.project_id == project.id, Label.name == name)
-    )
-    if found is not None:
-        return
-    try:
-        with session.begin_nested():
-            session.add(
-                Label(
-                    project_id=project.id,
-                    name=name,
-                    type="string",
-                    is_dropdown=False,
-                    is_metadata=is_metadata,
-                )
-            )
-    except IntegrityError:
-        pass  # made by a concurrent upload meanwhile: the same label
 
 
 class SampleIntake:

@@ -287,3 +287,28 @@ def update_value(session: Session, label: Label, value: LabelValue, body: ValueU
 def delete_value(session: Session, value: LabelValue) -> None:
     _bump_users_of(session, value_id=value.id)
     session.execute(delete(LabelValue).where(LabelValue.id == value.id))
+
+
+def ensure_label(session: Session, project: Project, name: str, *, is_metadata: bool) -> None:
+    """Create the segment label or metadata key if the project has none of that name (free
+    values: anything a client sends is a new value). A key of the other kind stays, and the
+    write that follows says so."""
+    validate_name(name, what="metadata key" if is_metadata else "label")
+    found = session.scalar(
+        select(Label.id).where(Label.project_id == project.id, Label.name == name)
+    )
+    if found is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(
+                Label(
+                    project_id=project.id,
+                    name=name,
+                    type="string",
+                    is_dropdown=False,
+                    is_metadata=is_metadata,
+                )
+            )
+    except IntegrityError:
+        pass  # made by a concurrent upload meanwhile: the same label

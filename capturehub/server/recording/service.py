@@ -174,7 +174,7 @@ def start_recording(
 def _set_metadata(
     session: Session, project: Project, capture: Capture, metadata: dict[str, str]
 ) -> None:
-    from capturehub.server.edge_impulse.samples import ensure_label
+    from capturehub.server.labels.service import ensure_label
     from capturehub.server.metadata.service import set_metadata
 
     for key in metadata:
