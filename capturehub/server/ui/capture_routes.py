@@ -14,9 +14,8 @@ from capturehub.server.context import get_context
 from capturehub.server.errors import NotFound
 from capturehub.server.ui import capture_page, project_page, versions_page
 from capturehub.server.ui.capture_table import PAGE_SIZES, TableParams, load_table
-from capturehub.server.ui.routes import not_found_page
 from capturehub.server.ui.session import ThisViewer
-from capturehub.server.ui.templating import render
+from capturehub.server.ui.templating import not_found_page, render
 
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
 

@@ -167,10 +167,6 @@ async def delete_project(request: Request, project_uuid: str, viewer: ThisViewer
     return RedirectResponse(base_path(request) + "/", status_code=303)
 
 
-def not_found_page(request: Request, viewer: Viewer | None, message: str) -> Response:
-    return render(request, "not_found.html", status_code=404, viewer=viewer, message=message)
-
-
 def install_ui(app: FastAPI) -> None:
     """The pages at ``/`` (the API keeps its routes) and their static files at ``/static/``."""
     from capturehub.server.ui import capture_routes, record_page, version_routes

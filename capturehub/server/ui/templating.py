@@ -4,7 +4,7 @@ pages' own Content-Security-Policy and the links every page needs."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -12,6 +12,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from capturehub._version import __version__
 from capturehub.server.context import get_context
+
+if TYPE_CHECKING:
+    from capturehub.server.ui.session import Viewer
 
 UI_DIR = Path(__file__).parent
 STATIC_DIR = UI_DIR / "static"
@@ -56,3 +59,9 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
     values.setdefault("vendor_missing", vendor_missing())
     html = environment.get_template(template).render(request=request, **values)
     return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
+
+
+def not_found_page(request: Request, viewer: Viewer | None, message: str) -> HTMLResponse:
+    """The 404 page every page route answers for what the viewer cannot see (or what is not
+    there: the two are not told apart)."""
+    return render(request, "not_found.html", status_code=404, viewer=viewer, message=message)

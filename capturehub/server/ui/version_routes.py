@@ -17,9 +17,8 @@ from capturehub.server.context import get_context
 from capturehub.server.errors import APIError, NotFound
 from capturehub.server.ui import versions_page
 from capturehub.server.ui.capture_table import PAGE_SIZES, TableParams, load_table, version_where
-from capturehub.server.ui.routes import not_found_page
 from capturehub.server.ui.session import ThisViewer, Viewer
-from capturehub.server.ui.templating import base_path, render
+from capturehub.server.ui.templating import base_path, not_found_page, render
 from capturehub.server.versions import service as versions
 
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
