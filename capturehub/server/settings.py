@@ -232,11 +232,13 @@ class Settings(BaseSettings):
         "its own timeout when it starts (docs/recording.md).",
     )
     recording_max_pending_batches: int = Field(
-        16,
+        256,
         gt=0,
-        description="Recording batches this server stores at once; one more is refused "
-        "with 503 and Retry-After (HTTP) or waits for its window (WebSocket) instead of "
-        "queueing in memory.",
+        description="Recording batches waiting to be stored in this process (they are "
+        "stored together, a transaction for all those waiting); an HTTP batch beyond this "
+        "is refused with 503 and Retry-After instead of queueing in memory. WebSocket and "
+        "MQTT batches are bounded by their own windows (recording_stream_window, the "
+        "broker's in-flight messages) and wait for their turn.",
     )
 
     @field_validator("trusted_proxies")

@@ -28,9 +28,12 @@ stop); the batches are deleted in that same transaction. A crash while stopping 
 "stopping": a second stop, or the housekeeping, finishes it. The housekeeping also stops
 recordings idle for longer than their ``idle_timeout_seconds``.
 
-Back-pressure: :func:`batch_slot` admits at most ``recording_max_pending_batches`` batches
-being stored at once in this process; one more is :class:`RecordingBusy` (503 with
-Retry-After on HTTP). :func:`accepting_batches` lets a way in ask before it reads more.
+Storing: the batches go through the process's writer (writer.py), which stores all those
+waiting, of every recording, in one transaction (a group commit) and answers each after the
+commit. Back-pressure: an HTTP batch finding ``recording_max_pending_batches`` batches
+waiting is :class:`RecordingBusy` (503 with Retry-After); :func:`accepting_batches` lets the
+route ask before it takes a thread. The WebSocket and MQTT bound what they hold themselves
+(:func:`submit_batches`).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,7 +55,7 @@ from capturehub.server.auth.service import Caller
 from capturehub.server.captures import service as captures
 from capturehub.server.captures.intake import CaptureLifecycle
 from capturehub.server.context import AppContext
-from capturehub.server.errors import APIError, BadRequest, Conflict, NotFound
+from capturehub.server.errors import APIError, NotFound
 from capturehub.server.models import (
     RECORDING,
     Capture,
@@ -62,8 +65,9 @@ from capturehub.server.models import (
     utcnow,
 )
 from capturehub.server.projects.service import get_project
-from capturehub.server.recording import samples
+from capturehub.server.recording import samples, writer
 from capturehub.server.recording.schemas import BatchAck, RecordingSpec, RecordingStatus
+from capturehub.server.recording.writer import BadBatch, Target
 from capturehub.server.relationships.resolve import CaptureRow
 from capturehub.storage import BlobWriter
 
@@ -71,11 +75,7 @@ log = logging.getLogger("capturehub.recording")
 
 # Batches read at once when assembling the original or reading samples.
 READ_PAGE = 500
-MAX_SEQ = 2**62
-
-
-class BadBatch(BadRequest):
-    """A batch refused for its content or its seq (counted in the recording's bad_batches)."""
+MAX_SEQ = writer.MAX_SEQ
 
 
 class RecordingBusy(APIError):
@@ -91,45 +91,17 @@ class RecordingBusy(APIError):
         )
 
 
-def not_recording(name: str, state: str) -> Conflict:
-    return Conflict(
-        f"Recording {name!r} is {state}; it takes no more batches. Start a new recording to go on."
-    )
-
-
 # -- back-pressure ---------------------------------------------------------------------------
-
-_slots_lock = threading.Lock()
-_pending: dict[int, int] = {}
 
 
 def pending_batches(context: AppContext) -> int:
-    """Batches this process is storing right now."""
-    with _slots_lock:
-        return _pending.get(id(context), 0)
+    """Batches this process is storing or has queued to store right now."""
+    return writer.pending(context)
 
 
 def accepting_batches(context: AppContext) -> bool:
-    """Whether one more batch would be admitted now (a way in with a flow-control window
-    keeps it closed while this is False)."""
+    """Whether an HTTP batch would be admitted now."""
     return pending_batches(context) < context.settings.recording_max_pending_batches
-
-
-@contextmanager
-def batch_slot(context: AppContext) -> Iterator[None]:
-    """Hold one of the process's ``recording_max_pending_batches`` slots, or raise
-    :class:`RecordingBusy` at once: a client faster than the database waits on its side,
-    not in this server's memory."""
-    key = id(context)
-    with _slots_lock:
-        if _pending.get(key, 0) >= context.settings.recording_max_pending_batches:
-            raise RecordingBusy()
-        _pending[key] = _pending.get(key, 0) + 1
-    try:
-        yield
-    finally:
-        with _slots_lock:
-            _pending[key] -= 1
 
 
 # -- starting --------------------------------------------------------------------------------
@@ -200,20 +172,16 @@ def _set_metadata(
 # -- appending -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Known:
-    capture_id: int
-    layout: samples.Layout
-
-
 # A recording's layout never changes: kept once read, so that a batch's values are checked
 # before its transaction begins. Keyed by the caller's team and the URL's project as well:
-# a hit then means this team's access to this capture was checked when it was read.
-_layouts: dict[tuple[int, str, str], _Known] = {}
+# a hit then means this team's access to this capture was checked when it was read (the
+# writer checks in its transaction that the capture is still a recording of that project).
+_layouts: dict[tuple[int, str, str], Target] = {}
 _layouts_lock = threading.Lock()
 
 
-def _known(context: AppContext, caller: Caller, project_uuid: str, capture_uuid: str) -> _Known:
+def target_of(context: AppContext, caller: Caller, project_uuid: str, capture_uuid: str) -> Target:
+    """The recording the caller appends to, or a 404 (read once, then kept)."""
     key = (caller.team_id, project_uuid, capture_uuid)
     with _layouts_lock:
         known = _layouts.get(key)
@@ -222,7 +190,7 @@ def _known(context: AppContext, caller: Caller, project_uuid: str, capture_uuid:
     with context.db.read() as session:
         capture = captures.get_capture(session, caller, project_uuid, capture_uuid)
         recording = _recording_of(session, capture)
-        known = _Known(capture.id, _layout(recording))
+        known = Target(capture.id, capture.project_id, capture.uuid, _layout(recording))
     with _layouts_lock:
         if len(_layouts) > 10_000:
             _layouts.clear()
@@ -256,31 +224,30 @@ def append_batch(
 ) -> BatchAck:
     """Store one batch of rows (or acknowledge it again if its seq is stored); returns once
     it is committed. Raises :class:`BadBatch` (counted), a 409 for a stopped recording, a
-    404 for someone else's capture, :class:`RecordingBusy` when the server is saturated."""
-    with batch_slot(context):
-        known = _known(context, caller, project_uuid, capture_uuid)
-        try:
-            if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
-                raise samples.BatchProblem(
-                    f"seq must be an integer from 0 to {MAX_SEQ}, not {str(seq)[:40]!r}"
-                )
-            values = samples.checked_rows(rows, known.layout)
-        except samples.BatchProblem as problem:
-            message = f"Batch {str(seq)[:40]} refused: {problem}."
-            _count_bad(context, known.capture_id, message)
-            raise BadBatch(message, data={"values": [str(problem)]}) from None
-        answer: BatchAck | str
-        with context.db.session() as session:
-            capture = captures.get_capture(
-                session, caller, project_uuid, capture_uuid, for_update=True
-            )
-            recording = _recording_of(session, capture, for_update=True)
-            if recording.state != "recording":
-                raise not_recording(capture.name, recording.state)
-            answer = _store(session, recording, seq, values)
-        if isinstance(answer, str):
-            raise BadBatch(answer, data={"seq": [answer]})
-        return answer
+    404 for someone else's capture, :class:`RecordingBusy` when
+    ``recording_max_pending_batches`` batches are waiting to be stored already."""
+    target = target_of(context, caller, project_uuid, capture_uuid)
+    submission = writer.Submission(target, [(seq, rows)])
+    if not writer.submit(context, submission, limit=context.settings.recording_max_pending_batches):
+        raise RecordingBusy()
+    (answer,) = submission.future.result()
+    if isinstance(answer, APIError):
+        raise answer
+    return answer
+
+
+def submit_batches(
+    context: AppContext,
+    target: Target,
+    batches: Sequence[tuple[int, Sequence[Sequence[float]] | Any]],
+) -> Future[list[BatchAck | APIError]]:
+    """Queue batches of one recording (in order) for the writer without waiting: the
+    future's result is each batch's ack or refusal, once committed. For the ways in that
+    bound what they hold themselves (a WebSocket's window, MQTT's in-flight messages): no
+    admission limit here. Send a recording's next batches after this future is done."""
+    submission = writer.Submission(target, batches)
+    writer.submit(context, submission)
+    return submission.future
 
 
 def append_batches(
@@ -292,99 +259,15 @@ def append_batches(
 ) -> list[BatchAck | BadBatch]:
     """Several batches of one recording, in order, in one transaction: each is stored,
     acknowledged again or refused (and counted) as :func:`append_batch` would do it, and its
-    answer or refusal returned in its place. A way in that has fallen behind (the MQTT
-    subscriber draining a backlog) pays one commit for them all instead of one each."""
-    with batch_slot(context):
-        known = _known(context, caller, project_uuid, capture_uuid)
-        checked: list[samples.Rows | BadBatch] = []
-        for seq, rows in batches:
-            try:
-                if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
-                    raise samples.BatchProblem(
-                        f"seq must be an integer from 0 to {MAX_SEQ}, not {str(seq)[:40]!r}"
-                    )
-                checked.append(samples.checked_rows(rows, known.layout))
-            except samples.BatchProblem as problem:
-                message = f"Batch {str(seq)[:40]} refused: {problem}."
-                checked.append(BadBatch(message, data={"values": [str(problem)]}))
-        answers: list[BatchAck | BadBatch] = []
-        with context.db.session() as session:
-            capture = captures.get_capture(
-                session, caller, project_uuid, capture_uuid, for_update=True
-            )
-            recording = _recording_of(session, capture, for_update=True)
-            if recording.state != "recording":
-                raise not_recording(capture.name, recording.state)
-            for (seq, _rows), values in zip(batches, checked, strict=True):
-                if isinstance(values, BadBatch):
-                    recording.bad_batches += 1
-                    recording.last_problem = values.message
-                    answers.append(values)
-                    continue
-                answer = _store(session, recording, seq, values)
-                if isinstance(answer, str):
-                    answers.append(BadBatch(answer, data={"seq": [answer]}))
-                else:
-                    # (A seq given twice in one call is found by _store's query: the session
-                    # flushes the first one's row before it.)
-                    answers.append(answer)
-        return answers
-
-
-def _store(
-    session: Session, recording: Recording, seq: int, values: samples.Rows
-) -> BatchAck | str:
-    """Insert the batch and advance the counters; a refusal is counted and its message
-    returned (the counting commits with the transaction, the caller raises after)."""
-    last = recording.last_seq
-    if last is not None and seq <= last:
-        stored = session.execute(
-            select(RecordingBatch.first_sample, RecordingBatch.row_count).where(
-                RecordingBatch.capture_id == recording.capture_id, RecordingBatch.seq == seq
-            )
-        ).first()
-        if stored is not None:
-            return BatchAck(
-                seq=seq,
-                duplicate=True,
-                samples=recording.samples,
-                last_seq=last,
-                first_sample=stored.first_sample,
-                rows=stored.row_count,
-            )
-        message = (
-            f"Batch {seq} refused: it comes after batch {last} and was never stored; "
-            "sequence numbers must increase (a batch sent again with the seq it had is "
-            "acknowledged, not stored twice)."
-        )
-        recording.bad_batches += 1
-        recording.last_problem = message
-        return message
-    first = recording.samples
-    count = int(values.shape[0])
-    session.add(
-        RecordingBatch(
-            capture_id=recording.capture_id,
-            seq=seq,
-            first_sample=first,
-            row_count=count,
-            data=samples.pack(values),
-        )
-    )
-    if last is not None and seq > last + 1:
-        recording.gaps += 1
-    recording.samples = first + count
-    recording.batches += 1
-    recording.last_seq = seq
-    recording.last_batch_at = utcnow()
-    return BatchAck(
-        seq=seq,
-        duplicate=False,
-        samples=first + count,
-        last_seq=seq,
-        first_sample=first,
-        rows=count,
-    )
+    answer or refusal returned in its place; a 409 or 404 for the recording is raised."""
+    target = target_of(context, caller, project_uuid, capture_uuid)
+    answers: list[BatchAck | BadBatch] = []
+    for answer in submit_batches(context, target, batches).result():
+        if isinstance(answer, (BatchAck, BadBatch)):
+            answers.append(answer)
+        else:
+            raise answer
+    return answers
 
 
 def _count_bad(context: AppContext, capture_id: int, message: str) -> None:
@@ -401,7 +284,7 @@ def count_bad_batch(
 ) -> None:
     """Count a batch a way in refused before it reached :func:`append_batch` (a packet
     failing its checksum, a body that is not JSON)."""
-    known = _known(context, caller, project_uuid, capture_uuid)
+    known = target_of(context, caller, project_uuid, capture_uuid)
     _count_bad(context, known.capture_id, message)
 
 

@@ -8,10 +8,11 @@ binary frames (capturehub/recording_frames.py); the server answers each stored b
 one with ``{"bad": seq, ...}``, keeping the connection open.
 
 Memory stays bounded whatever the client does: at most ``window`` received batches wait here
-for the service (one at a time per connection, in order, in a worker thread because the
-service is synchronous); a batch beyond the window is answered ``{"refused": seq}`` and
-dropped, to be sent again once acks arrive. Frames larger than the HTTP body limit are refused
-in the same way, without being parsed.
+for the service's writer (one at a time per connection, in order; the writer stores the
+batches of every connection waiting at that moment in one transaction, writer.py); a batch
+beyond the window is answered ``{"refused": seq}`` and dropped, to be sent again once acks
+arrive. Frames larger than the HTTP body limit are refused in the same way, without being
+parsed.
 
 Authentication is the API's: the ``Authorization: Bearer`` header (SDK, devices, gateways), or
 the web UI's session cookie, which a browser sends with the handshake but which is accepted
@@ -39,7 +40,7 @@ from capturehub.server.context import AppContext
 from capturehub.server.errors import APIError, Unauthorized
 from capturehub.server.recording import service
 from capturehub.server.recording.schemas import BatchAck
-from capturehub.server.recording.service import BadBatch, RecordingBusy
+from capturehub.server.recording.service import BadBatch, Target
 
 log = logging.getLogger("capturehub.server.recording")
 
@@ -143,6 +144,7 @@ class Connection:
         self.queue: asyncio.Queue[Incoming] = asyncio.Queue(maxsize=self.window)
         self.send_lock = asyncio.Lock()
         self.bad_batches = 0
+        self.target: Target | None = None
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -218,28 +220,24 @@ class Connection:
             )
 
     async def append(self, incoming: Incoming) -> BatchAck:
-        """The service's ack; while the server stores as many batches as it may, this
-        connection's batch waits here (its window stays closed) and is tried again."""
-        delay = 0.02
-        while True:
-            try:
-                return await to_thread.run_sync(
-                    lambda: service.append_batch(
-                        self.context,
-                        self.caller,
-                        self.project_uuid,
-                        self.capture_uuid,
-                        incoming.seq,
-                        incoming.rows,
-                    )
-                )
-            except RecordingBusy:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.5)
+        """The service's ack, once the writer committed the batch (with the other batches
+        waiting then, of every connection); this connection's next batch waits meanwhile,
+        so its batches are stored in order."""
+        assert self.target is not None  # looked up by run() before any batch is read
+        future = service.submit_batches(self.context, self.target, [(incoming.seq, incoming.rows)])
+        (answer,) = await asyncio.wrap_future(future)
+        if isinstance(answer, APIError):
+            raise answer
+        return answer
 
     async def run(self) -> None:
         status = await to_thread.run_sync(
             lambda: service.recording_status(
+                self.context, self.caller, self.project_uuid, self.capture_uuid
+            )
+        )
+        self.target = await to_thread.run_sync(
+            lambda: service.target_of(
                 self.context, self.caller, self.project_uuid, self.capture_uuid
             )
         )

@@ -33,6 +33,8 @@ import threading
 import time
 import zlib
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -276,19 +278,61 @@ class MqttRecorder:
                     messages.put(None)  # stop once these are done
                     break
                 waiting.append(more)
-            for unit in self._units(waiting):
-                if not self._store(unit):
-                    return  # stopping: what is not acknowledged is delivered again
-                for message in unit.messages:
-                    self._acknowledge(message)
+            if not self._store_units(self._units(waiting)):
+                return  # stopping: what is not acknowledged is delivered again
 
-    def _store(self, unit: Unit) -> bool:
-        """Handle a unit, trying again while the database or the server is busy; False if
-        the recorder stopped first."""
+    def _store_units(self, units: list[Unit]) -> bool:
+        """Handle the units in order, acknowledging each once stored; False if the recorder
+        stopped first. The samples units are queued for the recording service's writer
+        together and waited for together (the writer stores them, and the other workers'
+        ones, in one transaction); a start or stop waits for the samples before it."""
+        queued: list[tuple[Unit, Callable[[], None]]] = []
+        for unit in units:
+            samples = self._is_samples(unit)
+            if not samples:
+                if not self._finish(queued):
+                    return False
+                queued = []
+            finish = None
+            try:
+                finish = self.begin(unit)
+            except _TRANSIENT:
+                self.counters["retries"] += 1
+                finish = lambda unit=unit: self.handle(unit)  # noqa: E731 (tried again below)
+            except Exception:
+                self.counters["errors"] += 1
+                log.exception("MQTT message on %s could not be handled", unit.messages[0].topic)
+            if samples and finish is not None:
+                queued.append((unit, finish))
+                continue
+            if finish is not None and not self._store(unit, finish):
+                return False
+            self._acknowledge_all(unit)
+        return self._finish(queued)
+
+    def _finish(self, queued: list[tuple[Unit, Callable[[], None]]]) -> bool:
+        for unit, finish in queued:
+            if not self._store(unit, finish):
+                return False
+            self._acknowledge_all(unit)
+        return True
+
+    def _acknowledge_all(self, unit: Unit) -> None:
+        for message in unit.messages:
+            self._acknowledge(message)
+
+    def _is_samples(self, unit: Unit) -> bool:
+        topic = topics.parse_topic(self._prefix, unit.messages[0].topic)
+        return topic is not None and topic.action == topics.SAMPLES
+
+    def _store(self, unit: Unit, finish: Callable[[], None]) -> bool:
+        """Finish a unit (``finish`` waits for what :meth:`begin` queued), handling it again
+        from the start while the database or the server is busy; False if the recorder
+        stopped first."""
         delay = 0.05
         while not self._stop.is_set():
             try:
-                self.handle(unit)
+                finish()
                 return True
             except _TRANSIENT as exc:
                 # Kept unacknowledged and tried again: a batch is never dropped because the
@@ -298,6 +342,7 @@ class MqttRecorder:
                     log.warning("MQTT batch not stored yet (%s); retrying", exc)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 5.0)
+                finish = lambda: self.handle(unit)  # noqa: E731
             except Exception:
                 # A bug must not stop the other recordings: logged, counted, acknowledged.
                 self.counters["errors"] += 1
@@ -334,14 +379,21 @@ class MqttRecorder:
         return units
 
     def handle(self, unit: Unit) -> None:
-        """Store what a unit's messages say; refusals are counted and reported on the status
-        topic (and acknowledged: sending them again would not help)."""
+        """Store what a unit's messages say, waiting until it is stored."""
+        finish = self.begin(unit)
+        if finish is not None:
+            finish()
+
+    def begin(self, unit: Unit) -> Callable[[], None] | None:
+        """Handle a unit up to queueing its samples: returns what waits for them to be
+        stored (None if nothing is left to do). Refusals are counted and reported on the
+        status topic (and acknowledged: sending them again would not help)."""
         message = unit.messages[0]
         topic = topics.parse_topic(self._prefix, message.topic)
         if topic is None:
-            return
+            return None
         self.counters["messages"] += len(unit.messages)
-        try:
+        with self._reporting(topic):
             device = self._keys.device(user_properties(message).get(KEY_PROPERTY))
             if device is None or device.name != topic.device:
                 self.counters["refused"] += 1
@@ -354,15 +406,27 @@ class MqttRecorder:
                     },
                     retain=False,
                 )
-                return
+                return None
             if topic.action == topics.START:
                 self._start(device, topic, bytes(message.payload))
             elif topic.action == topics.SAMPLES:
-                self._samples(device, topic, unit.messages)
+                wait = self._samples(device, topic, unit.messages)
+                return lambda: self._reported(topic, wait)
             elif topic.action == topics.STOP:
                 self._stop_recording(device, topic)
             else:
                 raise Refused(f"unknown topic {topic.action!r}: use start, samples or stop")
+        return None
+
+    def _reported(self, topic: topics.Topic, step: Callable[[], None]) -> None:
+        with self._reporting(topic):
+            step()
+
+    @contextmanager
+    def _reporting(self, topic: topics.Topic) -> Iterator[None]:
+        """A refusal inside is counted and published on the recording's status topic."""
+        try:
+            yield
         except Refused as refusal:
             self.counters["refused"] += 1
             self._publish(topic.status(self._prefix), {"error": str(refusal)})
@@ -427,7 +491,8 @@ class MqttRecorder:
 
     def _samples(
         self, device: Device, topic: topics.Topic, messages: list[mqtt.MQTTMessage]
-    ) -> None:
+    ) -> Callable[[], None]:
+        """Decode the messages and queue their batches; returns what waits for them."""
         capture_uuid, channels = self._capture(device, topic)
         batches: list[payloads.Batch] = []
         problems = False
@@ -449,26 +514,32 @@ class MqttRecorder:
                     capture_uuid,
                     f"Message refused: {exc}.",
                 )
+        future = None
         if batches:
-            try:
-                answers = service.append_batches(
-                    self._context,
-                    device.caller,
-                    device.project_uuid,
-                    capture_uuid,
-                    [(batch.seq, batch.rows) for batch in batches],
-                )
-            except NotFound:
-                self._captures.pop((device.id, topic.recording_id), None)
-                raise
-            for answer in answers:
+            target = service.target_of(
+                self._context, device.caller, device.project_uuid, capture_uuid
+            )
+            future = service.submit_batches(
+                self._context, target, [(batch.seq, batch.rows) for batch in batches]
+            )
+
+        def wait() -> None:
+            nonlocal problems
+            for answer in future.result() if future is not None else []:
                 if isinstance(answer, service.BadBatch):
                     self.counters["bad_payloads"] += 1  # counted on the recording too
                     problems = True
+                elif isinstance(answer, NotFound):
+                    self._captures.pop((device.id, topic.recording_id), None)
+                    raise answer
+                elif isinstance(answer, APIError):
+                    raise answer  # the recording stopped: reported once
                 else:
                     self.counters["duplicates" if answer.duplicate else "batches"] += 1
-        if problems:
-            self._status(device, topic, capture_uuid)
+            if problems:
+                self._status(device, topic, capture_uuid)
+
+        return wait
 
     def _stop_recording(self, device: Device, topic: topics.Topic) -> None:
         capture_uuid, _channels = self._capture(device, topic)
