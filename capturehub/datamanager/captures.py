@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from capturehub._transport import Connection, json_body
 from capturehub.datamanager._pool import transfer_pool
-from capturehub.datamanager._wire import iter_list, segment
+from capturehub.datamanager._wire import iter_capture_list, segment
 from capturehub.datamanager.capture import PENDING_STATES, Capture
 from capturehub.datamanager.labels import Label, Value, create_definition, list_definitions
 from capturehub.datamanager.query import query_parameters
@@ -49,7 +49,7 @@ class Captures:
     def _list(self, params: dict[str, Any] | None = None) -> list[Capture]:
         return [
             self._capture(info)
-            for info in iter_list(self._connection, self._base + "capture/", params)
+            for info in iter_capture_list(self._connection, self._base + "capture/", params)
         ]
 
     # -- listing and look-ups ------------------------------------------------------------------
@@ -100,7 +100,7 @@ class Captures:
         set_sample_rate, calculated_sample_rate, task_state, format, file_size."""
         from capturehub.datamanager._frames import captures_frame
 
-        return captures_frame(iter_list(self._connection, self._base + "capture/"))
+        return captures_frame(iter_capture_list(self._connection, self._base + "capture/"))
 
     # -- uploads -------------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from capturehub._transport import json_body
 from capturehub.datamanager._pool import transfer_pool
-from capturehub.datamanager._wire import iter_list, segment
+from capturehub.datamanager._wire import iter_capture_list, iter_list, segment
 from capturehub.datamanager.capture import PENDING_STATES
 from capturehub.datamanager.labels import (
     Kind,
@@ -523,7 +523,7 @@ class _Importer:
             delay = min(delay * 1.5, _POLL_MAX)
             busy = {
                 info["uuid"]
-                for info in iter_list(
+                for info in iter_capture_list(
                     self._connection, self._base + "capture/", {"task_state": "SENT,STARTED"}
                 )
             }
@@ -533,7 +533,7 @@ class _Importer:
             pending &= busy
         failures = {
             info["uuid"]: info
-            for info in iter_list(
+            for info in iter_capture_list(
                 self._connection, self._base + "capture/", {"task_state": "FAILURE"}
             )
         }

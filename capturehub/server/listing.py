@@ -3,11 +3,12 @@
 A project can hold hundreds of thousands of captures or segments, so an unpaged list is
 written as the database yields its rows (memory stays flat). Relationship lists take
 ``?page_size=N[&page=K]`` (what the SensiML SDK's helpers send; pages count from 1) or
-``?limit=N[&offset=M]`` (wire-api §1); the capture list takes ``limit``/``offset`` only. A page
+``?limit=N[&offset=M]`` (wire-api §1); the capture list pages by offset or by cursor
+(capturehub/server/captures/paging.py). A page
 is ``{"count", "next", "previous", "results"}``, its links the request's URL with the paging
 parameters of the neighbouring pages.
 
-The paging parameters are FastAPI dependencies (:data:`Paging`, :data:`OffsetPaging`), so the
+The paging parameters are FastAPI dependencies (:data:`Paging`), so the
 OpenAPI document lists and validates them from their declarations.
 """
 
@@ -73,31 +74,8 @@ def _paging(
     return None
 
 
-def _offset_paging(
-    request: Request,
-    limit: Annotated[
-        int,
-        Query(
-            ge=0,
-            le=MAX_PAGE_SIZE,
-            description="Page size. With `limit` or `offset` the answer is one page, "
-            "`{count, next, previous, results}`; without either, the whole list as an array.",
-        ),
-    ] = DEFAULT_PAGE_SIZE,
-    offset: Annotated[
-        int, Query(ge=0, le=MAX_OFFSET, description="How many items to skip before the page.")
-    ] = 0,
-) -> Page | None:
-    asked = request.query_params
-    if "limit" in asked or "offset" in asked:
-        return Page(limit=limit, offset=offset)
-    return None
-
-
 # The page a relationship list asks for (None: the whole list).
 Paging = Annotated[Page | None, Depends(_paging)]
-# The page the capture list asks for: limit/offset only (None: the whole list).
-OffsetPaging = Annotated[Page | None, Depends(_offset_paging)]
 
 
 def _link(request: Request, page: Page, offset: int, count: int) -> str | None:

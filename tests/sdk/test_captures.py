@@ -260,6 +260,8 @@ def test_list_captures_pages(
         pages = [path for method, path in proxy.requests if "/capture/?" in path]
         assert len(pages) == 3
         assert all("limit=2" in path for path in pages)
+        # By cursor: each page starts after the previous one, none skips by offset.
+        assert all("after=" in path and "offset=" not in path for path in pages)
         assert len(client.list_captures()) == 5
 
 

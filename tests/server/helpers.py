@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +42,46 @@ def wait_done(
             return capture
         time.sleep(0.05)
     raise AssertionError(f"capture {capture_uuid} still {seen[-1]} after {timeout} s")
+
+
+def insert_captures(server: Any, project_uuid: str, count: int) -> None:
+    """``count`` processed captures named ``bulk-NNNNN.csv``, written straight into the
+    server's database (uploading 5,000 files would take minutes)."""
+    from sqlalchemy import insert, select, update
+
+    from capturehub.server.models import Capture, Project
+
+    context = server.process.context()
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        with context.db.session() as session:
+            project_id = session.scalars(
+                select(Project.id).where(Project.uuid == project_uuid)
+            ).one()
+            session.execute(
+                insert(Capture),
+                [
+                    {
+                        "project_id": project_id,
+                        "name": f"bulk-{i:05d}.csv",
+                        "format": ".csv",
+                        "file_size": 100 + i % 7,
+                        "sha256": "0" * 64,
+                        "blob_key": f"test/bulk-{i}",
+                        "number_samples": i % 13,
+                        "task_state": "SUCCESS",
+                        "schema": {},
+                        "statistics": {},
+                        "created_at": started + timedelta(milliseconds=i),
+                        "last_modified": started + timedelta(milliseconds=i),
+                    }
+                    for i in range(count)
+                ],
+            )
+            session.execute(
+                update(Project)
+                .where(Project.id == project_id)
+                .values(capture_count=Project.capture_count + count)
+            )
+    finally:
+        context.db.dispose()

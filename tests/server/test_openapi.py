@@ -284,6 +284,8 @@ def test_the_capture_list_declares_its_query_parameters(document: dict[str, Any]
         "ordering",
         "limit",
         "offset",
+        "after",
+        "count",
     }
     assert all(not p["required"] for p in query.values())
     assert query["name"]["schema"]["type"] == "string"

@@ -12,9 +12,9 @@ from sqlalchemy.sql.selectable import NamedFromClause
 from starlette.datastructures import QueryParams
 
 from capturehub.server.captures import query as capture_query
+from capturehub.server.captures.paging import CapturePage
 from capturehub.server.captures.query import CaptureListQuery
 from capturehub.server.fsck import fsck
-from capturehub.server.listing import Page
 from capturehub.server.models import Capture, Project
 from tests.conftest import RunningServer
 
@@ -121,17 +121,24 @@ def test_large_filtered_matches_page_from_the_nearer_end(
             everything = asked.filtered(select(Capture.id), project.id, session)
             whole = list(session.scalars(asked.ordered(everything)))
             assert len(whole) == CAPTURES
-            for limit in (1, 4):
-                for offset in range(CAPTURES + 1):
-                    ids, count = asked.page_of_ids(
-                        session, ids_query, Page(limit, offset), project.capture_count
-                    )
-                    assert count == CAPTURES
-                    if not isinstance(ids, list):  # a query of the page's ids: as the route
-                        chosen = ids.subquery()
-                        joined = select(Capture.id).join(chosen, chosen.c.id == Capture.id)
-                        ids = list(session.scalars(asked.ordered(joined)))
-                    assert ids == whole[offset : offset + limit], (limit, offset)
+            for exact in (True, False):
+                for limit in (1, 4):
+                    for offset in range(CAPTURES + 1):
+                        page = CapturePage(limit, offset, exact_count=exact)
+                        found = asked.page_of_ids(session, ids_query, page, project.capture_count)
+                        # Past SMALL_MATCH matches the count is exact only when asked.
+                        assert found.count.exact == (CAPTURES if exact else None)
+                        assert found.count.at_least == (CAPTURES if exact else 3)
+                        ids = found.ids
+                        if not isinstance(ids, list):  # a query of the page's ids: as the route
+                            chosen = ids.subquery()
+                            joined = select(Capture.id).join(chosen, chosen.c.id == Capture.id)
+                            ids = list(session.scalars(asked.ordered(joined)))
+                        more = found.more
+                        if more is None:  # one id more than the page, when there is one
+                            more, ids = len(ids) > limit, ids[:limit]
+                        assert ids == whole[offset : offset + limit], (exact, limit, offset)
+                        assert more == (offset + limit < CAPTURES), (exact, limit, offset)
     finally:
         context.db.dispose()
 

@@ -10,6 +10,9 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from capturehub import Client
+from capturehub.server.captures.paging import SMALL_MATCH
+from tests.conftest import RunningServer
+from tests.server.helpers import insert_captures
 from tests.ui.conftest import Browsing, WatchProject
 from tests.ui.helpers import eventually, new_project
 
@@ -210,3 +213,24 @@ def test_metadata_ranges_filter_the_table(ui: Browsing, shared_data: Path) -> No
     ui.page.get_by_role("button", name="Filter").click()
     expect(ui.page.locator("#match-count")).to_have_text("1 capture")
     assert link_names(ui) == {sources[3].name}
+
+
+def test_a_filter_matching_more_than_are_counted_says_more_than(
+    ui: Browsing, server: RunningServer
+) -> None:
+    """Past SMALL_MATCH matches a filtered list is not counted (captures/paging.py): the
+    table says "More than 5,000" and pages on without a last page."""
+    with ui.api() as http:
+        project = new_project(http, f"crowded-{uuid.uuid4().hex[:8]}")
+    insert_captures(server, project["uuid"], SMALL_MATCH + 2)
+    ui.goto(f"projects/{project['uuid']}/captures/?name=bulk")
+    expect(ui.page.locator("#match-count")).to_have_text("More than 5,000 captures")
+    expect(ui.page.get_by_text("Page 1", exact=True)).to_be_visible()
+    first = link_names(ui)
+    ui.page.get_by_role("link", name="Next page").click()
+    expect(ui.page.get_by_text("Page 2", exact=True)).to_be_visible()
+    second = link_names(ui)
+    assert len(first) == len(second) == 50 and not first & second
+    # Unfiltered, the stored count is exact.
+    ui.goto(f"projects/{project['uuid']}/captures/")
+    expect(ui.page.locator("#match-count")).to_have_text(f"{SMALL_MATCH + 2:,} captures")

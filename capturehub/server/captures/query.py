@@ -3,8 +3,8 @@
 ``?name=`` exact name, ``?name__contains=`` substring (case-insensitive), ``?task_state=``
 one state or a comma-separated list, ``?format=.csv``, ``?ordering=`` one of
 :data:`ORDERINGS` (``-`` for descending; default ``created_at``), and the metadata filters
-(``metadata.<key>...``, capturehub/server/metadata/filters.py). Paging is
-capturehub/server/listing.py's.
+(``metadata.<key>...``, capturehub/server/metadata/filters.py). Paging (by offset or by
+cursor, and the bounded count of filtered pages) is described in paging.py.
 
 The parameters are declared once, in :func:`capture_list_query` (a FastAPI dependency), so the
 OpenAPI document lists them from the code. The metadata filters cannot be declared (their
@@ -14,21 +14,28 @@ route's description.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from pydantic import WithJsonSchema
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 
 from capturehub.ingest import formats as file_formats
+from capturehub.server.captures.paging import (
+    SMALL_MATCH,
+    CapturePage,
+    Cursor,
+    PageCount,
+    decode_cursor,
+)
 from capturehub.server.captures.schemas import TASK_STATES
 from capturehub.server.db import id_among
 from capturehub.server.errors import BadRequest
-from capturehub.server.listing import Page
 from capturehub.server.metadata import filters as metadata_filters
 from capturehub.server.metadata.filters import MetadataFilter
 from capturehub.server.models import Capture, CaptureConfiguration
@@ -41,9 +48,8 @@ ORDERINGS = {
     "number_samples": Capture.number_samples,
 }
 DEFAULT_ORDERING = "created_at"
-
-# A filtered list with at most this many matches is counted and paged from one query.
-SMALL_MATCH = 5_000
+# Orderings on a column that may be NULL (number_samples, until the capture is processed).
+NULLABLE_ORDERINGS = frozenset({"number_samples"})
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,26 @@ class IdQuery:
     orderings: Mapping[str, Any] = field(default_factory=lambda: ORDERINGS)
     # A factory: a column as a plain default would act as a descriptor on the dataclass.
     tie_breaker: Any = field(default_factory=lambda: Capture.id)
+
+
+@dataclass(frozen=True)
+class PageIds:
+    """The ids of one page (a list, or a query selecting them), the list's count, and
+    whether another page follows (None: the ids hold one more than the page when it does)."""
+
+    ids: list[int] | Select[Any]
+    count: PageCount
+    more: bool | None
+
+
+@dataclass(frozen=True)
+class RowsPage:
+    """One page of capture rows, the list's count, and the cursor of the next page."""
+
+    rows: list[Any]
+    count: PageCount
+    more: bool
+    next_cursor: Cursor | None
 
 
 @dataclass(frozen=True)
@@ -176,28 +202,76 @@ class CaptureListQuery:
         return IdQuery(self.filtered(select(Capture.id), project_id, session))
 
     def page_of_ids(
-        self, session: Session, ids: IdQuery, page: Page, capture_count: int
-    ) -> tuple[list[int] | Select[Any], int]:
+        self, session: Session, ids: IdQuery, page: CapturePage, capture_count: int
+    ) -> PageIds:
         """The ids of the requested page (a list, or a query that selects them), and how many
-        captures match in all.
+        captures match.
 
         Ids are paged before rows are loaded (an index-only scan, even deep into the list;
         OFFSET on full rows would fetch every skipped row). The unfiltered list's count is the
         project's ``capture_count``. A filter usually matches few captures, and finding them is
-        the expensive part, so the ordered ids of all matches are fetched once (up to
-        SMALL_MATCH) and both the count and the page come from that list; otherwise the count
-        is one more query.
+        the expensive part, so the ordered ids of the first SMALL_MATCH + 1 matches are fetched
+        once: when that is all of them, both the exact count and an offset page come from that
+        list. Beyond it the count is "more than SMALL_MATCH" unless the page asks for the exact
+        count (one more query, which reads every match).
+
+        A cursor page starts after its cursor through the index of the order (``_after``), at
+        the same cost at any depth. A page that the count cannot place (a cursor page, an
+        offset page of an uncounted list) selects one id more than asked, to tell whether
+        another page follows.
         """
+        after = decode_cursor(page.after, self.ordering) if page.after else None
         if self.has_filters:
             matches = session.scalars(self.ordered_ids(ids).limit(SMALL_MATCH + 1)).all()
             if len(matches) <= SMALL_MATCH:
-                return list(matches[page.offset : page.offset + page.limit]), len(matches)
-            count = session.scalar(select(func.count()).select_from(ids.query.subquery())) or 0
+                count = PageCount.of(len(matches))
+                if not page.by_cursor:
+                    end = page.offset + page.limit
+                    return PageIds(list(matches[page.offset : end]), count, end < len(matches))
+            elif page.exact_count:
+                total = session.scalar(select(func.count()).select_from(ids.query.subquery()))
+                count = PageCount.of(total or 0)
+            else:
+                count = PageCount(None, SMALL_MATCH + 1)
+            if not page.by_cursor and page.offset + page.limit < len(matches):
+                return PageIds(list(matches[page.offset : page.offset + page.limit]), count, True)
         else:
-            count = capture_count
-        return self._ids_at(ids, page, count), count
+            count = PageCount.of(capture_count)
+        if page.by_cursor:
+            query = self.ordered_ids(ids)
+            if after is not None:
+                query = query.where(self._after(ids, after, session))
+            return PageIds(query.limit(page.limit + 1), count, None)
+        if count.exact is None:
+            query = self.ordered_ids(ids).limit(page.limit + 1).offset(page.offset)
+            return PageIds(query, count, None)
+        more = page.limit > 0 and page.offset + page.limit < count.exact
+        return PageIds(self._ids_at(ids, page, count.exact), count, more)
 
-    def _ids_at(self, ids: IdQuery, page: Page, count: int) -> list[int] | Select[Any]:
+    def _after(self, ids: IdQuery, cursor: Cursor, session: Session) -> ColumnElement[bool]:
+        """The condition "after ``cursor`` in the list's order" on the ids query's columns:
+        a row comparison, which both databases answer as a range of the order's index.
+
+        ``number_samples`` is NULL until a capture is processed, and the databases place NULL
+        differently (PostgreSQL after every value in ascending order, SQLite before), so the
+        condition follows the database's own order of the list."""
+        descending = self.ordering.startswith("-")
+        name = self.ordering.lstrip("-")
+        column = ids.orderings[name]
+        beyond = operator.lt if descending else operator.gt
+        tie_breaker = ids.tie_breaker
+        if name not in NULLABLE_ORDERINGS:
+            return beyond(tuple_(column, tie_breaker), (cursor.value, cursor.id))
+        nulls_last = (session.get_bind().dialect.name == "postgresql") != descending
+        if cursor.value is None:
+            among_nulls = and_(column.is_(None), beyond(tie_breaker, cursor.id))
+            return among_nulls if nulls_last else or_(column.is_not(None), among_nulls)
+        # A NULL sort value makes the row comparison NULL (false): those rows are added back
+        # where the database puts them.
+        after_value = beyond(tuple_(column, tie_breaker), (cursor.value, cursor.id))
+        return or_(after_value, column.is_(None)) if nulls_last else after_value
+
+    def _ids_at(self, ids: IdQuery, page: CapturePage, count: int) -> list[int] | Select[Any]:
         """The query of one page of ids, read from whichever end of the order is nearer.
 
         OFFSET has to step over every skipped entry of the index, so the last page of 100,000
@@ -213,18 +287,27 @@ class CaptureListQuery:
         return self.ordered_ids(ids, reverse=True).limit(limit).offset(max(from_end, 0))
 
     def page_rows(
-        self, session: Session, *, project_id: int, capture_count: int, page: Page
-    ) -> tuple[list[Any], int]:
-        """One page of capture rows (with ``configuration_uuid``) in order, and the count."""
+        self, session: Session, *, project_id: int, capture_count: int, page: CapturePage
+    ) -> RowsPage:
+        """One page of capture rows (with ``configuration_uuid``) in order, its count, and
+        whether (and after which cursor) another page follows."""
         ids = self.ids(project_id, session)
-        page_ids, count = self.page_of_ids(session, ids, page, capture_count)
-        if isinstance(page_ids, list):
-            rows_query = with_configuration().where(id_among(Capture.id, page_ids, session))
+        page_ids = self.page_of_ids(session, ids, page, capture_count)
+        if isinstance(page_ids.ids, list):
+            rows_query = with_configuration().where(id_among(Capture.id, page_ids.ids, session))
         else:  # the page's ids as a subquery: ids and rows in one statement
-            chosen = page_ids.subquery()
+            chosen = page_ids.ids.subquery()
             rows_query = with_configuration().join(chosen, chosen.c.id == Capture.id)
-        rows = session.connection().execute(self.ordered(rows_query)).all()
-        return list(rows), count
+        rows = list(session.connection().execute(self.ordered(rows_query)).all())
+        more = page_ids.more
+        if more is None:  # one row more than the page was read, if there was one
+            more = len(rows) > page.limit
+            rows = rows[: page.limit]
+        next_cursor = None
+        if more and rows:
+            last = rows[-1]
+            next_cursor = Cursor(self.ordering, getattr(last, self.ordering.lstrip("-")), last.id)
+        return RowsPage(rows, page_ids.count, more, next_cursor)
 
     def rows(self, project_id: int, session: Session) -> Select[Any]:
         """The query of every matching capture row (with ``configuration_uuid``), in order."""

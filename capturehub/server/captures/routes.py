@@ -19,6 +19,7 @@ from capturehub.server.captures.data import ARROW_STREAM_TYPE, table_messages
 from capturehub.server.captures.download import original_file_response
 from capturehub.server.captures.intake import CaptureLifecycle, IncomingFile, UploadDetails
 from capturehub.server.captures.multipart import UploadForm, read_upload
+from capturehub.server.captures.paging import CapturePaging, page_body
 from capturehub.server.captures.query import CaptureList, metadata_filters_description
 from capturehub.server.captures.schemas import (
     capture_json,
@@ -29,7 +30,7 @@ from capturehub.server.captures.schemas import (
 )
 from capturehub.server.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, conflict
 from capturehub.server.labels.versions import CHUNK
-from capturehub.server.listing import OffsetPaging, json_response, page_body, stream_array
+from capturehub.server.listing import json_response, stream_array
 from capturehub.server.models import RECORDING, Capture
 from capturehub.server.projects.service import get_project
 from capturehub.storage import BlobNotFound
@@ -70,7 +71,7 @@ def list_captures(
     project_uuid: str,
     request: Request,
     query: CaptureList,
-    page: OffsetPaging,
+    page: CapturePaging,
     credentials: Credentials,
     context: Context,
 ) -> Any:
@@ -81,10 +82,18 @@ def list_captures(
         caller = caller_of(session, credentials)
         project = get_project(session, caller, project_uuid)
         if page is not None:
-            rows, count = query.page_rows(
+            found = query.page_rows(
                 session, project_id=project.id, capture_count=project.capture_count, page=page
             )
-            return json_response(page_body(request, page, count, [_capture_json(r) for r in rows]))
+            body = page_body(
+                request,
+                page,
+                count=found.count,
+                results=[_capture_json(row) for row in found.rows],
+                more=found.more,
+                next_cursor=found.next_cursor,
+            )
+            return json_response(body)
         rows_query = query.rows(project.id, session)
     return stream_array(context, rows_query, _capture_json)
 

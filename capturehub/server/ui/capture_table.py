@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 
 from capturehub.server.auth.service import Caller
+from capturehub.server.captures.paging import CapturePage
 from capturehub.server.captures.query import ORDERINGS, CaptureListQuery
 from capturehub.server.captures.schemas import TASK_STATES
 from capturehub.server.db import id_among
 from capturehub.server.errors import BadRequest
-from capturehub.server.listing import Page
 from capturehub.server.metadata.filters import MetadataFilter, parse_filters
 from capturehub.server.models import CaptureMetadataValue, Label, LabelValue, Project
 from capturehub.server.projects.service import get_project
@@ -165,11 +165,24 @@ class CaptureTable:
     params: TableParams
     keys: list[Label]
     rows: list[TableRow]
-    count: int
+    # None when a filter matches more captures than are counted (captures/paging.py): the
+    # table then says "more than" ``at_least - 1`` and pages on without a last page.
+    count: int | None
     error: str | None = None
+    at_least: int = 0
+    more: bool = False
 
     @property
-    def pages(self) -> int:
+    def count_text(self) -> str:
+        if self.count is None:
+            return f"More than {self.at_least - 1:,} captures"
+        return f"{self.count:,} capture{'' if self.count == 1 else 's'}"
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages there are; None when the captures are not all counted."""
+        if self.count is None:
+            return None
         return max(1, -(-self.count // self.params.size))
 
     @property
@@ -201,13 +214,13 @@ def load_table(
             ordering=params.sort,
             metadata=parse_where(params.where),
         )
-        page = Page(limit=params.size, offset=(params.page - 1) * params.size)
-        found, count = query.page_rows(
+        page = CapturePage(limit=params.size, offset=(params.page - 1) * params.size)
+        found = query.page_rows(
             session, project_id=project.id, capture_count=project.capture_count, page=page
         )
     except BadRequest as exc:
         return CaptureTable(project, params, keys, [], 0, error=exc.message)
-    rows = [TableRow(capture) for capture in found]
+    rows = [TableRow(capture) for capture in found.rows]
     if rows and keys:
         by_id = {row.capture.id: row for row in rows}
         for capture_id, label_id, value in session.execute(
@@ -216,4 +229,12 @@ def load_table(
             .where(id_among(CaptureMetadataValue.capture_id, list(by_id), session))
         ):
             by_id[capture_id].metadata[label_id] = value
-    return CaptureTable(project, params, keys, rows, count)
+    return CaptureTable(
+        project,
+        params,
+        keys,
+        rows,
+        found.count.exact,
+        at_least=found.count.at_least,
+        more=found.more,
+    )
