@@ -1,26 +1,34 @@
 """The content hash of a dataset version, computed the same way by the server and by anyone
 holding the version's listing (``version.json`` of a version export).
 
-The hash is the SHA-256 (hex) of a canonical listing: one line per capture, per metadata value
-and per segment of the version::
+Each capture of the version has a *digest*: the SHA-256 (hex) of its metadata and segment
+lines::
 
-    C<TAB>capture name<TAB>sha256 of the original file
-    M<TAB>capture name<TAB>metadata key<TAB>value
-    S<TAB>capture name<TAB>label<TAB>value<TAB>start<TAB>end
+    M<TAB>metadata key<TAB>value
+    S<TAB>label<TAB>value<TAB>start<TAB>end
 
-Text fields are escaped (``\\`` → ``\\\\``, TAB → ``\\t``, LF → ``\\n``, CR → ``\\r``), numbers
-written in decimal, every line ends with LF. The lines are sorted by Unicode code point (the
-order of their UTF-8 bytes), concatenated and encoded as UTF-8. The listing holds what the data
-is (the file's bytes through its sha256, the metadata, the segments), not where it is stored:
-two versions of the same data have the same hash, whatever their capture ids or storage keys,
-on SQLite and PostgreSQL alike. The columnar copy is made from the original file, so the
-original's sha256 stands for it too.
+sorted and concatenated (the SHA-256 of no bytes for a capture without any). The hash is the
+SHA-256 (hex) of one line per capture::
+
+    C<TAB>capture name<TAB>sha256 of the original file<TAB>digest
+
+sorted and concatenated. Text fields are escaped (``\\`` → ``\\\\``, TAB → ``\\t``, LF →
+``\\n``, CR → ``\\r``), numbers written in decimal, every line ends with LF; lines are sorted
+by Unicode code point (the order of their UTF-8 bytes, LF included) and encoded as UTF-8. The
+listing holds what the data is (the file's bytes through its sha256, the metadata, the
+segments), not where it is stored: two versions of the same data have the same hash, whatever
+their capture ids or storage keys, on SQLite and PostgreSQL alike. The columnar copy is made
+from the original file, so the original's sha256 stands for it too.
+
+Two levels rather than one listing of every row: the server keeps each capture's digest (a
+diff compares them), so the hash is one sorted line per capture instead of a sort of every
+metadata value and segment of the version.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 # Each escaped character and how it is written, the backslash first (the server escapes in SQL
@@ -34,36 +42,42 @@ def escape(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def capture_line(name: str, sha256: str) -> str:
-    return f"C\t{name}\t{sha256}\n"
-
-
 def hash_of_lines(lines: list[str]) -> str:
-    """The hash of listing lines (escaped, each ending with LF), in any order."""
+    """The SHA-256 (hex) of listing lines (escaped, each ending with LF), in any order."""
     lines.sort()
-    digest = hashlib.sha256()
-    digest.update("".join(lines).encode("utf-8"))
-    return digest.hexdigest()
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def digest_of_rows(rows: str) -> str:
+    """The digest of a capture from its metadata and segment lines concatenated in any order
+    (each ending with LF): the server hands them over so, one capture at a time."""
+    lines = rows.split("\n")
+    lines.pop()  # after the last LF
+    return hash_of_lines([line + "\n" for line in lines])
+
+
+def capture_digest(capture: Mapping[str, Any]) -> str:
+    """The digest of a capture as the listing holds it: ``metadata`` ({key: value}) and
+    ``segments`` ([{label, value, start, end}])."""
+    lines = [
+        f"M\t{escape(str(key))}\t{escape(str(value))}\n"
+        for key, value in (capture.get("metadata") or {}).items()
+    ]
+    lines.extend(
+        f"S\t{escape(str(segment['label']))}\t{escape(str(segment['value']))}"
+        f"\t{int(segment['start'])}\t{int(segment['end'])}\n"
+        for segment in capture.get("segments") or ()
+    )
+    return hash_of_lines(lines)
 
 
 def hash_of_listing(captures: Sequence[Mapping[str, Any]]) -> str:
     """The hash of a version's listing as ``version.json`` (and the version capture list)
     holds it: each capture a mapping with ``name``, ``sha256``, ``metadata`` ({key: value})
     and ``segments`` ([{label, value, start, end}])."""
-    lines: list[str] = []
-    for capture in captures:
-        name = escape(str(capture["name"]))
-        lines.append(capture_line(name, str(capture["sha256"])))
-        for key, value in (capture.get("metadata") or {}).items():
-            lines.append(f"M\t{name}\t{escape(str(key))}\t{escape(str(value))}\n")
-        for segment in capture.get("segments") or ():
-            lines.append(
-                f"S\t{name}\t{escape(str(segment['label']))}\t{escape(str(segment['value']))}"
-                f"\t{int(segment['start'])}\t{int(segment['end'])}\n"
-            )
-    return hash_of_lines(lines)
-
-
-def metadata_lines(rows: Iterable[tuple[str, str]], name: str) -> list[str]:
-    """The metadata lines of one capture (``name`` already escaped): (key, value) pairs."""
-    return [f"M\t{name}\t{escape(key)}\t{escape(value)}\n" for key, value in rows]
+    return hash_of_lines(
+        [
+            f"C\t{escape(str(capture['name']))}\t{capture['sha256']}\t{capture_digest(capture)}\n"
+            for capture in captures
+        ]
+    )

@@ -453,9 +453,10 @@ class VersionCapture(Base):
     task_state: Mapped[str] = mapped_column(String(16))
     schema: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # SHA-256 (hex) of the capture's metadata and segments as rows of value ids and bounds
-    # (snapshot.py), for diffs between versions of the project; NULL in versions made before
-    # it existed. Not the content hash: it depends on the project's value ids.
+    # SHA-256 (hex) of the capture's metadata and segment lines (capturehub/datamanager/
+    # content_hash.py): the content hash is made of these, and a diff compares them. NULL in
+    # versions made before it existed; in versions made before it became the content hash's
+    # (2026-12-03), a digest of value ids: a diff then compares the rows in full.
     digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 

@@ -2,10 +2,10 @@
 (file, name, metadata, segments), with label counts on each side.
 
 Captures are matched by identity (the capture a row was copied from), so a renamed capture is
-changed, not removed and added. Each version capture carries a digest of its metadata and
-segments (snapshot.fill_digests): one join of the two versions' capture rows finds the
-captures whose name, file or digest differ, and only those captures' metadata and segments
-are read, and compared by names (as the content hash sees them).
+changed, not removed and added. Each version capture carries the digest of its metadata and
+segments that the content hash is made of (snapshot.py, capturehub/datamanager/content_hash.py):
+one join of the two versions' capture rows finds the captures whose name, file or digest
+differ, and only those captures' metadata and segments are read, and compared by names.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def diff(session: Session, old: DatasetVersion, new: DatasetVersion) -> dict[str
                 before.sha256 != after.sha256,
                 before.name != after.name,
                 before.digest != after.digest,
-                # Versions made before digests existed: their rows are compared in full.
+                # Versions made before digests existed: their rows are compared in full (as
+                # are those of versions whose digests were of value ids: theirs differ).
                 before.digest.is_(None),
                 after.digest.is_(None),
             )

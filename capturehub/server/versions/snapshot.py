@@ -26,7 +26,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     select,
     text,
     union_all,
@@ -82,7 +81,6 @@ NO_ROWS_DIGEST = hashlib.sha256(b"").hexdigest()
 # Lines hashed per batch read, and the memory PostgreSQL may sort them in.
 HASH_BATCH = 50_000
 SORT_MEMORY = "256MB"
-ESCAPED = tuple(character for character, _ in ESCAPES)
 first = itemgetter(0)
 
 
@@ -102,19 +100,25 @@ def copy_rows(
     # segments). PostgreSQL joins it by hash.
     current = _current_values(project_id).cte("current_value").prefix_with("MATERIALIZED")
 
-    def value_of(source: Any) -> tuple[Any, Any]:
-        """The rows of ``source`` with the version_value of each (the FROM, the column)."""
+    def value_of(source: Any, column: str = "value_id") -> tuple[Any, Any]:
+        """The rows of ``source`` with ``column`` of their label value (the FROM, the
+        column)."""
         if sqlite:
             return source, (
-                select(current.c.value_id)
+                select(current.c[column])
                 .where(current.c.label_value_id == source.c.label_value_id)
                 .scalar_subquery()
             )
         joined = source.join(current, current.c.label_value_id == source.c.label_value_id)
-        return joined, current.c.value_id
+        return joined, current.c[column]
 
     chosen = query.filtered(select(Capture.id), project_id, session)
-    digests = _digests(sqlite, chosen, value_of)
+    digests = _digests(sqlite, chosen, current, value_of)
+    if sqlite:
+        rows, digest = captures, digests
+    else:
+        rows = captures.outerjoin(digests, digests.c.capture_id == captures.c.id)
+        digest = func.coalesce(digests.c.digest, NO_ROWS_DIGEST)
     session.execute(
         insert(VersionCapture).from_select(
             ["version_id", "capture_id", *CAPTURE_FIELDS, "digest"],
@@ -122,9 +126,9 @@ def copy_rows(
                 literal(version.id, Integer),
                 captures.c.id,
                 *(captures.c[name] for name in CAPTURE_FIELDS),
-                func.coalesce(digests.c.digest, NO_ROWS_DIGEST),
+                digest,
             )
-            .select_from(captures.outerjoin(digests, digests.c.capture_id == captures.c.id))
+            .select_from(rows)
             # A capture still recording has no file yet: it is left out (docs/recording.md).
             .where(captures.c.id.in_(chosen), captures.c.task_state != RECORDING),
         )
@@ -133,14 +137,14 @@ def copy_rows(
         (VersionMetadata, metadata_values, ()),
         (VersionSegment, segments, ("start", "end")),
     ):
-        rows, value = value_of(source)
+        copied, value = value_of(source)
         session.execute(
             insert(table).from_select(
                 ["version_capture_id", "value_id", *bounds],
                 select(version_captures.c.id, value, *(source.c[name] for name in bounds))
                 .select_from(
                     version_captures.join(
-                        rows, source.c.capture_id == version_captures.c.capture_id
+                        copied, source.c.capture_id == version_captures.c.capture_id
                     )
                 )
                 .where(version_captures.c.version_id == version.id),
@@ -148,60 +152,53 @@ def copy_rows(
         )
 
 
-def _digests(sqlite: bool, chosen: Any, value_of: Any) -> Any:
-    """capture id → the digest of its metadata and segments, for the chosen captures that
-    have any: the SHA-256 (hex) of its rows written ``M<value id>`` and
-    ``S<value id>,<start>,<end>``, sorted (byte order) and joined by ``;``, where a value id is
-    the version_value the row is copied with. Computed from the rows being copied, in the
-    statement that copies the captures, so that no row is written twice. A diff compares
-    these (diff.py); value ids are the project's, so only within a project."""
-    metadata_rows, metadata_value = value_of(metadata_values)
-    segment_rows, segment_value = value_of(segments)
-    items = union_all(
-        select(
-            metadata_values.c.capture_id.label("capture_id"),
-            (literal("M") + _text(metadata_value)).label("item"),
+def _digests(sqlite: bool, chosen: Any, current: Any, value_of: Any) -> Any:
+    """The digest of each chosen capture (content_hash.py: the SHA-256 of its metadata and
+    segment lines, sorted), as a column of the captures' copy (SQLite) or a subquery
+    (PostgreSQL) of capture id → digest for the captures that have rows. Computed from the
+    rows being copied, in the statement that copies the captures: the content hash and diffs
+    then read one digest per capture instead of every row (diff.py)."""
+    metadata_rows, metadata_line = value_of(metadata_values, "metadata_line")
+    segment_rows, segment_prefix = value_of(segments, "segment_prefix")
+    segment_line = (
+        segment_prefix
+        + _text(segments.c.start)
+        + literal("\t")
+        + _text(segments.c.end)
+        + literal("\n")
+    )
+    if sqlite:
+        # Per capture, from the capture's rows by index (no sort of a million and a half
+        # rows): its lines concatenated in any order, sorted by capturehub_digest (db.py).
+        def lines_of(rows: Any, source: Any, line: Any) -> Any:
+            return func.coalesce(
+                select(func.group_concat(line, literal("")))
+                .select_from(rows)
+                .where(source.c.capture_id == captures.c.id)
+                .correlate(captures)
+                .scalar_subquery(),
+                literal(""),
+            )
+
+        return func.capturehub_digest(
+            lines_of(metadata_rows, metadata_values, metadata_line)
+            + lines_of(segment_rows, segments, segment_line)
         )
+    items = union_all(
+        select(metadata_values.c.capture_id.label("capture_id"), metadata_line.label("item"))
         .select_from(metadata_rows)
         .where(metadata_values.c.capture_id.in_(chosen)),
-        select(
-            segments.c.capture_id.label("capture_id"),
-            (
-                literal("S")
-                + _text(segment_value)
-                + literal(",")
-                + _text(segments.c.start)
-                + literal(",")
-                + _text(segments.c.end)
-            ).label("item"),
-        )
+        select(segments.c.capture_id.label("capture_id"), segment_line.label("item"))
         .select_from(segment_rows)
         .where(segments.c.capture_id.in_(chosen)),
     ).subquery("item")
-    if not sqlite:
-        joined = func.string_agg(
-            items.c.item, aggregate_order_by(literal(";"), items.c.item.collate("C"))
-        )
-        digest = func.encode(func.sha256(func.convert_to(joined, "UTF8")), "hex")
-        return (
-            select(items.c.capture_id, digest.label("digest"))
-            .group_by(items.c.capture_id)
-            .subquery("digest")
-        )
-    # SQLite (before 3.44) has no ordered group_concat; it aggregates the rows in the order
-    # the subquery gives them. Were it not to, two equal captures could get different
-    # digests, which makes a diff read more rows, never report wrongly.
-    ordered = (
-        select(items.c.capture_id, items.c.item)
-        .order_by(items.c.capture_id, items.c.item)
-        .subquery("ordered")
+    joined = func.string_agg(
+        items.c.item, aggregate_order_by(literal(""), items.c.item.collate("C"))
     )
+    digest = func.encode(func.sha256(func.convert_to(joined, "UTF8")), "hex")
     return (
-        select(
-            ordered.c.capture_id,
-            func.capturehub_sha256(func.group_concat(ordered.c.item, ";")).label("digest"),
-        )
-        .group_by(ordered.c.capture_id)
+        select(items.c.capture_id, digest.label("digest"))
+        .group_by(items.c.capture_id)
         .subquery("digest")
     )
 
@@ -258,8 +255,16 @@ def _current_values(project_id: int) -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
+    tab = literal("\t")
+    names = _escape(labels.c.name) + tab + _escape(label_values.c.value)
     return (
-        select(label_values.c.id.label("label_value_id"), same.label("value_id"))
+        select(
+            label_values.c.id.label("label_value_id"),
+            same.label("value_id"),
+            # The digest's lines of a metadata value, and the start of a segment's.
+            (literal("M\t") + names + literal("\n")).label("metadata_line"),
+            (literal("S\t") + names + tab).label("segment_prefix"),
+        )
         .select_from(label_values)
         .join(labels, labels.c.id == label_values.c.label_id)
         .where(labels.c.project_id == project_id)
@@ -307,57 +312,26 @@ def summarize(session: Session, version: DatasetVersion) -> None:
 
 
 def content_hash(session: Session, version_id: int) -> str:
-    """The version's content hash (see capturehub/datamanager/content_hash.py), recomputed
-    from its rows.
-
-    The database writes the listing's lines and sorts them; they are read in large batches
-    and hashed as they come. Every line starts with its kind (C, M or S, in that order), so
-    the sorted listing is the sorted C lines, then the M lines, then the S lines."""
+    """The version's content hash (see capturehub/datamanager/content_hash.py), from its
+    capture rows and their digests: the database writes and sorts one line per capture;
+    they are read in large batches and hashed as they come."""
     connection = session.connection()
-    postgresql = connection.dialect.name == "postgresql"
-    escaped = _needs_escaping(session, version_id)
-
-    def field(column: Any) -> Any:
-        return _escape(column) if escaped else column
-
-    tab, end = literal("\t"), literal("\n")
-    name = field(version_captures.c.name)
-    in_version = version_captures.c.version_id == version_id
-    label_value = field(values.c.label) + tab + field(values.c.value)
-    listings = (
-        select((literal("C\t") + name + tab + version_captures.c.sha256 + end).label("line")).where(
-            in_version
-        ),
-        select((literal("M\t") + name + tab + label_value + end).label("line"))
-        .select_from(version_metadata)
-        .join(version_captures, version_captures.c.id == version_metadata.c.version_capture_id)
-        .join(values, values.c.id == version_metadata.c.value_id)
-        .where(in_version),
-        select(
-            (
-                literal("S\t")
-                + name
-                + tab
-                + label_value
-                + tab
-                + _text(version_segments.c.start)
-                + tab
-                + _text(version_segments.c.end)
-                + end
-            ).label("line")
-        )
-        .select_from(version_segments)
-        .join(version_captures, version_captures.c.id == version_segments.c.version_capture_id)
-        .join(values, values.c.id == version_segments.c.value_id)
-        .where(in_version),
-    )
+    tab = literal("\t")
+    line = (
+        literal("C\t")
+        + _escape(version_captures.c.name)
+        + tab
+        + version_captures.c.sha256
+        + tab
+        + version_captures.c.digest
+        + literal("\n")
+    ).label("line")
+    # Code-point order: SQLite compares text as UTF-8 bytes; PostgreSQL must be told.
+    order = line.collate("C") if connection.dialect.name == "postgresql" else line
+    statement = select(line).where(version_captures.c.version_id == version_id).order_by(order)
     digest = hashlib.sha256()
-    for listing in listings:
-        lines = listing.subquery("listing").c.line
-        # Code-point order: SQLite compares text as UTF-8 bytes; PostgreSQL must be told.
-        order = lines.collate("C") if postgresql else lines
-        for batch in _fetch(connection, select(lines).order_by(order)):
-            digest.update("".join(map(first, batch)).encode("utf-8"))
+    for batch in _fetch(connection, statement):
+        digest.update("".join(map(first, batch)).encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -380,26 +354,6 @@ def _fetch(connection: Connection, statement: Select[Any]) -> Iterator[list[Any]
             yield batch
     finally:
         cursor.close()
-
-
-def _needs_escaping(session: Session, version_id: int) -> bool:
-    """Whether a capture name, label or value of the version holds a character the listing
-    escapes. Rarely: then the lines are escaped in SQL, which costs a quarter of the time."""
-
-    def holds(column: Any) -> Any:
-        return or_(*(column.contains(character, autoescape=True) for character in ESCAPED))
-
-    names = select(version_captures.c.id).where(
-        version_captures.c.version_id == version_id, holds(version_captures.c.name)
-    )
-    texts = select(values.c.id).where(
-        values.c.project_id
-        == select(DatasetVersion.project_id)
-        .where(DatasetVersion.id == version_id)
-        .scalar_subquery(),
-        or_(holds(values.c.label), holds(values.c.value)),
-    )
-    return bool(session.scalar(select(or_(exists(names), exists(texts)))))
 
 
 def _escape(column: Any) -> Any:
