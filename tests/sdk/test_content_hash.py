@@ -5,10 +5,11 @@ differently with and without their LF, and a capture without metadata or segment
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from capturehub.datamanager.content_hash import digest_of_rows, hash_of_listing
 
-LISTING = [
+LISTING: list[dict[str, Any]] = [
     {
         "name": "b\\1.csv",
         "sha256": "ab" * 32,
