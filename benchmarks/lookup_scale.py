@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 CAPTURES_SQL = """
 INSERT INTO capture (uuid, project_id, name, format, file_size, sha256, blob_key, version,
@@ -82,3 +82,29 @@ def populate_set_based(
                 {"id": project_id},
             ).scalars()
         )
+
+
+def random_cursors(process: Any, project_uuid: str, count: int) -> list[str]:
+    """``count`` cursors of the default order (``after=`` values), each just after a capture
+    drawn at random: the starting points of the cursor-paging measurement. A client gets its
+    cursors from ``next_cursor``; drawing them here spares reading pages to find them."""
+    from capturehub.server.captures.paging import Cursor
+    from capturehub.server.models import Capture, Project
+
+    context = process.context()
+    try:
+        with context.db.read() as session:
+            project_id = session.scalars(
+                select(Project.id).where(Project.uuid == project_uuid)
+            ).one()
+            rows = session.execute(
+                select(Capture.created_at, Capture.id)
+                .where(Capture.project_id == project_id)
+                .order_by(func.random())
+                .limit(count)
+            ).all()
+    finally:
+        context.db.dispose()
+    return [
+        Cursor("created_at", created_at, capture_id).encode() for created_at, capture_id in rows
+    ]

@@ -713,10 +713,35 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
+# Cursor pages read from each random starting point before drawing another.
+PAGES_FOLLOWED = 5
+
+
+class CursorWalk:
+    """Pages read by following ``next_cursor``, PAGES_FOLLOWED from each starting query."""
+
+    def __init__(self, api: httpx.Client, path: str, start: Callable[[], dict[str, Any]]) -> None:
+        self.api, self.path, self.start = api, path, start
+        self.params: dict[str, Any] | None = None
+        self.left = 0
+
+    def __call__(self) -> httpx.Response:
+        if self.params is None or self.left == 0:
+            self.params, self.left = self.start(), PAGES_FOLLOWED
+        response = self.api.get(self.path, params=self.params)
+        cursor = response.json()["next_cursor"] if response.is_success else None
+        self.left -= 1
+        self.params = None if cursor is None else {**self.params, "after": cursor}
+        return response
+
+
 def bench_lookups(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[str, Any]:
-    """Latency of the capture routes a UI or script calls most, on a big project."""
+    """Latency of the capture routes a UI or script calls most, on a big project: a page by
+    cursor (from random starting points) and, for comparison, at a random offset; a capture
+    by name and by uuid; a metadata-filtered page (its count bounded, by cursor, and exact)."""
     import random
 
+    from benchmarks.lookup_scale import random_cursors
     from benchmarks.stats_bench import logged_in, seed_project
 
     captures = sizes["lookup_captures"]
@@ -729,21 +754,32 @@ def bench_lookups(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[st
         )
         base = f"project/{project}/capture/"
         rng = random.Random(11)
+        filtered = {"metadata.Age__gte": "30", "limit": 100}
+
+        def subject() -> dict[str, Any]:
+            return {**filtered, "metadata.Subject": f"S{rng.randrange(40):02d}"}
+
+        # Cursor pages: from a random starting point, then following next_cursor for a few
+        # pages (as a client reading on does); every request is one sample.
+        starts = iter(random_cursors(process, project, sizes["lookup_requests"] + 10))
+        cursor_page = CursorWalk(api, base, lambda: {"limit": 100, "after": next(starts)})
+        filtered_cursor_page = CursorWalk(api, base, lambda: {**subject(), "after": ""})
+
         requests: dict[str, Callable[[], httpx.Response]] = {
-            "page_of_100": lambda: api.get(
+            "page_of_100_cursor": cursor_page,
+            "page_of_100_random_offset": lambda: api.get(
                 base, params={"limit": 100, "offset": rng.randrange(0, captures - 100)}
             ),
             "get_by_name": lambda: api.get(
                 base, params={"name": f"capture-{rng.randrange(captures):05d}.csv"}
             ),
             "get_by_uuid": lambda: api.get(f"{base}{rng.choice(uuids)}/"),
-            "metadata_filtered_page": lambda: api.get(
-                base,
-                params={
-                    "metadata.Subject": f"S{rng.randrange(40):02d}",
-                    "metadata.Age__gte": "30",
-                    "limit": 100,
-                },
+            # The count bounded (exact up to 5,000 matches, "at least" beyond).
+            "metadata_filtered_page": lambda: api.get(base, params=subject()),
+            "metadata_filtered_page_cursor": filtered_cursor_page,
+            # The same page asked with its exact count (fewer samples: it is the slow one).
+            "metadata_filtered_page_count_exact": lambda: api.get(
+                base, params={**subject(), "count": "exact"}
             ),
         }
         results: dict[str, Any] = {"captures": captures}
@@ -751,7 +787,10 @@ def bench_lookups(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[st
             for _ in range(10):  # warm the caches and the connection pool
                 request().raise_for_status()
             samples = []
-            for _ in range(sizes["lookup_requests"]):
+            wanted = sizes["lookup_requests"]
+            if name.endswith("count_exact"):
+                wanted = max(10, wanted // 4)
+            for _ in range(wanted):
                 started = time.perf_counter()
                 request().raise_for_status()
                 samples.append(time.perf_counter() - started)
