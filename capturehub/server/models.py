@@ -97,6 +97,9 @@ class AccessToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The login (grant) it comes from, shared by every refresh token and access token issued
+    # since that login: revoking a refresh token ends the whole grant (RFC 7009 2.1).
+    grant_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class RefreshToken(Base):
@@ -109,6 +112,7 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    grant_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class LoginThrottle(Base):

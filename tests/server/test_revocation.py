@@ -128,3 +128,27 @@ def test_revoke_token_ends_one_login_on_every_server(
     assert [_status(s, kept["access_token"]) for s in (first, second)] == [200, 200]
     missing = httpx.post(first.url + "oauth/revoke_token/", data={}, timeout=60)
     assert missing.status_code == 400 and "token" in missing.json()["detail"]
+
+
+def test_a_revoked_refresh_token_ends_the_access_tokens_of_its_login(
+    twin_servers: tuple[ServerProcess, ServerProcess],
+) -> None:
+    """RFC 7009 2.1: revoking a refresh token also ends the access tokens issued with it and
+    with its earlier refreshes (a leaked refresh token may have minted some), on every
+    server; another login of the same user goes on."""
+    first, second = twin_servers
+    account = first.create_account(f"granted-{uuid.uuid4().hex[:6]}", "lab")
+    login, other = _login(first, account), _login(first, account)
+    form = {"grant_type": "refresh_token", "refresh_token": login["refresh_token"]}
+    refreshed = httpx.post(second.url + "oauth/token/", data=form, timeout=60).json()
+    minted = [login["access_token"], refreshed["access_token"]]
+    assert [_status(first, token) for token in minted] == [200, 200]
+
+    answer = httpx.post(
+        first.url + "oauth/revoke_token/", data={"token": refreshed["refresh_token"]}, timeout=60
+    )
+    assert answer.status_code == 200
+    assert [_status(s, token) for s in (first, second) for token in minted] == [401] * 4
+    assert _refresh_status(second, refreshed["refresh_token"]) == 400
+    assert [_status(s, other["access_token"]) for s in (first, second)] == [200, 200]
+    assert _refresh_status(first, other["refresh_token"]) == 200

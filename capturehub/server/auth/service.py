@@ -5,6 +5,7 @@ Login throttling lives in :mod:`capturehub.server.auth.throttle`.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -106,14 +107,19 @@ def count_users(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
 
 
-def _issue(session: Session, user: User, settings: Settings) -> IssuedTokens:
+def _issue(
+    session: Session, user: User, settings: Settings, grant_id: str | None = None
+) -> IssuedTokens:
+    """A new access and refresh token of the login ``grant_id`` (a new login when None)."""
     access, refresh = secrets.new_token(), secrets.new_token()
+    grant_id = grant_id or uuid.uuid4().hex
     now = _now()
     session.add(
         AccessToken(
             user_id=user.id,
             token_hash=secrets.hash_secret(access),
             expires_at=now + timedelta(seconds=settings.access_token_ttl_seconds),
+            grant_id=grant_id,
         )
     )
     session.add(
@@ -121,6 +127,7 @@ def _issue(session: Session, user: User, settings: Settings) -> IssuedTokens:
             user_id=user.id,
             token_hash=secrets.hash_secret(refresh),
             expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
+            grant_id=grant_id,
         )
     )
     return IssuedTokens(access, refresh, settings.access_token_ttl_seconds)
@@ -168,7 +175,16 @@ def refresh(session: Session, refresh_token: str, settings: Settings) -> IssuedT
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         raise InvalidGrant("The user of this refresh token no longer exists.")
-    return _issue(session, user, settings)
+    return _issue(session, user, settings, grant_id=row.grant_id)
+
+
+def drop_refresh_token(session: Session, refresh_token: str) -> None:
+    """Revoke one refresh token and nothing else: for a login that is to have an access token
+    only (a browser session), where ending the grant would end that access token too."""
+    digest = secrets.hash_secret(refresh_token)
+    session.execute(
+        update(RefreshToken).where(RefreshToken.token_hash == digest).values(revoked=True)
+    )
 
 
 def authenticate(session: Session, bearer: str) -> Caller | None:
@@ -299,11 +315,23 @@ def revoke_api_key(session: Session, key_or_prefix: str) -> ApiKeyInfo:
 
 def revoke_token(session: Session, token: str) -> None:
     """Revoke whatever secret ``token`` is: an access token, a refresh token or an API key
-    (RFC 7009: holding it is the right to revoke it). Unknown tokens are ignored."""
+    (RFC 7009: holding it is the right to revoke it). Unknown tokens are ignored.
+
+    A refresh token ends its whole login: every access and refresh token issued since that
+    login (its refreshes included), as RFC 7009 2.1 asks, since a refresh token that leaked
+    has had the time to mint access tokens. An access token ends only itself."""
     digest = secrets.hash_secret(token)
     session.execute(delete(AccessToken).where(AccessToken.token_hash == digest))
+    grant_id = session.scalar(
+        select(RefreshToken.grant_id).where(RefreshToken.token_hash == digest)
+    )
     session.execute(
         update(RefreshToken).where(RefreshToken.token_hash == digest).values(revoked=True)
     )
+    if grant_id is not None:
+        session.execute(delete(AccessToken).where(AccessToken.grant_id == grant_id))
+        session.execute(
+            update(RefreshToken).where(RefreshToken.grant_id == grant_id).values(revoked=True)
+        )
     if token.startswith((secrets.API_KEY_PREFIX, secrets.PROJECT_KEY_PREFIX)):
         session.execute(update(ApiKey).where(ApiKey.key_hash == digest).values(revoked=True))

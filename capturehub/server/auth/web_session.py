@@ -75,7 +75,7 @@ def log_in(db: Database, *, username: str, password: str, address: str, settings
         db, username=username, password=password, address=address, settings=settings
     )
     with db.session() as session:
-        service.revoke_token(session, issued.refresh_token)
+        service.drop_refresh_token(session, issued.refresh_token)
     return issued.access_token
 
 
