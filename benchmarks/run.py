@@ -1211,6 +1211,20 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="recording-mqtt: milliseconds of samples per MQTT message (full: 200)",
     )
+    parser.add_argument(
+        "--mqtt-seconds",
+        type=int,
+        default=None,
+        help="recording-mqtt: how long the devices publish (full: 120)",
+    )
+    parser.add_argument(
+        "--mqtt-broker",
+        choices=["machine", "tuned"],
+        default="machine",
+        help="recording-mqtt: the machine's Mosquitto with its defaults (20 messages in "
+        "flight, 1,000 queued per client), or a private one started with the settings "
+        "docs/recording.md recommends",
+    )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "full"
     sizes = dict(SIZES[mode])
@@ -1220,6 +1234,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes["load_seconds"] = args.load_seconds
     if args.mqtt_batch_ms is not None:
         sizes["recording_mqtt_batch_ms"] = args.mqtt_batch_ms
+    if args.mqtt_seconds is not None:
+        sizes["recording_mqtt_seconds"] = args.mqtt_seconds
+    sizes["recording_mqtt_tuned_broker"] = int(args.mqtt_broker == "tuned")
     if args.recording_ws_seconds is not None:
         sizes["recording_ws_seconds"] = args.recording_ws_seconds
     if args.recording_ws_batch_ms is not None:

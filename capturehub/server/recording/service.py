@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from capturehub.server.auth.service import Caller
@@ -347,27 +347,39 @@ def _finish(context: AppContext, capture_id: int) -> None:
     CaptureLifecycle(context).finish_recording(capture_id, write_original, on_finish=on_finish)
 
 
+def _rows_query(
+    capture_id: int, start: int, end: int | None, *, after: int
+) -> Select[int, int, bytes]:
+    """A page of the batches holding rows ``[start, end)`` after seq ``after``, in order."""
+    query = (
+        select(RecordingBatch.seq, RecordingBatch.first_sample, RecordingBatch.data)
+        .where(
+            RecordingBatch.capture_id == capture_id,
+            RecordingBatch.seq > after,
+            RecordingBatch.first_sample + RecordingBatch.row_count > start,
+        )
+        .order_by(RecordingBatch.seq)
+        .limit(READ_PAGE)
+    )
+    if end is not None:
+        query = query.where(RecordingBatch.first_sample < end)
+    return query
+
+
 def _batches(
-    context: AppContext, capture_id: int, width: int, *, start: int = 0, end: int | None = None
+    context: AppContext,
+    capture_id: int,
+    width: int,
+    *,
+    start: int = 0,
+    end: int | None = None,
+    after: int = -1,
 ) -> Iterator[samples.Rows]:
-    """The stored batches in seq order (those holding rows ``[start, end)``), a page of
-    them per read transaction."""
-    after = -1
+    """The stored batches in seq order (those holding rows ``[start, end)``, after seq
+    ``after``), a page of them per read transaction."""
     while True:
         with context.db.read() as session:
-            query = (
-                select(RecordingBatch.seq, RecordingBatch.data)
-                .where(
-                    RecordingBatch.capture_id == capture_id,
-                    RecordingBatch.seq > after,
-                    RecordingBatch.first_sample + RecordingBatch.row_count > start,
-                )
-                .order_by(RecordingBatch.seq)
-                .limit(READ_PAGE)
-            )
-            if end is not None:
-                query = query.where(RecordingBatch.first_sample < end)
-            page = session.execute(query).all()
+            page = session.execute(_rows_query(capture_id, start, end, after=after)).all()
         for row in page:
             yield samples.unpack(row.data, width)
         if len(page) < READ_PAGE:
@@ -442,28 +454,38 @@ def stored_samples(
 ) -> StoredSamples:
     """What a recording holds so far (for ``get_data()``, the samples route, plot windows),
     read from its batches; ``capture`` is the caller's, already looked up."""
-    with context.db.read() as session:
-        recording = session.get(Recording, capture.id)
-        if recording is None:
-            raise NotFound(f"Capture {capture.uuid} is not a live recording.")
-        layout, total, rate = _layout(recording), recording.samples, recording.sample_rate
-    first = min(max(start or 0, 0), total)
-    last = total if end is None else min(max(end, first), total)
-    pieces = []
+    # One snapshot for the counters and the rows (a reader polls this several times a
+    # second per live plot): the rows of one page of batches are read with them.
+    pieces: list[samples.Rows] = []
     position: int | None = None
-    if last > first:
-        with context.db.read() as session:
-            # Where the first batch holding row ``first`` starts.
-            position = session.scalar(
-                select(RecordingBatch.first_sample)
-                .where(
-                    RecordingBatch.capture_id == capture.id,
-                    RecordingBatch.first_sample <= first,
-                )
-                .order_by(RecordingBatch.first_sample.desc())
-                .limit(1)
-            )
-        pieces = list(_batches(context, capture.id, len(layout.channels), start=first, end=last))
+    with context.db.read() as session:
+        found = session.execute(
+            select(
+                Recording.channels, Recording.kind, Recording.samples, Recording.sample_rate
+            ).where(Recording.capture_id == capture.id)
+        ).first()
+        if found is None:
+            raise NotFound(f"Capture {capture.uuid} is not a live recording.")
+        layout = samples.Layout(
+            channels=tuple(channel["name"] for channel in found.channels), kind=found.kind
+        )
+        total, rate = found.samples, found.sample_rate
+        first = min(max(start or 0, 0), total)
+        last = total if end is None else min(max(end, first), total)
+        if last > first:
+            page = session.execute(_rows_query(capture.id, first, last, after=-1)).all()
+            if page:
+                position = page[0].first_sample
+                pieces = [samples.unpack(row.data, len(layout.channels)) for row in page]
+                if len(page) == READ_PAGE:  # more than a page: the rest page by page
+                    pieces += _batches(
+                        context,
+                        capture.id,
+                        len(layout.channels),
+                        start=first,
+                        end=last,
+                        after=page[-1].seq,
+                    )
     if pieces and position is not None:
         rows = np.concatenate(pieces)[first - position : last - position]
     else:
