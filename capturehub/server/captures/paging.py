@@ -34,7 +34,10 @@ NUMBER_ORDERINGS = frozenset({"file_size", "number_samples"})
 COUNT_EXACT = "exact"
 # A filtered list with at most this many matches is counted (and offset-paged) from one query
 # of its ids; past it the count is "more than SMALL_MATCH" unless asked ``count=exact``.
-SMALL_MATCH = 5_000
+# Finding the matches is the cost of a filtered page (each is an index probe per filter):
+# at 1,000,000 captures, counting up to 5,000 of them took 70 ms of a 73 ms page (p50), up
+# to 1,000 keeps the page near 50 ms p95 (docs/performance.md).
+SMALL_MATCH = 1_000
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ def _capture_paging(
         str | None,
         Query(
             description="`exact`: count every match of a filtered list (otherwise a list "
-            "of more than 5,000 matches answers `count: null` and `count_at_least`)."
+            f"of more than {SMALL_MATCH:,} matches answers `count: null` and `count_at_least`)."
         ),
     ] = None,
 ) -> CapturePage | None:

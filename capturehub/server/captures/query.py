@@ -225,7 +225,7 @@ class CaptureListQuery:
             matches = session.scalars(self.ordered_ids(ids).limit(SMALL_MATCH + 1)).all()
             if len(matches) <= SMALL_MATCH:
                 count = PageCount.of(len(matches))
-                if not page.by_cursor:
+                if after is None:  # an offset page, or the first cursor page
                     end = page.offset + page.limit
                     return PageIds(list(matches[page.offset : end]), count, end < len(matches))
             elif page.exact_count:
@@ -233,7 +233,8 @@ class CaptureListQuery:
                 count = PageCount.of(total or 0)
             else:
                 count = PageCount(None, SMALL_MATCH + 1)
-            if not page.by_cursor and page.offset + page.limit < len(matches):
+            if after is None and page.offset + page.limit < len(matches):
+                # The first cursor page, or an offset page within the matches fetched.
                 return PageIds(list(matches[page.offset : page.offset + page.limit]), count, True)
         else:
             count = PageCount.of(capture_count)
