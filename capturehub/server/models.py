@@ -465,25 +465,31 @@ class VersionCapture(Base):
 
 
 class VersionMetadata(Base):
-    """A metadata value of a version's capture."""
+    """A metadata value of a version's capture (one per key, as captures have)."""
 
     __tablename__ = "version_metadata"
-    __table_args__ = (Index("ix_version_metadata_capture", "version_capture_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version_capture_id: Mapped[int] = mapped_column(Integer)
-    value_id: Mapped[int] = mapped_column(Integer)
+    # The key is the only index (no surrogate id): a version copies 500,000 of these rows for
+    # 100,000 captures, and each index is written row by row (PostgreSQL: and logged).
+    version_capture_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value_id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class VersionSegment(Base):
-    """A segment of a version's capture (bounds inclusive, as segments are)."""
+    """A segment of a version's capture (bounds inclusive, as segments are).
+
+    No primary key in the database (nothing refers to one row; two equal segments may
+    exist), so its one index is by capture: a version copies a million of these rows, and
+    each index is written row by row. The mapper's key is all its columns."""
 
     __tablename__ = "version_segment"
     __table_args__ = (Index("ix_version_segment_capture", "version_capture_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version_capture_id: Mapped[int] = mapped_column(Integer)
     value_id: Mapped[int] = mapped_column(Integer)
     start: Mapped[int] = mapped_column(BigInteger)
     end: Mapped[int] = mapped_column(BigInteger)
+
+    # Read once by the mapper (SQLAlchemy's declared type is an instance variable).
+    __mapper_args__ = {"primary_key": [version_capture_id, value_id, start, end]}  # noqa: RUF012
 
 
 class RecordingDevice(Base):
