@@ -45,7 +45,10 @@ def bench_s3(workdir: Path, backend: str, sizes: dict[str, int], repeat: int) ->
         try:
             results: dict[str, Any] = {}
             with _celery_session(workdir, backend, folder, env) as celery:
-                results.update(_ingest(workdir, sizes, repeat, local, s3, celery))
+                assert seaweedfs.process is not None
+                results.update(
+                    _ingest(workdir, sizes, repeat, local, s3, celery, seaweedfs.process.pid)
+                )
             results.update(_data_and_ranges(workdir, sizes, repeat, local, s3))
         finally:
             local.close()
@@ -85,8 +88,12 @@ def _ingest(
     local: Session,
     s3: Session,
     celery: Session,
+    seaweedfs_pid: int,
 ) -> dict[str, Any]:
-    """The ingest section's CSV uploaded to SUCCESS, to each server in turn."""
+    """The ingest section's CSV uploaded to SUCCESS, to each server in turn; beside each S3
+    figure, the CPU seconds SeaweedFS spent per MB of the file (all its crossings of the
+    store: the upload received, the original read back, the columnar copy stored)."""
+    from benchmarks.recording_device_bench import cpu_seconds
     from benchmarks.run import interleaved, paired_ratio, settle
 
     csv = make_csv(workdir / "ingest.csv", sizes["ingest_rows"])
@@ -95,11 +102,16 @@ def _ingest(
     counter = iter(range(10_000))
     for session in (local, s3, celery):  # untimed: imports, pools, the first multipart upload
         session.wait(session.upload(csv, "warmup.csv")["uuid"])
+    store_cpu: dict[str, list[float]] = {"s3": [], "s3_celery": []}
 
-    def ingest(session: Session) -> Callable[[], float]:
+    def ingest(session: Session, store: str | None = None) -> Callable[[], float]:
         def run() -> float:
             settle(settle_bytes)
-            return size_mb / session.ingest_seconds(csv, f"ingest-{next(counter)}.csv")
+            before = cpu_seconds(seaweedfs_pid)
+            mb_s = size_mb / session.ingest_seconds(csv, f"ingest-{next(counter)}.csv")
+            if store is not None:
+                store_cpu[store].append((cpu_seconds(seaweedfs_pid) - before) * 1000 / size_mb)
+            return mb_s
 
         return run
 
@@ -107,13 +119,15 @@ def _ingest(
         repeat,
         {
             "local_ingest_mb_s": ingest(local),
-            "s3_ingest_mb_s": ingest(s3),
-            "s3_celery_ingest_mb_s": ingest(celery),
+            "s3_ingest_mb_s": ingest(s3, "s3"),
+            "s3_celery_ingest_mb_s": ingest(celery, "s3_celery"),
         },
     )
     return {
         "ingest_file_mb": round(size_mb, 1),
         **turns,
+        "s3_seaweedfs_cpu_ms_per_mb": statistics.median(store_cpu["s3"]),
+        "s3_celery_seaweedfs_cpu_ms_per_mb": statistics.median(store_cpu["s3_celery"]),
         "s3_ingest_vs_local": paired_ratio(turns, "s3_ingest_mb_s", "local_ingest_mb_s"),
         "s3_celery_ingest_vs_local": paired_ratio(
             turns, "s3_celery_ingest_mb_s", "local_ingest_mb_s"

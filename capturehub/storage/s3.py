@@ -38,6 +38,14 @@ from capturehub.storage.base import (
 # 10,000-part limit (80 GB) and memory at one part per upload in progress.
 PART_SIZE = 8 * 1024 * 1024
 CHUNK_SIZE = 1024 * 1024
+# Every object is stored under this Content-Type, on each request that carries bytes (the
+# upload's creation, each part, a whole put). Blobs are opaque to the store, and saying so
+# matters: SeaweedFS sniffs an object without a type (or with the generic
+# application/octet-stream), and gzips what looks like text (a CSV, a WAV) chunk by chunk on
+# its way in and gunzips it on every read. Measured on a 2-core machine with a SeaweedFS on
+# loopback: its CPU per MB of CSV written went from ~23 ms to ~9 ms and per MB read from ~9 ms
+# to ~1.3 ms. Stores that do not transform objects keep them as they are either way.
+BLOB_CONTENT_TYPE = "application/x-capturehub-blob"
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 # Refusals of the configuration, not of one request: waiting will not fix them.
 _BAD_CREDENTIALS = {
@@ -174,6 +182,19 @@ def make_client(endpoint_url: str | None = None, max_connections: int = 50) -> A
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
 
 
+def _typed_part(request: Any, **_: Any) -> None:
+    request.headers["Content-Type"] = BLOB_CONTENT_TYPE
+
+
+def declare_blob_type(client: Any) -> None:
+    """Send :data:`BLOB_CONTENT_TYPE` with every part of a multipart upload made by
+    ``client`` (S3's UploadPart takes no Content-Type parameter; CreateMultipartUpload and
+    PutObject are given it as one). Idempotent."""
+    client.meta.events.register(
+        "before-sign.s3.UploadPart", _typed_part, unique_id="capturehub-blob-content-type"
+    )
+
+
 class _S3Writer(BlobWriter):
     def __init__(self, store: S3BlobStore, key: str) -> None:
         self._store = store
@@ -185,7 +206,9 @@ class _S3Writer(BlobWriter):
         # Started at once (not at the first full part) so that a crash mid-upload leaves a
         # trace the sweep can find, whatever the size written so far.
         self._upload_id: str = store._call(
-            lambda: store.client.create_multipart_upload(Bucket=store.bucket, Key=self._key)
+            lambda: store.client.create_multipart_upload(
+                Bucket=store.bucket, Key=self._key, ContentType=BLOB_CONTENT_TYPE
+            )
         )["UploadId"]
 
     def write(self, chunk: bytes) -> None:
@@ -263,6 +286,7 @@ class S3BlobStore(BlobStore):
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url
         self.client = client if client is not None else make_client(endpoint_url)
+        declare_blob_type(self.client)
         # Threads sending upload parts in the background (one part per writer at a time).
         self.part_uploads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-part")
         self.scratch_dir = (
@@ -358,7 +382,15 @@ class S3BlobStore(BlobStore):
     def put_file(self, key: str, source: Path) -> None:
         # upload_file sends large files as a multipart upload: visible only when complete.
         object_key = self.object_key(key)
-        self._call(lambda: self.client.upload_file(str(source), self.bucket, object_key), key)
+        self._call(
+            lambda: self.client.upload_file(
+                str(source),
+                self.bucket,
+                object_key,
+                ExtraArgs={"ContentType": BLOB_CONTENT_TYPE},
+            ),
+            key,
+        )
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         object_key = self.object_key(key)

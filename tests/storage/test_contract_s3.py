@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from capturehub.storage import BlobNotFound, BlobStore
-from capturehub.storage.s3 import PART_SIZE, S3BlobStore
+from capturehub.storage.s3 import BLOB_CONTENT_TYPE, PART_SIZE, S3BlobStore
 from tests.s3server import SeaweedFS, require_loopback
 from tests.storage.contract import BlobStoreContract
 
@@ -53,6 +54,40 @@ def test_a_large_blob_goes_up_in_parts_and_only_appears_whole(
     assert store.size(key) == total
     start = PART_SIZE - 10  # a range across the parts' border
     assert store.read_range(key, start, start + 20) == (block * 20)[start % len(block) :][:20]
+
+
+def test_every_request_carrying_bytes_says_they_are_an_opaque_blob(
+    seaweedfs: SeaweedFS, bucket: str, tmp_path: Path
+) -> None:
+    # Without a type, SeaweedFS sniffs text (a CSV) and gzips it on the way in and out.
+    store = s3_store(seaweedfs, bucket, tmp_path)
+    sent: list[tuple[str, str]] = []
+
+    def record(request: Any, event_name: str, **_: Any) -> None:
+        ctype = request.headers.get("Content-Type") or ""
+        text = ctype.decode() if isinstance(ctype, bytes) else str(ctype)  # bytes once prepared
+        sent.append((event_name.rsplit(".", 1)[-1], text))
+
+    store.client.meta.events.register("before-send.s3", record)
+    text = b"timestamp,x,y,z\n" + b"0.01,1.5,2.5,3.5\n" * (PART_SIZE // 17 + 1000)
+    writer = store.writer("captures/p/c/original-csv")
+    writer.write(text)
+    writer.commit()
+    source = tmp_path / "columnar.arrow"
+    source.write_bytes(text)
+    store.put_file("captures/p/c/columnar.arrow", source)
+
+    carrying = [
+        ctype
+        for operation, ctype in sent
+        if operation in {"CreateMultipartUpload", "UploadPart", "PutObject"}
+    ]
+    assert len(carrying) >= 4, sent  # two creations, two parts at least
+    assert all(ctype == BLOB_CONTENT_TYPE for ctype in carrying), sent
+    for key in ("captures/p/c/original-csv", "captures/p/c/columnar.arrow"):
+        head = store.client.head_object(Bucket=bucket, Key=store.object_key(key))
+        assert head["ContentType"] == BLOB_CONTENT_TYPE
+        assert b"".join(store.read(key)) == text
 
 
 def test_stores_with_other_prefixes_in_one_bucket_do_not_see_each_other(
