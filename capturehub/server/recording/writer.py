@@ -236,6 +236,13 @@ def store_group(context: AppContext, group: list[Submission]) -> list[list[Outco
     ids = sorted({submission.target.capture_id for submission in group})
     results: list[list[Outcome]] = []
     with context.db.session() as session:
+        if not context.db.is_sqlite:
+            # Locked in the order stopping a recording takes them (its capture, then its
+            # recording) and by id, so that neither a stop nor another server's writer can
+            # deadlock with this one. (SQLite's BEGIN IMMEDIATE already lets one writer in.)
+            session.execute(
+                select(Capture.id).where(Capture.id.in_(ids)).order_by(Capture.id).with_for_update()
+            )
         recordings = _read(session, ids)
         inserts: list[dict[str, Any]] = []
         now = utcnow()
@@ -274,7 +281,7 @@ def _read(session: Session, ids: list[int]) -> dict[int, _Row]:
         .join(Capture, Capture.id == Recording.capture_id)
         .where(Recording.capture_id.in_(ids))
         .order_by(Recording.capture_id)  # rows locked in one order by every writer
-        .with_for_update()
+        .with_for_update(of=Recording)
     )
     return {
         found.capture_id: _Row(
