@@ -35,6 +35,7 @@ import redis
 from celery import Celery, Task
 from kombu.exceptions import OperationalError as BrokerError
 
+from capturehub.tasks.memory import release_memory
 from capturehub.tasks.queue import JobQueue, QueueUnavailable
 from capturehub.tasks.registry import Job, JobArguments, JobRegistry, UnknownJob, check_arguments
 
@@ -157,6 +158,10 @@ class CeleryQueue(JobQueue):
         except Exception:
             log.warning("job %r %s failed; retrying", name, arguments, exc_info=True)
             raise
+        finally:
+            # A worker lives for many jobs: what one job's peak left in the allocators
+            # would add to the next one's (tasks/memory.py).
+            release_memory()
 
     def run_worker(self, *, concurrency: int, loglevel: str = "INFO") -> int:
         """Run jobs from the broker on ``concurrency`` threads until SIGTERM or SIGINT (warm
