@@ -18,10 +18,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
-from capturehub.server.auth.service import Caller, authenticate
+from capturehub.server.auth.service import (
+    Caller,
+    ProjectHead,
+    authenticate,
+    authenticate_for_project,
+)
 from capturehub.server.auth.web_session import cookie_credentials
 from capturehub.server.context import AppContext, get_context
-from capturehub.server.errors import Unauthorized
+from capturehub.server.errors import NotFound, Unauthorized
 
 
 class BearerOrSession(HTTPBearer):
@@ -52,6 +57,22 @@ def caller_of(session: Session, credentials: HTTPAuthorizationCredentials | None
     if caller is None:
         raise Unauthorized("The access token or API key is invalid or expired; log in again.")
     return caller
+
+
+def caller_and_project(
+    session: Session, credentials: HTTPAuthorizationCredentials | None, project_uuid: str
+) -> tuple[Caller, ProjectHead]:
+    """:func:`caller_of` and the caller's project ``project_uuid`` (else the 404 of
+    ``projects.service.get_project``), read in one statement."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized()
+    found = authenticate_for_project(session, credentials.credentials, project_uuid)
+    if found is None:
+        raise Unauthorized("The access token or API key is invalid or expired; log in again.")
+    caller, project = found
+    if project is None:
+        raise NotFound(f"Project {project_uuid} not found.")
+    return caller, project
 
 
 def current_caller(

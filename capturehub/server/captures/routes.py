@@ -12,7 +12,13 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from starlette.responses import StreamingResponse
 
-from capturehub.server.auth.deps import Context, Credentials, CurrentCaller, caller_of
+from capturehub.server.auth.deps import (
+    Context,
+    Credentials,
+    CurrentCaller,
+    caller_and_project,
+    caller_of,
+)
 from capturehub.server.bodies import GuardedRoute, bulk_body
 from capturehub.server.captures import local_files, service
 from capturehub.server.captures.data import ARROW_STREAM_TYPE, table_messages
@@ -78,9 +84,9 @@ def list_captures(
     # One snapshot: a page read from the end of the list is placed by the count, which must
     # come from the same view as the page (an upload in between would shift it by one).
     with context.db.read() as session:
-        # Authenticated in the route's own transaction (see auth/deps.py): the hot path.
-        caller = caller_of(session, credentials)
-        project = get_project(session, caller, project_uuid)
+        # Authenticated in the route's own transaction (see auth/deps.py), the caller and
+        # the project in one statement: the hot path.
+        _caller, project = caller_and_project(session, credentials, project_uuid)
         if page is not None:
             found = query.page_rows(
                 session, project_id=project.id, capture_count=project.capture_count, page=page

@@ -1,0 +1,115 @@
+"""A page of the capture list, byte for byte: the wire format is what SensiML-compatible
+clients parse, so any change to how rows are read or written (JSON column decoding, timestamp
+formatting, the encoder) must leave these bytes as they are."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import insert, select, update
+
+from capturehub.server.models import Capture, Project
+from tests.conftest import RunningServer
+
+FIRST = "0b5c1f0e-0000-4000-8000-000000000001"
+SECOND = "0b5c1f0e-0000-4000-8000-000000000002"
+
+RESULTS = (
+    '[{"uuid":"' + FIRST + '","name":"été-1.csv","created_at":"2026-02-03T04:05:06.007008+00:00",'
+    '"last_modified":"2026-02-03T04:05:07.000000+00:00","version":3,"file_size":1234,'
+    '"format":".csv","sha256":"' + "ab" * 32 + '","number_samples":500,"max_sequence":499,'
+    '"set_sample_rate":62.5,"calculated_sample_rate":null,"capture_configuration_uuid":null,'
+    '"task_state":"SUCCESS","task_result":null,"recording":false,'
+    '"schema":{"AccelX":{"type":"float"},"Ünï":{"type":"int","n":[1,2.5,1e-05]}},'
+    '"statistics":{"mean":0.1,"big":12345678901234567890,"label":"ø"},'
+    '"last_modified_video":null},'
+    '{"uuid":"'
+    + SECOND
+    + '","name":"capture 2.csv","created_at":"2026-02-03T04:05:06.100000+00:00",'
+    '"last_modified":"2026-02-03T04:05:06.100000+00:00","version":1,"file_size":10,'
+    '"format":".csv","sha256":"' + "0" * 64 + '","number_samples":null,"max_sequence":null,'
+    '"set_sample_rate":null,"calculated_sample_rate":50.0,"capture_configuration_uuid":null,'
+    '"task_state":"FAILURE","task_result":"line 3: not a number","recording":false,'
+    '"schema":{},"statistics":{},"last_modified_video":null}]'
+)
+
+
+def _insert(server: RunningServer, project_uuid: str) -> None:
+    context = server.process.context()
+    common: dict[str, Any] = {"blob_key": "test/bytes", "format": ".csv"}
+    try:
+        with context.db.session() as session:
+            project_id = session.scalars(
+                select(Project.id).where(Project.uuid == project_uuid)
+            ).one()
+            session.execute(
+                insert(Capture),
+                [
+                    {
+                        **common,
+                        "uuid": FIRST,
+                        "project_id": project_id,
+                        "name": "été-1.csv",
+                        "version": 3,
+                        "file_size": 1234,
+                        "sha256": "ab" * 32,
+                        "number_samples": 500,
+                        "max_sequence": 499,
+                        "set_sample_rate": 62.5,
+                        "task_state": "SUCCESS",
+                        "schema": {
+                            "AccelX": {"type": "float"},
+                            "Ünï": {"type": "int", "n": [1, 2.5, 1e-05]},
+                        },
+                        "statistics": {"mean": 0.1, "big": 12345678901234567890, "label": "ø"},
+                        "created_at": datetime(2026, 2, 3, 4, 5, 6, 7008, tzinfo=UTC),
+                        "last_modified": datetime(2026, 2, 3, 4, 5, 7, tzinfo=UTC),
+                    },
+                    {
+                        **common,
+                        "uuid": SECOND,
+                        "project_id": project_id,
+                        "name": "capture 2.csv",
+                        "version": 1,
+                        "file_size": 10,
+                        "sha256": "0" * 64,
+                        "calculated_sample_rate": 50.0,
+                        "task_state": "FAILURE",
+                        "task_result": "line 3: not a number",
+                        "schema": {},
+                        "statistics": {},
+                        "created_at": datetime(2026, 2, 3, 4, 5, 6, 100000, tzinfo=UTC),
+                        "last_modified": datetime(2026, 2, 3, 4, 5, 6, 100000, tzinfo=UTC),
+                    },
+                ],
+            )
+            session.execute(update(Project).where(Project.id == project_id).values(capture_count=2))
+    finally:
+        context.db.dispose()
+
+
+def test_a_page_of_the_capture_list_is_pinned_byte_for_byte(
+    server: RunningServer, api: httpx.Client, project: dict[str, Any]
+) -> None:
+    p = str(project["uuid"])
+    _insert(server, p)
+    base = f"project/{p}/capture/"
+
+    by_cursor = api.get(base, params={"limit": 2, "after": ""})
+    assert by_cursor.status_code == 200, by_cursor.text
+    assert by_cursor.headers["content-type"] == "application/json"
+    expected = (
+        '{"count":2,"next":null,"previous":null,"results":' + RESULTS + ',"next_cursor":null}'
+    )
+    assert by_cursor.content == expected.encode()
+
+    by_offset = api.get(base, params={"limit": 2, "offset": 0})
+    assert (
+        by_offset.content
+        == ('{"count":2,"next":null,"previous":null,"results":' + RESULTS + "}").encode()
+    )
+
+    whole = api.get(base)
+    assert whole.content == RESULTS.encode()
