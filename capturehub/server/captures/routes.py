@@ -105,7 +105,7 @@ def list_captures(
 
 
 def _capture_json(row: Any) -> dict[str, Any]:
-    return capture_json(row, row.configuration_uuid)
+    return capture_json(row, row._mapping["configuration_uuid"])
 
 
 @router.post(
