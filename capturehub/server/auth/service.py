@@ -142,10 +142,8 @@ def login(
     The password check (argon2: slow and memory-hungry on purpose) runs outside any
     transaction, holding no database connection: a burst of logins must not drain the pool.
     """
-    with db.session() as session:
-        # Counted as a failure until the password proves right (throttle.py says why).
-        throttle.begin_attempt(session, username, address)
     with db.read(snapshot=False) as session:
+        throttle.check(session, username, address)
         user = session.execute(
             select(User.id, User.password_hash, User.is_active).where(User.username == username)
         ).first()
@@ -153,6 +151,8 @@ def login(
     stored_hash = user.password_hash if user is not None else secrets.DUMMY_PASSWORD_HASH
     verified = secrets.verify_password(stored_hash, password)
     if user is None or not verified or not user.is_active:
+        with db.session() as session:
+            throttle.record_failure(session, username, address)
         raise InvalidGrant("Invalid credentials given.")
     with db.session() as session:
         throttle.record_success(session, username, address)

@@ -13,13 +13,8 @@ last failure; a successful login forgets the (user name, address) budget, not th
 IPv6 clients count per /64 network, since one machine can use a whole /64.
 
 Rows live in the database so that every server of a cluster shares them; keys are hashes, so
-the table holds no user names.
-
-An attempt is counted as a failure *before* its password is checked (:func:`begin_attempt`, in
-one transaction holding the budgets' rows) and taken back when the password was right
-(:func:`record_success`). Checking first and counting after the slow password hash would let a
-burst of simultaneous guesses all pass the check before the first of them was counted; counted
-first, a burst gets no more guesses than the budget's free failures, whichever server answers.
+the table holds no user names. Concurrent attempts that all pass the check before any of them
+fails may each still be tried: the bound is the number of simultaneous requests.
 """
 
 from __future__ import annotations
@@ -84,35 +79,32 @@ def budgets(username: str, address: str) -> list[Budget]:
     ]
 
 
-def begin_attempt(session: Session, username: str, address: str) -> None:
-    """Raise 429 (with ``Retry-After``) when this user name or address must wait; otherwise
-    count the attempt as a failure now, before the password is checked.
-
-    The budgets' rows stay locked until the caller's transaction ends, so that attempts
-    arriving together (on any server) are counted one after the other."""
+def check(session: Session, username: str, address: str) -> None:
+    """Raise 429 (with ``Retry-After``) when this user name or address must wait."""
     now = _now()
     address_budget, user_budget = budgets(username, address)
-    rows = {
-        budget.key: _locked_row(session, budget.key, now)
-        for budget in (address_budget, user_budget)
-    }
-    waits = {
-        key: _aware(row.blocked_until)
-        for key, row in rows.items()
-        if row.blocked_until is not None and _aware(row.blocked_until) > now
-    }
-    if waits:
-        seconds = max(1, math.ceil((max(waits.values()) - now).total_seconds()))
-        wait = f"{seconds} second{'s' if seconds != 1 else ''}"
-        if address_budget.key in waits:
-            message = f"Too many failed logins from your address; try again in {wait}."
-        else:
-            message = (
-                f"Too many failed logins for {username!r} from your address; try again in {wait}."
-            )
-        raise TooManyRequests(message, headers={"Retry-After": str(seconds)})
-    for budget in (address_budget, user_budget):
-        row = rows[budget.key]
+    rows = session.execute(
+        select(LoginThrottle.key, LoginThrottle.blocked_until).where(
+            LoginThrottle.key.in_([address_budget.key, user_budget.key]),
+            LoginThrottle.blocked_until > now,
+        )
+    ).all()
+    if not rows:
+        return
+    until = max(_aware(blocked_until) for _key, blocked_until in rows if blocked_until)
+    seconds = max(1, math.ceil((until - now).total_seconds()))
+    wait = f"{seconds} second{'s' if seconds != 1 else ''}"
+    if any(key == address_budget.key for key, _until in rows):
+        message = f"Too many failed logins from your address; try again in {wait}."
+    else:
+        message = f"Too many failed logins for {username!r} from your address; try again in {wait}."
+    raise TooManyRequests(message, headers={"Retry-After": str(seconds)})
+
+
+def record_failure(session: Session, username: str, address: str) -> None:
+    now = _now()
+    for budget in budgets(username, address):
+        row = _locked_row(session, budget.key, now)
         if _aware(row.last_failure_at) < now - FORGET_AFTER:
             row.failures = 0
         row.failures += 1
@@ -130,21 +122,9 @@ def begin_attempt(session: Session, username: str, address: str) -> None:
 
 
 def record_success(session: Session, username: str, address: str) -> None:
-    """The user proved the password from this address: forget its failures there, and take
-    back the failure :func:`begin_attempt` counted against the address."""
-    address_budget, user_budget = budgets(username, address)
+    """The user proved the password from this address: forget its failures there."""
+    _address_budget, user_budget = budgets(username, address)
     session.execute(delete(LoginThrottle).where(LoginThrottle.key == user_budget.key))
-    row = session.scalar(
-        select(LoginThrottle)
-        .where(LoginThrottle.key == address_budget.key)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if row is None:
-        return
-    row.failures = max(0, row.failures - 1)
-    if row.failures < address_budget.free_failures:
-        row.blocked_until = None  # a block comes only past the free failures
 
 
 def _locked_row(session: Session, key: str, now: datetime) -> LoginThrottle:
