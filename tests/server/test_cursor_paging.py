@@ -194,6 +194,19 @@ def test_a_cursor_of_another_ordering_is_refused(api: httpx.Client, tagged: str)
     forged = base64.urlsafe_b64encode(b'["name",42,1]').decode().rstrip("=")
     response = api.get(base, params={"ordering": "name", "after": forged})
     assert response.status_code == 400, response.text
+    # Forged cursors with values past what a database column holds: integers past 64 bits
+    # are refused; a NUL in a text is a text like any other (SQLite compares it, PostgreSQL's
+    # texts cannot hold one): a page or a 400, never a 500.
+    for ordering, forged_json in [
+        ("name", b'["name","a",' + str(10**30).encode() + b"]"),
+        ("number_samples", b'["number_samples",' + str(10**30).encode() + b",1]"),
+        ("name", b'["name","a\\u0000b",1]'),
+    ]:
+        forged = base64.urlsafe_b64encode(forged_json).decode().rstrip("=")
+        response = api.get(base, params={"ordering": ordering, "after": forged})
+        assert response.status_code in (200, 400), (forged_json, response.text)
+        if "u0000" not in forged_json.decode():
+            assert response.status_code == 400 and response.json()["detail"], response.text
 
 
 BULK = SMALL_MATCH + 2
