@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select, update
 
-from capturehub.server.models import Capture, Project
 from tests.conftest import RunningServer
+from tests.server.helpers import insert_capture_rows
 
 FIRST = "0b5c1f0e-0000-4000-8000-000000000001"
 SECOND = "0b5c1f0e-0000-4000-8000-000000000002"
@@ -37,57 +36,47 @@ RESULTS = (
 
 
 def _insert(server: RunningServer, project_uuid: str) -> None:
-    context = server.process.context()
     common: dict[str, Any] = {"blob_key": "test/bytes", "format": ".csv"}
-    try:
-        with context.db.session() as session:
-            project_id = session.scalars(
-                select(Project.id).where(Project.uuid == project_uuid)
-            ).one()
-            session.execute(
-                insert(Capture),
-                [
-                    {
-                        **common,
-                        "uuid": FIRST,
-                        "project_id": project_id,
-                        "name": "été-1.csv",
-                        "version": 3,
-                        "file_size": 1234,
-                        "sha256": "ab" * 32,
-                        "number_samples": 500,
-                        "max_sequence": 499,
-                        "set_sample_rate": 62.5,
-                        "task_state": "SUCCESS",
-                        "schema": {
-                            "AccelX": {"type": "float"},
-                            "Ünï": {"type": "int", "n": [1, 2.5, 1e-05]},
-                        },
-                        "statistics": {"mean": 0.1, "big": 12345678901234567890, "label": "ø"},
-                        "created_at": datetime(2026, 2, 3, 4, 5, 6, 7008, tzinfo=UTC),
-                        "last_modified": datetime(2026, 2, 3, 4, 5, 7, tzinfo=UTC),
-                    },
-                    {
-                        **common,
-                        "uuid": SECOND,
-                        "project_id": project_id,
-                        "name": "capture 2.csv",
-                        "version": 1,
-                        "file_size": 10,
-                        "sha256": "0" * 64,
-                        "calculated_sample_rate": 50.0,
-                        "task_state": "FAILURE",
-                        "task_result": "line 3: not a number",
-                        "schema": {},
-                        "statistics": {},
-                        "created_at": datetime(2026, 2, 3, 4, 5, 6, 100000, tzinfo=UTC),
-                        "last_modified": datetime(2026, 2, 3, 4, 5, 6, 100000, tzinfo=UTC),
-                    },
-                ],
-            )
-            session.execute(update(Project).where(Project.id == project_id).values(capture_count=2))
-    finally:
-        context.db.dispose()
+    insert_capture_rows(
+        server,
+        project_uuid,
+        [
+            {
+                **common,
+                "uuid": FIRST,
+                "name": "été-1.csv",
+                "version": 3,
+                "file_size": 1234,
+                "sha256": "ab" * 32,
+                "number_samples": 500,
+                "max_sequence": 499,
+                "set_sample_rate": 62.5,
+                "task_state": "SUCCESS",
+                "schema": {
+                    "AccelX": {"type": "float"},
+                    "Ünï": {"type": "int", "n": [1, 2.5, 1e-05]},
+                },
+                "statistics": {"mean": 0.1, "big": 12345678901234567890, "label": "ø"},
+                "created_at": datetime(2026, 2, 3, 4, 5, 6, 7008, tzinfo=UTC),
+                "last_modified": datetime(2026, 2, 3, 4, 5, 7, tzinfo=UTC),
+            },
+            {
+                **common,
+                "uuid": SECOND,
+                "name": "capture 2.csv",
+                "version": 1,
+                "file_size": 10,
+                "sha256": "0" * 64,
+                "calculated_sample_rate": 50.0,
+                "task_state": "FAILURE",
+                "task_result": "line 3: not a number",
+                "schema": {},
+                "statistics": {},
+                "created_at": datetime(2026, 2, 3, 4, 5, 6, 100000, tzinfo=UTC),
+                "last_modified": datetime(2026, 2, 3, 4, 5, 6, 100000, tzinfo=UTC),
+            },
+        ],
+    )
 
 
 def test_a_page_of_the_capture_list_is_pinned_byte_for_byte(

@@ -25,12 +25,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from sqlalchemy import insert, select
 
 from capturehub.ingest.csvfile import BLOCK_BYTES, FIRST_BLOCK_BYTES
 from capturehub.ingest.wavfile import SAMPLES_PER_BLOCK
 from capturehub.server.statistics.service import BATCH
 from tests.conftest import RunningServer
+from tests.server.helpers import insert_capture_rows
 
 ACTIVITIES = ["walk", "run", "sit"]
 SUBJECTS = [f"S{i:02d}" for i in range(7)]
@@ -39,34 +39,24 @@ SUBJECTS = [f"S{i:02d}" for i in range(7)]
 def _insert_captures(server: RunningServer, project_uuid: str, first: int, count: int) -> None:
     """Processed captures straight into the database (uploading a thousand files would take
     minutes): rows like the ones processing leaves, without files (statistics reads none)."""
-    from capturehub.server.models import Capture, Project
-
-    context = server.process.context()
-    try:
-        with context.db.session() as session:
-            project_id = session.scalars(
-                select(Project.id).where(Project.uuid == project_uuid)
-            ).one()
-            session.execute(
-                insert(Capture),
-                [
-                    {
-                        "project_id": project_id,
-                        "name": f"generated-{i:05d}",
-                        "format": ".csv",
-                        "file_size": 100 + i,
-                        "sha256": "0" * 64,
-                        "blob_key": f"none-{i}",
-                        "number_samples": 100,
-                        "max_sequence": 99,
-                        "set_sample_rate": 50,
-                        "task_state": "SUCCESS",
-                    }
-                    for i in range(first, first + count)
-                ],
-            )
-    finally:
-        context.db.dispose()
+    insert_capture_rows(
+        server,
+        project_uuid,
+        [
+            {
+                "name": f"generated-{i:05d}",
+                "format": ".csv",
+                "file_size": 100 + i,
+                "sha256": "0" * 64,
+                "blob_key": f"none-{i}",
+                "number_samples": 100,
+                "max_sequence": 99,
+                "set_sample_rate": 50,
+                "task_state": "SUCCESS",
+            }
+            for i in range(first, first + count)
+        ],
+    )
 
 
 def _label_captures(
