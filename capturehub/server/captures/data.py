@@ -12,8 +12,8 @@ import pyarrow.ipc
 
 from capturehub.ingest import read_columnar
 from capturehub.ingest.columnar import BATCH_ROWS as COPY_BATCH_ROWS
-from capturehub.server.plots.arrow_blobs import batch_index, open_arrow_file
 from capturehub.storage import BlobStore
+from capturehub.storage.arrow_blobs import batch_index, open_arrow_file
 
 BATCH_ROWS = 256 * 1024
 # A long read goes through the batches in order: fetch 8 MiB per request (a few batches),

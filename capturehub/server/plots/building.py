@@ -17,11 +17,11 @@ from sqlalchemy import select
 
 from capturehub.server.context import AppContext
 from capturehub.server.models import Capture
-from capturehub.server.plots.arrow_blobs import batch_index, open_arrow_file
 from capturehub.server.plots.pyramid import Pyramid, write_pyramid_of_batches
 from capturehub.server.plots.window import channels_of
 from capturehub.server.storage_keys import CaptureFiles
 from capturehub.storage import BlobNotFound, BlobStore
+from capturehub.storage.arrow_blobs import batch_index, open_arrow_file
 
 log = logging.getLogger("capturehub.plots")
 

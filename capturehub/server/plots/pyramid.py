@@ -36,7 +36,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.ipc
 
-from capturehub.server.plots.arrow_blobs import BatchIndex, read_row_range
+from capturehub.storage.arrow_blobs import BatchIndex, read_row_range
 
 BASE_BUCKET = 32
 FACTOR = 4

@@ -18,14 +18,14 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.ipc
 
-from capturehub.server.plots.arrow_blobs import (
+from capturehub.server.plots.pyramid import Pyramid
+from capturehub.storage import BlobStore
+from capturehub.storage.arrow_blobs import (
     BatchIndex,
     batch_index,
     open_arrow_file,
     read_row_range,
 )
-from capturehub.server.plots.pyramid import Pyramid
-from capturehub.storage import BlobStore
 
 Floats = npt.NDArray[np.float64]
 Indices = npt.NDArray[np.int64]

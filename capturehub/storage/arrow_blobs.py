@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from capturehub.ingest.columnar import BATCH_ROWS_KEY
-from capturehub.storage import BlobNotFound, BlobStore
+from capturehub.storage.base import BlobNotFound, BlobStore
 
 
 class BlobRangeFile(io.RawIOBase):
