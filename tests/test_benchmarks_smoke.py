@@ -65,3 +65,35 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
     assert 0 < figures["plot"]["pyramid_size_vs_columnar"] < 1
     for section in ("[lookups]", "[download]", "[data]", "[load]"):
         assert section in result.stdout, section
+
+
+def test_the_s3_ingest_figures_run_alone(tmp_path: Path) -> None:
+    # `--only s3-ingest` repeats the s3 section's ingest turns without its large capture; a
+    # full run leaves it out (the s3 section has the same figures).
+    out = tmp_path / "figures.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--smoke",
+            "--only",
+            "s3-ingest",
+            "--workdir",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert set(figures) & {"s3", "ingest"} == set()
+    ingest = figures["s3-ingest"]
+    if "skipped" not in ingest:  # SeaweedFS missing: the section says so
+        assert ingest["s3_celery_ingest_mb_s"] > 0 and ingest["local_ingest_mb_s"] > 0
+        assert ingest["s3_celery_ingest_vs_local"] > 0
+        assert "range_s3_p50_ms" not in ingest
