@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -78,16 +79,58 @@ def demo(port: int, host: str, dataset: Path | None, data_dir: Path) -> None:
     server, thread = _start_server(context, host, port)
     url = f"http://{host}:{port}/"
     _stop_on_sigterm()
+    handed_back = 0
     try:
         report = _import(url, username, password, manifest)
         _print_welcome(url, username, password, data_dir, report)
         while thread.is_alive():
             thread.join(0.5)
     except KeyboardInterrupt:
-        console.print("Stopping.")
+        pass
     finally:
-        server.should_exit = True
-        thread.join(30)
+        handed_back = _stop(context, server, thread)
+    if handed_back:
+        console.print(
+            f"Stopped. {handed_back} capture(s) were still being processed: they are "
+            "processed again at the next start."
+        )
+    else:
+        console.print("Stopped.")
+    if _jobs_running(context):
+        # The jobs still running were handed back above (their captures are SENT again) or
+        # are rebuilt on demand (plot pyramids): leave now rather than let the interpreter
+        # wait for their threads, as it does for every thread pool's at exit. Whatever they
+        # were writing is left as a crash leaves it, which the processing is built to survive.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _stop(context: AppContext, server: uvicorn.Server, thread: threading.Thread) -> int:
+    """Stop serving without waiting for running jobs; answer how many captures in processing
+    were handed back to be processed at the next start.
+
+    Waiting would make Ctrl-C take as long as the longest running job (a large file's
+    processing, seconds to minutes on a loaded machine). The jobs not yet started are dropped:
+    their captures are still SENT, and the next start queues every SENT capture."""
+    from capturehub.server.captures.processing import release_claims
+    from capturehub.tasks import InProcessQueue
+
+    if isinstance(context.jobs, InProcessQueue):
+        context.jobs.stop(wait=False)
+    try:
+        handed_back = release_claims(context)
+    except Exception:  # the database is unavailable: the claims run out by themselves
+        handed_back = 0
+    server.should_exit = True
+    thread.join(30)
+    return handed_back
+
+
+def _jobs_running(context: AppContext) -> bool:
+    from capturehub.tasks import InProcessQueue
+
+    return isinstance(context.jobs, InProcessQueue) and context.jobs.running > 0
 
 
 def _manifest(dataset: Path | None, data_dir: Path) -> Path:

@@ -3,7 +3,7 @@ jobs registered behind it (built by ``runtime.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -24,6 +24,9 @@ class AppContext:
     jobs: JobQueue
     # The functions behind job names, registered by capturehub.server.runtime.
     registry: JobRegistry
+    # Ids of the captures this process's workers have claimed and not yet finished
+    # (captures/processing.py): a prompt stop hands them back instead of waiting for them.
+    claimed: set[int] = field(default_factory=set)
 
 
 def get_context(request: Request) -> AppContext:

@@ -57,16 +57,28 @@ class InProcessQueue(JobQueue):
         self._workers = max(0, workers)
         self._pool: ThreadPoolExecutor | None = None
         self._queued: set[str] = set()
+        self._running = 0
+        self._stopped = False
         self._lock = threading.Lock()
 
     def start(self) -> None:
+        self._stopped = False
         if self._pool is None and self._workers:
             self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="capturehub-job")
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Drop the jobs not started; ``wait=False`` does not wait for the running ones
+        either (they go on in their threads until the process ends)."""
+        self._stopped = True
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
+
+    @property
+    def running(self) -> int:
+        """Jobs running now."""
+        with self._lock:
+            return self._running
 
     def enqueue(self, name: str, arguments: JobArguments) -> None:
         job = Job(name, check_arguments(arguments))
@@ -77,6 +89,10 @@ class InProcessQueue(JobQueue):
             return
         if name not in self._registry:  # fail in the caller, not later in a worker
             raise UnknownJob(f"no job is registered under the name {name!r}")
+        if self._stopped:
+            # A job still running after a stop that did not wait for it asks for its next
+            # one: starting a new pool would outlive the stop. The requeuer finds the capture.
+            return
         self.start()
         with self._lock:
             if job.identity in self._queued:
@@ -92,7 +108,12 @@ class InProcessQueue(JobQueue):
     def _run(self, job: Job) -> None:
         with self._lock:
             self._queued.discard(job.identity)
-        self._run_logged(job)
+            self._running += 1
+        try:
+            self._run_logged(job)
+        finally:
+            with self._lock:
+                self._running -= 1
 
     def _run_logged(self, job: Job) -> None:
         try:

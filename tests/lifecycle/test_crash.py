@@ -11,6 +11,7 @@ matches its row, each operation either happened or did not, and fsck reports cle
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,12 @@ import pytest
 from sqlalchemy import select
 
 from capturehub.server.auth import service as auth
-from capturehub.server.captures.processing import pending_captures, process_capture
+from capturehub.server.captures import processing
+from capturehub.server.captures.processing import (
+    pending_captures,
+    process_capture,
+    release_claims,
+)
 from capturehub.server.context import AppContext
 from capturehub.server.db import upgrade
 from capturehub.server.fsck import fsck
@@ -234,3 +240,40 @@ def test_a_store_that_stops_during_an_upload_leaves_its_file_to_the_delete_job(
     finally:
         context.db.dispose()
     assert captures == {"kept.csv": sha256(ORIGINAL)}
+
+
+def test_a_stop_that_does_not_wait_hands_the_capture_in_processing_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's Ctrl-C: a capture being processed goes back to SENT, so the next start
+    queues it at once instead of waiting for its claim to run out."""
+    context = build_context(world.settings())
+    measuring, finish = threading.Event(), threading.Event()
+    real_measure = processing.measure_and_store
+
+    def slow_measure(*args: Any) -> Any:
+        measuring.set()
+        assert finish.wait(30)
+        return real_measure(*args)
+
+    try:
+        new_uuid = upload(context, world, "new.csv", NEW)
+        with context.db.read() as session:
+            new_id = session.scalars(select(Capture.id).where(Capture.uuid == new_uuid)).one()
+        monkeypatch.setattr(processing, "measure_and_store", slow_measure)
+        job = threading.Thread(target=process_capture, args=(context, new_id))
+        job.start()
+        assert measuring.wait(30)
+        assert new_id not in pending_captures(context)  # claimed: nobody else may take it
+        assert release_claims(context) == 1
+        assert new_id in pending_captures(context)
+        # The job was not stopped (a thread cannot be): if it ends before the process does,
+        # its outcome stands, and a second run of it (the next start's) changes nothing.
+        finish.set()
+        job.join(30)
+        assert release_claims(context) == 0  # nothing of ours is left
+        captures = _recover_and_check(context, world)
+    finally:
+        finish.set()
+        context.db.dispose()
+    assert captures == {"kept.csv": sha256(ORIGINAL), "new.csv": sha256(NEW)}

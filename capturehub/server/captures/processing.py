@@ -136,6 +136,33 @@ def process_capture(context: AppContext, capture_id: int) -> None:
     """The job: measure capture ``capture_id`` and record the outcome. Idempotent."""
     if not claim(context, capture_id):
         return
+    context.claimed.add(capture_id)
+    try:
+        _process_claimed(context, capture_id)
+    finally:
+        context.claimed.discard(capture_id)
+
+
+def release_claims(context: AppContext) -> int:
+    """Hand the captures this process is still processing back to SENT; answer how many.
+
+    For a stop that does not wait for running jobs (the demo's Ctrl-C): the next start
+    queues them at once, where a claim left STARTED would wait for its lease to run out
+    (CAPTUREHUB_STALE_JOB_SECONDS). A job that records its outcome first keeps it: only
+    STARTED rows go back."""
+    claimed = list(context.claimed)
+    if not claimed:
+        return 0
+    with context.db.session() as session:
+        result = session.execute(
+            update(Capture)
+            .where(Capture.id.in_(claimed), Capture.task_state == "STARTED")
+            .values(task_state="SENT", task_started_at=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _process_claimed(context: AppContext, capture_id: int) -> None:
     with context.db.read() as session:
         row = session.execute(
             select(Capture.blob_key, Capture.format).where(Capture.id == capture_id)
