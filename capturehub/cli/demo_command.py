@@ -79,7 +79,6 @@ def demo(port: int, host: str, dataset: Path | None, data_dir: Path) -> None:
     server, thread = _start_server(context, host, port)
     url = f"http://{host}:{port}/"
     _stop_on_sigterm()
-    handed_back = 0
     try:
         report = _import(url, username, password, manifest)
         _print_welcome(url, username, password, data_dir, report)
@@ -98,9 +97,10 @@ def demo(port: int, host: str, dataset: Path | None, data_dir: Path) -> None:
         console.print("Stopped.")
     if _jobs_running(context):
         # The jobs still running were handed back above (their captures are SENT again) or
-        # are rebuilt on demand (plot pyramids): leave now rather than let the interpreter
-        # wait for their threads, as it does for every thread pool's at exit. Whatever they
-        # were writing is left as a crash leaves it, which the processing is built to survive.
+        # can wait (a missing plot pyramid: the plot reads the columnar copy until
+        # `capturehub fsck --repair` builds it). Leave now rather than let the interpreter
+        # wait for their threads, as it does for every thread pool's at exit: what they were
+        # writing is left as a crash leaves it, which the processing is built to survive.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
