@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import select
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
@@ -29,6 +31,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from capturehub.datamanager.content_hash import digest_of_rows
@@ -130,9 +133,58 @@ def make_engine(url: str, *, pool_size: int = 20, pool_timeout: float = 30.0) ->
         event.listen(engine, "connect", partial(_sqlite_connected, url))
         event.listen(engine, "checkout", partial(_sqlite_checkout, url))
         return engine
-    return create_engine(
-        url, pool_pre_ping=True, pool_use_lifo=True, json_deserializer=_json_loads, **pool
-    )
+    engine = create_engine(url, pool_use_lifo=True, json_deserializer=_json_loads, **pool)
+    event.listen(engine, "checkin", _mark_idle)
+    event.listen(engine, "checkout", partial(_ping_if_doubtful, engine.dialect))
+    return engine
+
+
+# A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "capturehub_idle_since"
+
+
+def _mark_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_doubtful(dialect: Any, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Ping a pooled PostgreSQL connection before handing it out only when it may be stale.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip (and a wake-up of the
+    database's process) before each request's first statement, about a third of the round
+    trips of a one-row lookup. A connection used a moment ago is alive unless the server has
+    since ended it, and an ended backend leaves something to read on the socket (PostgreSQL's
+    FATAL message, or the end of the stream), which a zero-timeout poll sees without a round
+    trip. So the ping runs when the socket has something to read, or the connection has been
+    idle for more than PING_AFTER_IDLE_SECONDS (a database restarted or a connection dropped
+    by the network meanwhile, which may leave nothing to read). A connection that dies
+    unnoticed between the poll and the statement fails that one request with a 503 and
+    Retry-After (errors.py), and SQLAlchemy then replaces every connection of the pool older
+    than the failure, as a failed ping does.
+    """
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None:
+        return  # just connected
+    if time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS and not _readable(dbapi_connection):
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except Exception as error:
+        # As pre-ping does: this connection and every older one are replaced, and the
+        # checkout is retried on a new connection (whose failure to connect is a 503).
+        raise InvalidatePoolError(f"ping before checkout failed: {error}") from error
+
+
+def _readable(dbapi_connection: Any) -> bool:
+    """Whether an idle connection's socket has anything to read (a zero-timeout poll)."""
+    try:
+        descriptor = dbapi_connection.fileno()
+    except Exception:
+        return True  # closed or broken: let the ping find out
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def _json_loads(data: bytes | str) -> Any:

@@ -50,7 +50,9 @@ _WHOLE_LIST = (
 )
 
 
-def _paging(
+# ``async``: it only reads the request, and FastAPI would run a plain ``def`` in a worker
+# thread, a hop that costs more than the work (see ``context_dependency``, server/context.py).
+async def _paging(
     request: Request,
     page_size: Annotated[
         int,

@@ -25,7 +25,7 @@ from capturehub.server.auth.service import (
     authenticate_for_project,
 )
 from capturehub.server.auth.web_session import cookie_credentials
-from capturehub.server.context import AppContext, get_context
+from capturehub.server.context import AppContext, context_dependency
 from capturehub.server.errors import NotFound, Unauthorized
 
 
@@ -78,7 +78,7 @@ def caller_and_project(
 def current_caller(
     request: Request,
     credentials: Credentials,
-    context: Annotated[AppContext, Depends(get_context)],
+    context: Annotated[AppContext, Depends(context_dependency)],
 ) -> Caller:
     known: Caller | None = getattr(request.state, "caller", None)
     if known is not None:
@@ -92,4 +92,4 @@ def current_caller(
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
-Context = Annotated[AppContext, Depends(get_context)]
+Context = Annotated[AppContext, Depends(context_dependency)]

@@ -119,7 +119,9 @@ class PageCount:
         return cls(count, count)
 
 
-def _capture_paging(
+# ``async``: it only reads the request, and FastAPI would run a plain ``def`` in a worker
+# thread, a hop that costs more than the work (see ``context_dependency``, server/context.py).
+async def _capture_paging(
     request: Request,
     limit: Annotated[
         int,

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from pydantic import WithJsonSchema
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 
@@ -325,6 +325,15 @@ def with_configuration() -> Select[Any]:
     )
 
 
+def capture_row(session: Session, *, project_id: int, capture_uuid: str) -> Row[Any] | None:
+    """The project's capture ``capture_uuid`` as a row of :func:`with_configuration`, or None:
+    one statement, as the list reads its rows."""
+    query = with_configuration().where(
+        Capture.uuid == capture_uuid, Capture.project_id == project_id
+    )
+    return session.connection().execute(query).first()
+
+
 def _task_states(raw: str | None) -> tuple[str, ...]:
     if not raw:
         return ()
@@ -370,7 +379,9 @@ _ORDERINGS = WithJsonSchema(
 )
 
 
-def capture_list_query(
+# ``async``: it only reads the request, and FastAPI would run a plain ``def`` in a worker
+# thread, a hop that costs more than the work (see ``context_dependency``, server/context.py).
+async def capture_list_query(
     request: Request,
     name: Annotated[
         str | None, _TEXT, Query(description="Only the capture with exactly this name.")

@@ -63,11 +63,15 @@ class CaptureScope:
         return project, capture_of(session, project, self.capture_uuid)
 
 
-def _project_scope(project_uuid: str, caller: CurrentCaller, context: Context) -> ProjectScope:
+# ``async``: it only reads the request, and FastAPI would run a plain ``def`` in a worker
+# thread, a hop that costs more than the work (see ``context_dependency``, server/context.py).
+async def _project_scope(
+    project_uuid: str, caller: CurrentCaller, context: Context
+) -> ProjectScope:
     return ProjectScope(context=context, caller=caller, project_uuid=project_uuid)
 
 
-def _capture_scope(
+async def _capture_scope(
     project_uuid: str, capture_uuid: str, caller: CurrentCaller, context: Context
 ) -> CaptureScope:
     return CaptureScope(
