@@ -741,17 +741,23 @@ def bench_lookups(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[st
     by name and by uuid; a metadata-filtered page (its count bounded, by cursor, and exact)."""
     import random
 
-    from benchmarks.lookup_scale import random_cursors
-    from benchmarks.stats_bench import logged_in, seed_project
+    from benchmarks.lookup_scale import (
+        close_loaded_project,
+        open_loaded_project,
+        random_cursors,
+    )
 
     captures = sizes["lookup_captures"]
     server_dir = Path(tempfile.mkdtemp(prefix="lookups-", dir=workdir))
-    process = new_server(backend, server_dir)
+    loaded = open_loaded_project(
+        backend,
+        server_dir,
+        captures,
+        set_based=bool(sizes.get("lookup_set_based")),
+        reload=bool(sizes.get("lookup_reload")),
+    )
+    process, api, project, uuids = loaded.process, loaded.api, loaded.project, loaded.uuids
     try:
-        api = logged_in(process)
-        project, uuids, _label = seed_project(
-            process, api, captures, 0, set_based=bool(sizes.get("lookup_set_based"))
-        )
         base = f"project/{project}/capture/"
         rng = random.Random(11)
         filtered = {"metadata.Age__gte": "30", "limit": 100}
@@ -796,10 +802,10 @@ def bench_lookups(workdir: Path, backend: str, sizes: dict[str, int]) -> dict[st
                 samples.append(time.perf_counter() - started)
             for key, value in percentiles(samples).items():
                 results[f"{name}_{key}"] = value
-        api.close()
+        results["database_kept"] = loaded.kept
         return results
     finally:
-        process.close()
+        close_loaded_project(loaded)
         shutil.rmtree(server_dir, ignore_errors=True)
 
 
@@ -1210,6 +1216,12 @@ def main(argv: list[str] | None = None) -> int:
         help="lookups: captures in the project, loaded set-based (PostgreSQL; e.g. 1000000)",
     )
     parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="lookups with --scale: load the captures again instead of using the database "
+        "kept by an earlier run (kept per scale and schema migration)",
+    )
+    parser.add_argument(
         "--mqtt-batch-ms",
         type=int,
         default=None,
@@ -1248,6 +1260,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale is not None:
         sizes["lookup_captures"] = args.scale
         sizes["lookup_set_based"] = 1
+        sizes["lookup_reload"] = int(args.reload)
     repeat = args.repeat or (1 if args.smoke else 5)
     workdir = args.workdir or Path(tempfile.gettempdir()) / f"capturehub-bench-{mode}"
     workdir.mkdir(parents=True, exist_ok=True)
