@@ -60,3 +60,29 @@ def test_a_database_that_refuses_connections_gives_503_then_recovers(
     answered = api.get("project/")
     assert answered.status_code == 200, answered.text
     assert [project["name"] for project in answered.json()] == ["before"]
+
+
+def test_a_connection_ended_by_the_database_between_requests_is_replaced_unseen(
+    server: tuple[ServerProcess, httpx.Client],
+) -> None:
+    """The pool pings a connection only when it may be stale (server/db.py): one that the
+    database ended a moment after its last use must still be noticed (its socket has the
+    database's goodbye to read) and replaced, so the next request is answered, not a 503."""
+    process, api = server
+    assert process.database_url is not None
+    created = api.post("project/", json={"name": "kept"})
+    assert created.status_code == 201, created.text
+    project = created.json()["uuid"]
+    for _ in range(3):
+        assert api.get(f"project/{project}/capture/").status_code == 200
+        name = process.database_url.rsplit("/", 1)[1]
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 5000) FROM "
+                "pg_stat_activity WHERE datname = %s) AS ended",
+                (name,),
+            ).fetchone()
+        assert ended is not None and ended[0] >= 1
+        for path in (f"project/{project}/capture/", "project/"):
+            answered = api.get(path, params={"limit": 10})
+            assert answered.status_code == 200, answered.text

@@ -4,11 +4,14 @@ formatting, the encoder) must leave these bytes as they are."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from capturehub.server.captures.routes import SHORT_LIST
 from tests.conftest import RunningServer
 from tests.server.helpers import insert_capture_rows
 
@@ -102,3 +105,55 @@ def test_a_page_of_the_capture_list_is_pinned_byte_for_byte(
 
     whole = api.get(base)
     assert whole.content == RESULTS.encode()
+    # A capture by name and a short filtered list are answered without streaming
+    # (captures/routes.py, SHORT_LIST): the same bytes as the whole list's elements.
+    first, second = RESULTS[1:-1].split(',{"uuid":"' + SECOND)
+    second = '{"uuid":"' + SECOND + second
+    assert api.get(base, params={"name": "été-1.csv"}).content == f"[{first}]".encode()
+    assert api.get(base, params={"name__contains": "CAPTURE"}).content == f"[{second}]".encode()
+    assert api.get(base, params={"name": "missing.csv"}).content == b"[]"
+    one = api.get(f"{base}{FIRST}/")
+    assert one.status_code == 200, one.text
+    assert one.json() == json.loads(first)
+
+
+def test_a_whole_list_longer_than_the_short_list_is_streamed_with_the_same_bytes(
+    server: RunningServer, api: httpx.Client, project: dict[str, Any]
+) -> None:
+    p = str(project["uuid"])
+    captures = SHORT_LIST + 2
+    insert_capture_rows(
+        server,
+        p,
+        [
+            {
+                "uuid": str(uuid.uuid4()),
+                "name": f"capture-{number:03d}.csv",
+                "blob_key": f"test/{number}",
+                "format": ".csv",
+                "file_size": number,
+                "sha256": "0" * 64,
+                "task_state": "SUCCESS",
+                "schema": {"x": {"type": "float"}},
+                "statistics": {"mean": number / 7},
+                "created_at": datetime(2026, 2, 3, 4, 5, number % 60, tzinfo=UTC),
+                "last_modified": datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC),
+            }
+            for number in range(captures)
+        ],
+    )
+    base = f"project/{p}/capture/"
+
+    whole = api.get(base)
+    assert whole.status_code == 200, whole.text
+    assert whole.headers["content-type"] == "application/json"
+    assert "content-length" not in whole.headers  # streamed
+    page = api.get(base, params={"limit": captures}).json()["results"]
+    assert len(page) == captures
+    assert whole.content == json.dumps(page, separators=(",", ":"), ensure_ascii=False).encode()
+    # SHORT_LIST of them, by a filter: answered at once, the same elements in the same order.
+    short = api.get(base, params={"name__contains": "capture-0"})
+    assert "content-length" in short.headers
+    expected = [capture for capture in page if capture["name"].startswith("capture-0")]
+    assert len(expected) == SHORT_LIST
+    assert short.json() == expected
