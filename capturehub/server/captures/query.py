@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from pydantic import WithJsonSchema
-from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 
@@ -328,10 +328,19 @@ def with_configuration() -> Select[Any]:
 def capture_row(session: Session, *, project_id: int, capture_uuid: str) -> Row[Any] | None:
     """The project's capture ``capture_uuid`` as a row of :func:`with_configuration`, or None:
     one statement, as the list reads its rows."""
-    query = with_configuration().where(
-        Capture.uuid == capture_uuid, Capture.project_id == project_id
+    parameters = {"capture_uuid": capture_uuid, "project_id": project_id}
+    return session.connection().execute(_CAPTURE_ROW, parameters).first()
+
+
+def _capture_row_statement() -> Select[Any]:
+    return with_configuration().where(
+        Capture.uuid == bindparam("capture_uuid"), Capture.project_id == bindparam("project_id")
     )
-    return session.connection().execute(query).first()
+
+
+# Built once (a statement remembers its cache key; building it and the key anew took
+# longer than the query), as the caller's statements are (auth/service.py).
+_CAPTURE_ROW = _capture_row_statement()
 
 
 def _task_states(raw: str | None) -> tuple[str, ...]:
