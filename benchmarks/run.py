@@ -1057,6 +1057,7 @@ SIZES = {
         "lookup_captures": 100_000,
         "lookup_requests": 200,
         "stats_captures": 10_000,
+        "edge_impulse_files": 1000,
         "stats_segments": 100_000,
         "load_captures": 1_000,
         "load_clients": 200,
@@ -1083,6 +1084,7 @@ SIZES = {
         "lookup_captures": 1_000,
         "lookup_requests": 20,
         "stats_captures": 200,
+        "edge_impulse_files": 20,
         "stats_segments": 2_000,
         "load_captures": 200,
         "load_clients": 10,
@@ -1139,6 +1141,15 @@ def bench_versions(
     return run_versions(workdir, backend, sizes, repeat)
 
 
+def bench_edge_impulse(
+    workdir: Path, backend: str, sizes: dict[str, int], repeat: int
+) -> dict[str, Any]:
+    """1,000 small files in one Edge Impulse ingestion request: benchmarks/edge_impulse_bench.py."""
+    from benchmarks.edge_impulse_bench import bench_edge_impulse as run  # it imports this module
+
+    return run(workdir, backend, sizes, repeat)
+
+
 def bench_recording_device(
     workdir: Path, backend: str, sizes: dict[str, int], repeat: int
 ) -> dict[str, Any]:
@@ -1168,6 +1179,7 @@ SECTIONS: dict[str, Section] = {
     "versions": bench_versions,
     "recording-mqtt": bench_recording_mqtt,
     "recording-device": bench_recording_device,
+    "edge-impulse": bench_edge_impulse,
 }
 
 # Parts of another section, for repeating one figure quickly: a full run has them already.

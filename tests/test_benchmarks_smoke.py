@@ -38,6 +38,7 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
     assert figures["statistics"]["statistics_s"] > 0
     assert figures["ingest"]["parallel_ingest_mb_s"] > 0
     assert figures["ingest"]["wav_ingest_mb_s"] > 0
+    assert figures["edge-impulse"]["files_per_s"] > 0
     # The web UI's figures need Chromium (tests/ui installs and requires it the same way).
     assert "skipped" in figures["ui"] or figures["ui"]["capture_page_ms"] > 0
     assert figures["s3"]["s3_ingest_mb_s"] > 0 and figures["s3"]["range_s3_p50_ms"] > 0

@@ -173,6 +173,22 @@ def test_many_blocks_match_numpy(write_file: WriteFile, tmp_path: Path, small_bl
         np.testing.assert_array_equal(table.column(name).to_numpy(), values[:, index])
 
 
+@pytest.mark.parametrize("final_newline", [True, False])
+def test_files_around_one_block_keep_every_row(
+    write_file: WriteFile, tmp_path: Path, small_blocks: int, final_newline: bool
+) -> None:
+    """Read buffers are sized to the file when it is smaller than a block: a file ending
+    just before, at or just after a block's size still gives every row, once."""
+    for rows in range(20, 140):  # 42 to 281 bytes: around both block sizes (64, 256)
+        text = "a\n" + "".join(f"{row % 10}\n" for row in range(rows))
+        data = text.encode() if final_newline else text.encode()[:-1]
+        measurement = measure(write_file(f"{rows}.csv", data), ".csv", tmp_path / f"{rows}.arrow")
+        assert measurement.number_samples == rows, (rows, len(data))
+        np.testing.assert_array_equal(
+            column(tmp_path / f"{rows}.arrow", "a"), [row % 10 for row in range(rows)]
+        )
+
+
 def test_integer_column_with_a_late_fraction_becomes_float(
     write_file: WriteFile, tmp_path: Path, small_blocks: int
 ) -> None:
