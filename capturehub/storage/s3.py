@@ -46,6 +46,17 @@ CHUNK_SIZE = 1024 * 1024
 # loopback: its CPU per MB of CSV written went from ~23 ms to ~9 ms and per MB read from ~9 ms
 # to ~1.3 ms. Stores that do not transform objects keep them as they are either way.
 BLOB_CONTENT_TYPE = "application/x-capturehub-blob"
+# What boto3's managed transfers (put_file's upload_file, local_copy's download_file) may hold
+# at once. Its default (10 threads, each with 8 MiB chunks in hand, and an IO queue of up to
+# 100 chunks of 256 KiB waiting for the writer thread) made a worker's memory depend on how
+# far its threads ran ahead: measured alone on a 300 MB file against a SeaweedFS on loopback,
+# RssAnon grew 25 MB (upload) and 40-45 MB (download), more when a loaded machine slows the
+# writer, and glibc kept an arena per thread. With 2 threads and 8 queued chunks it grew
+# 0.3-1.3 MB at the same speed (upload 58-84 against 69-72 MB/s, download 270-300 against
+# 275-291 MB/s): both ends share this machine's two cores, so more threads buy nothing here.
+# A store across a network could use more concurrency for throughput, at ~8 MiB per thread.
+TRANSFER_MAX_CONCURRENCY = 2
+TRANSFER_MAX_IO_QUEUE = 8
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 # Refusals of the configuration, not of one request: waiting will not fix them.
 _BAD_CREDENTIALS = {
@@ -182,6 +193,16 @@ def make_client(endpoint_url: str | None = None, max_connections: int = 50) -> A
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
 
 
+def transfer_config() -> Any:
+    """The bounds of one managed transfer (:data:`TRANSFER_MAX_CONCURRENCY` threads,
+    :data:`TRANSFER_MAX_IO_QUEUE` queued chunks); chunk sizes stay boto3's (8 MiB)."""
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(
+        max_concurrency=TRANSFER_MAX_CONCURRENCY, max_io_queue=TRANSFER_MAX_IO_QUEUE
+    )
+
+
 def _typed_part(request: Any, **_: Any) -> None:
     request.headers["Content-Type"] = BLOB_CONTENT_TYPE
 
@@ -289,6 +310,7 @@ class S3BlobStore(BlobStore):
         declare_blob_type(self.client)
         # Threads sending upload parts in the background (one part per writer at a time).
         self.part_uploads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-part")
+        self.transfers = transfer_config()
         self.scratch_dir = (
             scratch_dir or Path(tempfile.gettempdir()) / "capturehub-scratch"
         ).resolve()
@@ -388,6 +410,7 @@ class S3BlobStore(BlobStore):
                 self.bucket,
                 object_key,
                 ExtraArgs={"ContentType": BLOB_CONTENT_TYPE},
+                Config=self.transfers,
             ),
             key,
         )
@@ -481,7 +504,12 @@ class S3BlobStore(BlobStore):
         self._head(key)
         with self.scratch_file(key.rsplit("/", 1)[-1]) as path:
             object_key = self.object_key(key)
-            self._call(lambda: self.client.download_file(self.bucket, object_key, str(path)), key)
+            self._call(
+                lambda: self.client.download_file(
+                    self.bucket, object_key, str(path), Config=self.transfers
+                ),
+                key,
+            )
             yield path
 
     def stored_path(self, key: str) -> Path | None:
