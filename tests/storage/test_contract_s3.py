@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from capturehub.storage import BlobNotFound, BlobStore
-from capturehub.storage.s3 import BLOB_CONTENT_TYPE, PART_SIZE, S3BlobStore
+from capturehub.storage.s3 import (
+    BLOB_CONTENT_TYPE,
+    PART_SIZE,
+    TRANSFER_MAX_CONCURRENCY,
+    TRANSFER_MAX_IO_QUEUE,
+    S3BlobStore,
+)
 from tests.s3server import SeaweedFS, require_loopback
 from tests.storage.contract import BlobStoreContract
 
@@ -88,6 +94,33 @@ def test_every_request_carrying_bytes_says_they_are_an_opaque_blob(
         head = store.client.head_object(Bucket=bucket, Key=store.object_key(key))
         assert head["ContentType"] == BLOB_CONTENT_TYPE
         assert b"".join(store.read(key)) == text
+
+
+def test_whole_file_transfers_are_bounded_and_keep_the_bytes(
+    seaweedfs: SeaweedFS, bucket: str, tmp_path: Path
+) -> None:
+    # boto3's default (10 threads, 100 queued chunks) let a worker's memory grow by tens of
+    # MB per transfer; every whole-file transfer must carry the store's bounds.
+    store = s3_store(seaweedfs, bucket, tmp_path)
+    configs: list[Any] = []
+    for name in ("upload_file", "download_file"):
+        original = getattr(store.client, name)
+
+        def recording(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            configs.append(kwargs.get("Config"))
+            return _original(*args, **kwargs)
+
+        setattr(store.client, name, recording)
+    data = bytes(range(256)) * (2 * PART_SIZE // 256 + 1001)  # a multipart upload and GET
+    source = tmp_path / "columnar.arrow"
+    source.write_bytes(data)
+    store.put_file("captures/p/c/columnar.arrow", source)
+    with store.local_copy("captures/p/c/columnar.arrow") as copy:
+        assert copy.read_bytes() == data
+    assert len(configs) == 2
+    for config in configs:
+        assert config.max_concurrency == TRANSFER_MAX_CONCURRENCY
+        assert config.max_io_queue == TRANSFER_MAX_IO_QUEUE
 
 
 def test_stores_with_other_prefixes_in_one_bucket_do_not_see_each_other(
