@@ -24,8 +24,17 @@ import redis
 
 from tests.servers import REQUIRE_SERVICES, ServerProcess, free_port
 
-# Database 11 of the machine's Redis is this suite's; only it is ever flushed.
-REDIS_URL = os.environ.get("CAPTUREHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+def _suite_redis_url() -> str:
+    """Database 11 of the machine's Redis is this suite's; only it is ever flushed. The suite
+    runs in parallel processes (pytest-xdist: PYTEST_XDIST_WORKER is gw0, gw1, ...), and
+    each gets its own database from 11 up, so that one's flush never empties another's queue."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    number = 11 + int(worker.removeprefix("gw") or 0)
+    return f"redis://127.0.0.1:6379/{number}"
+
+
+REDIS_URL = os.environ.get("CAPTUREHUB_TEST_REDIS_URL") or _suite_redis_url()
 QUEUE = "capturehub"
 
 
