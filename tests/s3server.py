@@ -75,11 +75,22 @@ def _port_free(port: int) -> bool:
 
 
 def free_port_block(count: int) -> int:
-    """A base port such that base..base+count-1 and the same + 10000 are all free now."""
+    """A base port such that base..base+count-1 and the same + 10000 are all free now.
+
+    The block is drawn below Linux's ephemeral ports (32768 and up, where every outgoing
+    connection and every ``bind(0)`` takes its port), so that no connection can take one of
+    its ports between this check and weed's bind; the test processes running side by side
+    (pytest-xdist) each draw from their own part of the range."""
     import random
 
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    # Service ports in 10000-19999, their gRPC ports in 20000-29999: no process's block can
+    # meet another's, and all stay below 32768.
+    span = 10_000 // workers
+    low = 10_000 + (worker % workers) * span
     for _ in range(200):
-        base = random.randrange(20_000, 50_000 - count)
+        base = random.randrange(low, low + span - count)
         ports = [base + i for i in range(count)]
         if all(_port_free(p) and _port_free(p + GRPC_OFFSET) for p in ports):
             return base
