@@ -109,6 +109,16 @@ def _validation_data(exc: RequestValidationError) -> dict[str, list[str]]:
 POSTGRES_UNAVAILABLE = {"57P01", "57P02", "57P03", "53300"}
 
 
+# A transaction PostgreSQL refused because another one changed what it read or locked
+# (serialization failure, deadlock): nothing was written, and the same request may succeed
+# at once; answered 503 with Retry-After where the service has not already run it again.
+POSTGRES_TRANSIENT = {"40001", "40P01"}
+
+
+def is_serialization_failure(exc: OperationalError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in POSTGRES_TRANSIENT
+
+
 def database_condition(exc: OperationalError) -> int | None:
     """507 for a full disk, 503 for a database that cannot answer now, else None."""
     cause = exc.orig
@@ -127,6 +137,8 @@ def database_condition(exc: OperationalError) -> int | None:
         # No SQLSTATE: a client-side error. Without a statement it was opening a connection
         # (refused, or the server is gone); with one, a bug such as too many parameters.
         return 503 if exc.statement is None or exc.connection_invalidated else None
+    if state in POSTGRES_TRANSIENT:
+        return 503
     if exc.connection_invalidated or state.startswith("08") or state in POSTGRES_UNAVAILABLE:
         return 503
     return None

@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete, exists, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 from starlette.datastructures import QueryParams
 
 from capturehub.server.auth.service import Caller
 from capturehub.server.captures.query import CaptureListQuery
 from capturehub.server.context import AppContext
-from capturehub.server.errors import BadRequest, Conflict, NotFound
+from capturehub.server.errors import BadRequest, Conflict, NotFound, is_serialization_failure
 from capturehub.server.jobs import free_version_files_later
 from capturehub.server.metadata.filters import PREFIX
 from capturehub.server.models import (
@@ -98,6 +98,37 @@ def create_version(
     if not isinstance(description, str):
         raise BadRequest("description must be a text.", data={"description": ["expected a text"]})
     filters, query = parse_where(where)
+    for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+        try:
+            return _make_version(
+                context, caller, project_uuid, project_id, name, description, filters, query
+            )
+        except OperationalError as exc:
+            # PostgreSQL's REPEATABLE READ refuses to lock a row that changed after the
+            # snapshot was taken (the version's foreign key locks the project row, which an
+            # upload or a finished processing job updates meanwhile): the documented answer
+            # is to run the transaction again. After the last attempt the error handler
+            # answers 503 with Retry-After (errors.py: a serialization failure is transient).
+            if not is_serialization_failure(exc) or attempt == SNAPSHOT_ATTEMPTS:
+                raise
+            log.info("version %r: the project changed under its snapshot, again", name)
+    raise AssertionError("unreachable")
+
+
+# How many times a version's snapshot transaction is run when PostgreSQL refuses it.
+SNAPSHOT_ATTEMPTS = 4
+
+
+def _make_version(
+    context: AppContext,
+    caller: Caller,
+    project_uuid: str,
+    project_id: int,
+    name: str,
+    description: str,
+    filters: dict[str, str],
+    query: CaptureListQuery,
+) -> DatasetVersion:
     with snapshot_session(context.db, project_id) as session:
         get_project(session, caller, project_uuid)  # still there
         if session.scalar(
