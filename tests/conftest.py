@@ -150,3 +150,14 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
         yield server
     finally:
         server.stop()
+
+
+# The slowest test files, started first: with the suite in two processes (scripts/test), a
+# file that takes minutes and is handed out last keeps one process busy after the other has
+# finished. The benchmarks' smoke run takes about 3 minutes.
+SLOWEST_FIRST = ("test_benchmarks_smoke.py",)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in SLOWEST_FIRST)  # stable: False first
